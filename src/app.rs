@@ -1,0 +1,154 @@
+//! Dispatch: turns parsed command-line arguments into work, and errors into exit statuses.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Cli, Command, ExportArgs, GuardArgs, RunArgs};
+use crate::config::{Config, ConfigError};
+use crate::memory;
+use crate::numeric::{Numeric, Tensor};
+use crate::render::{self, Selection};
+use crate::trace::{StageId, Trace};
+
+/// A mistake in what the user asked for: reported with exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Run(args)) => cmd_run(args),
+        Some(Command::Export(args)) => cmd_export(args),
+        None => {
+            use clap::CommandFactory;
+            let mut out = io::stdout().lock();
+            write!(out, "{}", Cli::command().render_help())?;
+            Ok(())
+        }
+    }
+}
+
+/// Maps an error to its exit status: 2 for bad input, 0 for a closed pipe, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if is_broken_pipe(err) {
+        0
+    } else if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<ConfigError>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// True when the error is a write to a closed pipe (`attnstep run | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Computes the numeric trace after checking it fits in the memory the user allows.
+pub fn numeric_trace(cfg: &Config, guard: &GuardArgs) -> Result<Trace<Tensor>> {
+    let limit = memory::parse_bytes(&guard.max_memory)
+        .map_err(|e| UsageError(format!("--max-memory: {e}")))?;
+    let need = memory::numeric_trace_bytes(cfg);
+    if need > u128::from(limit) {
+        return Err(UsageError(format!(
+            "this numeric trace would need about {} ({} bytes), over the --max-memory limit of {}; \
+             use `attnstep shapes` with the same flags to see every shape without the numbers, \
+             make the run smaller (--seq-len, --batch, --hidden-size), or raise --max-memory",
+            memory::human_bytes(need),
+            need,
+            memory::human_bytes(u128::from(limit))
+        ))
+        .into());
+    }
+    Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed)))
+}
+
+fn cmd_run(args: RunArgs) -> Result<()> {
+    let cfg = args.config.spec().resolve()?;
+    let stage = match &args.stage {
+        None => None,
+        Some(s) => Some(parse_stage(s, &cfg)?),
+    };
+    let step = match args.step {
+        None => None,
+        Some(n) if n >= 1 && n <= cfg.steps.len() => Some(n - 1),
+        Some(n) => {
+            return Err(UsageError(format!(
+                "--step {n} is out of range: this run has {} step(s) (1 is the prefill)",
+                cfg.steps.len()
+            ))
+            .into());
+        }
+    };
+    let trace = numeric_trace(&cfg, &args.guard)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    render::print_trace(&mut out, &trace, &Selection { step, stage })?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Parses `--stage`: an id (`softmax`) or a 1-based number among the stages this config has.
+pub fn parse_stage(text: &str, cfg: &Config) -> Result<StageId, UsageError> {
+    let present: Vec<StageId> = StageId::ALL
+        .into_iter()
+        .filter(|id| match id {
+            StageId::QkNorm => cfg.qk_norm,
+            StageId::PaddingMask => cfg.attention_mask.is_some(),
+            _ => true,
+        })
+        .collect();
+    if let Ok(n) = text.trim().parse::<usize>() {
+        return present.get(n.wrapping_sub(1)).copied().ok_or_else(|| {
+            UsageError(format!(
+                "--stage {n} is out of range: this configuration has stages 1 to {}",
+                present.len()
+            ))
+        });
+    }
+    let list = || present.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    match StageId::parse(text) {
+        Some(id) if present.contains(&id) => Ok(id),
+        Some(id) => Err(UsageError(format!(
+            "stage '{id}' does not happen in this configuration ({}); its stages are: {}",
+            match id {
+                StageId::QkNorm => "add --qk-norm",
+                _ => "add --attention-mask",
+            },
+            list()
+        ))),
+        None => Err(UsageError(format!(
+            "unknown stage '{text}'; the stages are: {}",
+            list()
+        ))),
+    }
+}
+
+fn cmd_export(args: ExportArgs) -> Result<()> {
+    let cfg = args.config.spec().resolve()?;
+    let trace = numeric_trace(&cfg, &args.guard)?;
+    if args.output.as_os_str() == "-" {
+        let mut out = BufWriter::new(io::stdout().lock());
+        crate::export::write_json(&trace, &mut out)?;
+        writeln!(out)?;
+        out.flush()?;
+    } else {
+        let path = &args.output;
+        let file = File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut out = BufWriter::new(file);
+        crate::export::write_json(&trace, &mut out)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        out.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Command-line definitions (clap derive). Flags are documented where they are declared; the
+//! configuration flags are shared by every command that runs the forward pass.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::ConfigSpec;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "attnstep",
+    version,
+    about = "Step through a transformer's attention forward pass (MiniMind's Attention.forward), \
+             one stage at a time, with every tensor's shape and the numbers that matter.",
+    after_help = "Examples:\n  \
+        attnstep run --preset minimind2 --seq-len 6 --decode 2\n  \
+        attnstep run --hidden-size 64 --num-heads 8 --num-kv-heads 2 --steps 5,1,1 --stage softmax\n  \
+        attnstep export --preset minimind3 --steps 6,1,1 -o trace.json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the forward pass and show each stage.
+    Run(RunArgs),
+    /// Write the whole trace (config, weights, every tensor of every step) as attnstep-trace/1 JSON.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    /// Print every stage of every step at once.
+    #[arg(long)]
+    pub all: bool,
+    /// Show only this stage: an id (softmax, repeat_kv, …) or its number (1-based).
+    #[arg(long, value_name = "ID")]
+    pub stage: Option<String>,
+    /// Show only this step (1-based: 1 is the prefill).
+    #[arg(long, value_name = "N")]
+    pub step: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    /// Where to write the JSON; `-` for standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Protection against numeric runs too large for memory.
+#[derive(Args, Debug, Clone)]
+pub struct GuardArgs {
+    /// Refuse numeric runs whose trace would exceed this size (e.g. 512MiB, 2GiB, 8GB).
+    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
+    pub max_memory: String,
+}
+
+/// The attention configuration. Explicit flags override a preset (and a lesson).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// Start from a model's published attention dimensions (minimind2, minimind3, …).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Model width: features per token in x.
+    #[arg(long, value_name = "N")]
+    pub hidden_size: Option<usize>,
+    /// Query heads.
+    #[arg(long, value_name = "N", visible_alias = "num-attention-heads")]
+    pub num_heads: Option<usize>,
+    /// Key/value heads (fewer than query heads: GQA; one: MQA).
+    #[arg(long, value_name = "N", visible_alias = "num-key-value-heads")]
+    pub num_kv_heads: Option<usize>,
+    /// Features per head [default: hidden_size / num_heads].
+    #[arg(long, value_name = "N")]
+    pub head_dim: Option<usize>,
+    /// Sequences processed together.
+    #[arg(long, value_name = "B")]
+    pub batch: Option<usize>,
+    /// Tokens per forward call: the prefill, then calls through the KV cache (e.g. 5,1,1).
+    #[arg(long, value_name = "N,N,…", value_delimiter = ',', conflicts_with = "seq_len")]
+    pub steps: Option<Vec<usize>>,
+    /// Tokens in a single prefill call (same as --steps N).
+    #[arg(long, value_name = "N")]
+    pub seq_len: Option<usize>,
+    /// Append K one-token decode calls after the steps.
+    #[arg(long, value_name = "K")]
+    pub decode: Option<usize>,
+    /// Padding mask: one 0/1 string per batch row covering every token of every step
+    /// (e.g. 0111111,1111111); 0 marks padding.
+    #[arg(long, value_name = "ROWS", value_delimiter = ',')]
+    pub attention_mask: Option<Vec<String>>,
+    /// RMSNorm the queries and keys over head_dim before RoPE (MiniMind-3).
+    #[arg(long, conflicts_with = "no_qk_norm")]
+    pub qk_norm: bool,
+    /// Turn QK-norm off (overrides a preset or lesson that turns it on).
+    #[arg(long)]
+    pub no_qk_norm: bool,
+    /// RMSNorm epsilon (QK-norm).
+    #[arg(long, value_name = "EPS")]
+    pub rms_norm_eps: Option<f64>,
+    /// RoPE base [default: 1e6].
+    #[arg(long, value_name = "THETA")]
+    pub rope_theta: Option<f64>,
+    /// Let every token see every other (turns the causal mask off).
+    #[arg(long)]
+    pub no_causal: bool,
+    /// Seed for the random weights and inputs [default: 7].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Token labels for the positions, one word each (e.g. "The cat sat on the mat").
+    #[arg(long, value_name = "TEXT")]
+    pub tokens: Option<String>,
+}
+
+impl ConfigArgs {
+    /// What the flags set, as a layer over presets and lessons.
+    pub fn spec(&self) -> ConfigSpec {
+        ConfigSpec {
+            preset: self.preset.clone(),
+            hidden_size: self.hidden_size,
+            num_attention_heads: self.num_heads,
+            num_key_value_heads: self.num_kv_heads,
+            head_dim: self.head_dim,
+            batch: self.batch,
+            steps: self.steps.clone(),
+            seq_len: self.seq_len,
+            decode: self.decode,
+            attention_mask: self.attention_mask.clone(),
+            qk_norm: if self.qk_norm {
+                Some(true)
+            } else if self.no_qk_norm {
+                Some(false)
+            } else {
+                None
+            },
+            rms_norm_eps: self.rms_norm_eps,
+            rope_theta: self.rope_theta,
+            causal: self.no_causal.then_some(false),
+            seed: self.seed,
+            tokens: self.tokens.clone(),
+        }
+    }
+}
