@@ -35,7 +35,9 @@ pub fn run(cli: Cli) -> Result<()> {
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if is_broken_pipe(err) {
         0
-    } else if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<ConfigError>().is_some() {
+    } else if err.downcast_ref::<UsageError>().is_some()
+        || err.downcast_ref::<ConfigError>().is_some()
+    {
         2
     } else {
         1
@@ -91,7 +93,12 @@ fn cmd_run(args: RunArgs) -> Result<()> {
     };
     let trace = numeric_trace(&cfg, &args.guard)?;
     let mut out = BufWriter::new(io::stdout().lock());
-    render::print_trace(&mut out, &trace, &Selection { step, stage })?;
+    render::print_trace(
+        &mut out,
+        &trace,
+        &Selection { step, stage },
+        &render::View::default(),
+    )?;
     out.flush()?;
     Ok(())
 }
@@ -114,7 +121,13 @@ pub fn parse_stage(text: &str, cfg: &Config) -> Result<StageId, UsageError> {
             ))
         });
     }
-    let list = || present.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    let list = || {
+        present
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match StageId::parse(text) {
         Some(id) if present.contains(&id) => Ok(id),
         Some(id) => Err(UsageError(format!(
@@ -142,8 +155,8 @@ fn cmd_export(args: ExportArgs) -> Result<()> {
         out.flush()?;
     } else {
         let path = &args.output;
-        let file = File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut out = BufWriter::new(file);
         crate::export::write_json(&trace, &mut out)
             .with_context(|| format!("cannot write {}", path.display()))?;

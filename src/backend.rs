@@ -167,7 +167,13 @@ impl Backend for Shapes {
     fn rms_norm(&self, x: &Shape, _w: &Shape, _eps: f64) -> Shape {
         x.clone()
     }
-    fn rope_tables(&mut self, _start: usize, seq_len: usize, head_dim: usize, _t: f64) -> (Shape, Shape) {
+    fn rope_tables(
+        &mut self,
+        _start: usize,
+        seq_len: usize,
+        head_dim: usize,
+        _t: f64,
+    ) -> (Shape, Shape) {
         let s = rules::rope_table(seq_len, head_dim);
         (s.clone(), s)
     }

@@ -89,7 +89,12 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "B")]
     pub batch: Option<usize>,
     /// Tokens per forward call: the prefill, then calls through the KV cache (e.g. 5,1,1).
-    #[arg(long, value_name = "N,N,…", value_delimiter = ',', conflicts_with = "seq_len")]
+    #[arg(
+        long,
+        value_name = "N,N,…",
+        value_delimiter = ',',
+        conflicts_with = "seq_len"
+    )]
     pub steps: Option<Vec<usize>>,
     /// Tokens in a single prefill call (same as --steps N).
     #[arg(long, value_name = "N")]

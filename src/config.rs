@@ -143,10 +143,12 @@ impl ConfigSpec {
     pub fn resolve(&self) -> Result<Config, ConfigError> {
         let preset: Option<&Preset> = match &self.preset {
             None => None,
-            Some(name) => Some(presets::find(name).ok_or_else(|| ConfigError::UnknownPreset {
-                name: name.clone(),
-                known: presets::names().join(", "),
-            })?),
+            Some(name) => Some(
+                presets::find(name).ok_or_else(|| ConfigError::UnknownPreset {
+                    name: name.clone(),
+                    known: presets::names().join(", "),
+                })?,
+            ),
         };
 
         let hidden_size = self
@@ -174,7 +176,7 @@ impl ConfigSpec {
         let head_dim = match self.head_dim.or(preset_head_dim) {
             Some(d) => d,
             None => {
-                if hidden_size % num_attention_heads != 0 {
+                if !hidden_size.is_multiple_of(num_attention_heads) {
                     return Err(ConfigError::HeadDimUndefined {
                         hidden_size,
                         num_attention_heads,
@@ -184,13 +186,13 @@ impl ConfigSpec {
             }
         };
         nonzero("head_dim", head_dim, "--head-dim")?;
-        if num_attention_heads % num_key_value_heads != 0 {
+        if !num_attention_heads.is_multiple_of(num_key_value_heads) {
             return Err(ConfigError::HeadsNotDivisible {
                 heads: num_attention_heads,
                 kv_heads: num_key_value_heads,
             });
         }
-        if head_dim % 2 != 0 {
+        if !head_dim.is_multiple_of(2) {
             return Err(ConfigError::OddHeadDim { head_dim });
         }
 
@@ -281,7 +283,11 @@ fn steps_text(steps: &[usize]) -> String {
         .join("+")
 }
 
-fn parse_mask(rows: &[String], batch: usize, total_len: usize) -> Result<Vec<Vec<u8>>, ConfigError> {
+fn parse_mask(
+    rows: &[String],
+    batch: usize,
+    total_len: usize,
+) -> Result<Vec<Vec<u8>>, ConfigError> {
     if rows.len() != batch {
         return Err(ConfigError::MaskRows {
             got: rows.len(),
@@ -412,10 +418,17 @@ mod tests {
         .resolve()
         .unwrap();
         assert_eq!(
-            (m2.hidden_size, m2.num_attention_heads, m2.num_key_value_heads),
+            (
+                m2.hidden_size,
+                m2.num_attention_heads,
+                m2.num_key_value_heads
+            ),
             (512, 8, 2)
         );
-        assert_eq!((m2.head_dim, m2.qk_norm, m2.rms_norm_eps), (64, false, 1e-5));
+        assert_eq!(
+            (m2.head_dim, m2.qk_norm, m2.rms_norm_eps),
+            (64, false, 1e-5)
+        );
         let m3 = ConfigSpec {
             preset: Some("minimind3".into()),
             ..spec()
@@ -423,7 +436,11 @@ mod tests {
         .resolve()
         .unwrap();
         assert_eq!(
-            (m3.hidden_size, m3.num_attention_heads, m3.num_key_value_heads),
+            (
+                m3.hidden_size,
+                m3.num_attention_heads,
+                m3.num_key_value_heads
+            ),
             (768, 8, 4)
         );
         assert_eq!((m3.head_dim, m3.qk_norm, m3.rms_norm_eps), (96, true, 1e-6));
@@ -473,8 +490,9 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("num_attention_heads (8) must be divisible by num_key_value_heads (3)")
+            err.to_string().starts_with(
+                "num_attention_heads (8) must be divisible by num_key_value_heads (3)"
+            )
         );
         let err = ConfigSpec {
             attention_mask: Some(vec!["01121".into()]),

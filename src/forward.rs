@@ -25,14 +25,8 @@ impl<T: Clone> Weights<T> {
     /// seeded stream; RMSNorm weights start at 1 as in `RMSNorm.__init__`.
     pub fn init<B: Backend<T = T>>(cfg: &Config, b: &mut B) -> Self {
         let hidden = Dim::new(DimName::Hidden, cfg.hidden_size);
-        let q_features = Dim::new(
-            DimName::QFeatures,
-            cfg.num_attention_heads * cfg.head_dim,
-        );
-        let kv_features = Dim::new(
-            DimName::KvFeatures,
-            cfg.num_key_value_heads * cfg.head_dim,
-        );
+        let q_features = Dim::new(DimName::QFeatures, cfg.num_attention_heads * cfg.head_dim);
+        let kv_features = Dim::new(DimName::KvFeatures, cfg.num_key_value_heads * cfg.head_dim);
         let bound = |fan_in: usize| 1.0 / (fan_in as f32).sqrt();
         let q_proj = b.uniform(Shape::new([q_features, hidden]), bound(hidden.size));
         let k_proj = b.uniform(Shape::new([kv_features, hidden]), bound(hidden.size));
@@ -181,8 +175,18 @@ fn attention_forward<B: Backend>(
     );
 
     // xq = xq.view(bsz, seq_len, self.n_local_heads, self.head_dim)  (same for xk, xv)
-    let q_heads = shape![(Bsz, bsz), (SeqLen, seq_len), (NHeads, n_heads), (HeadDim, head_dim)];
-    let kv_heads = shape![(Bsz, bsz), (SeqLen, seq_len), (NKvHeads, n_kv_heads), (HeadDim, head_dim)];
+    let q_heads = shape![
+        (Bsz, bsz),
+        (SeqLen, seq_len),
+        (NHeads, n_heads),
+        (HeadDim, head_dim)
+    ];
+    let kv_heads = shape![
+        (Bsz, bsz),
+        (SeqLen, seq_len),
+        (NKvHeads, n_kv_heads),
+        (HeadDim, head_dim)
+    ];
     let xq = b.view(&xq, q_heads); // [bsz, seq_len, n_heads, head_dim]
     let xk = b.view(&xk, kv_heads.clone()); // [bsz, seq_len, n_kv_heads, head_dim]
     let xv = b.view(&xv, kv_heads); // [bsz, seq_len, n_kv_heads, head_dim]
@@ -229,7 +233,9 @@ fn attention_forward<B: Backend>(
 
     // if past_key_value is not None: xk = torch.cat([past_key_value[0], xk], dim=1)  (same for xv)
     // past_kv = (xk, xv) if use_cache else None
-    let past_len = past_key_value.as_ref().map_or(0, |(k, _)| k.shape().dim(1).size);
+    let past_len = past_key_value
+        .as_ref()
+        .map_or(0, |(k, _)| k.shape().dim(1).size);
     let xk = b.cat_seq(past_key_value.as_ref().map(|(k, _)| k), &xk); // [bsz, kv_len, n_kv_heads, head_dim]
     let xv = b.cat_seq(past_key_value.as_ref().map(|(_, v)| v), &xv); // [bsz, kv_len, n_kv_heads, head_dim]
     let present = (xk.clone(), xv.clone());
@@ -252,7 +258,8 @@ fn attention_forward<B: Backend>(
             named("xv_repeat", &xv, Some("xv_cache")),
         ],
     );
-    rec.stages.last_mut().expect("just pushed").via = vec![("x[:, :, :, None, :].expand", expanded)];
+    rec.stages.last_mut().expect("just pushed").via =
+        vec![("x[:, :, :, None, :].expand", expanded)];
 
     // xq, xk, xv = xq.transpose(1, 2), xk.transpose(1, 2), xv.transpose(1, 2)
     let xq = b.transpose12(&xq); // [bsz, n_heads, seq_len, head_dim]
@@ -269,7 +276,10 @@ fn attention_forward<B: Backend>(
 
     // scores = (xq @ xk.transpose(-2, -1)) / math.sqrt(self.head_dim)
     let scores = b.scores(&xq, &xk); // [bsz, n_heads, seq_len, kv_len]
-    rec.stage(StageId::Scores, vec![named("scores", &scores, Some("xq_t"))]);
+    rec.stage(
+        StageId::Scores,
+        vec![named("scores", &scores, Some("xq_t"))],
+    );
 
     // if self.is_causal: scores[:, :, :, -seq_len:] += torch.full((seq_len, seq_len), -inf).triu(1)
     let causal_mask = b.causal_mask(seq_len, past_len, cfg.causal); // [seq_len, kv_len]
@@ -314,7 +324,11 @@ fn attention_forward<B: Backend>(
     );
 
     // output = output.transpose(1, 2).reshape(bsz, seq_len, -1)
-    let merged_shape = shape![(Bsz, bsz), (SeqLen, seq_len), (QFeatures, n_heads * head_dim)];
+    let merged_shape = shape![
+        (Bsz, bsz),
+        (SeqLen, seq_len),
+        (QFeatures, n_heads * head_dim)
+    ];
     let output = b.transpose12(&output); // [bsz, seq_len, n_heads, head_dim]
     let output = b.view(&output, merged_shape); // [bsz, seq_len, n_heads·head_dim]
     rec.stage(

@@ -105,8 +105,31 @@ mod tests {
         // x, xq_proj, xk_proj, xv_proj, xq/xk/xv_heads, cos, sin, xq/xk_rope, xk/xv_cache,
         // xk/xv_repeat, xq/xk/xv_t, scores, causal_mask, scores_masked, weights, attn_out,
         // merged, output
-        let tensors = 12 + 12 + 6 + 6 + 12 + 6 + 6 + 6 + 6 + 12 + 6 + 6 + 6 + 12 + 12 + 12
-            + 12 + 12 + 18 + 9 + 18 + 18 + 12 + 12 + 12;
+        let tensors = 12
+            + 12
+            + 6
+            + 6
+            + 12
+            + 6
+            + 6
+            + 6
+            + 6
+            + 12
+            + 6
+            + 6
+            + 6
+            + 12
+            + 12
+            + 12
+            + 12
+            + 12
+            + 18
+            + 9
+            + 18
+            + 18
+            + 12
+            + 12
+            + 12;
         assert_eq!(numeric_trace_bytes(&cfg), (weights + tensors) * 4);
     }
 }
