@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command, ExportArgs, GuardArgs, RunArgs};
 use crate::config::{Config, ConfigError};
 use crate::memory;
 use crate::numeric::{Numeric, Tensor};
+use crate::presentation::Presentation;
 use crate::render::{self, Selection};
 use crate::trace::{StageId, Trace};
 
@@ -101,6 +102,34 @@ fn cmd_run(args: RunArgs) -> Result<()> {
     )?;
     out.flush()?;
     Ok(())
+}
+
+/// Checks the view flags against the configuration and builds the [`render::View`].
+pub fn view_from(args: &crate::cli::ViewArgs, cfg: &Config) -> Result<render::View, UsageError> {
+    if args.head >= cfg.num_attention_heads {
+        return Err(UsageError(format!(
+            "--head {} is out of range: there are {} query heads (0 to {})",
+            args.head,
+            cfg.num_attention_heads,
+            cfg.num_attention_heads - 1
+        )));
+    }
+    if args.batch_index >= cfg.batch {
+        return Err(UsageError(format!(
+            "--batch-index {} is out of range: batch is {} (rows 0 to {})",
+            args.batch_index,
+            cfg.batch,
+            cfg.batch - 1
+        )));
+    }
+    Ok(render::View {
+        head: args.head,
+        batch: args.batch_index,
+        max_rows: args.max_rows.max(2),
+        max_cols: args.max_cols.max(2),
+        precision: args.precision.min(9),
+        ..render::View::default()
+    })
 }
 
 /// Parses `--stage`: an id (`softmax`) or a 1-based number among the stages this config has.

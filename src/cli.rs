@@ -37,9 +37,14 @@ pub struct RunArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub guard: GuardArgs,
-    /// Print every stage of every step at once.
+    #[command(flatten)]
+    pub view: ViewArgs,
+    /// Print every stage of every step at once instead of stepping.
     #[arg(long)]
     pub all: bool,
+    /// Predict each new shape before it is shown.
+    #[arg(long)]
+    pub quiz: bool,
     /// Show only this stage: an id (softmax, repeat_kv, …) or its number (1-based).
     #[arg(long, value_name = "ID")]
     pub stage: Option<String>,
@@ -57,6 +62,26 @@ pub struct ExportArgs {
     /// Where to write the JSON; `-` for standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// How stages are drawn: which head and batch row, colour, and size limits.
+#[derive(Args, Debug, Clone)]
+pub struct ViewArgs {
+    /// Query head shown in the matrices (0-based).
+    #[arg(long, value_name = "H", default_value_t = 0)]
+    pub head: usize,
+    /// Batch row shown in the matrices (0-based).
+    #[arg(long, value_name = "B", default_value_t = 0)]
+    pub batch_index: usize,
+    /// Rows shown before eliding the middle of a tensor.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_rows: usize,
+    /// Columns shown before eliding the middle of a tensor.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_cols: usize,
+    /// Decimals shown.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub precision: usize,
 }
 
 /// Protection against numeric runs too large for memory.

@@ -13,4 +13,5 @@ pub mod presentation;
 pub mod presets;
 pub mod render;
 pub mod rope;
+pub mod stepper;
 pub mod trace;
