@@ -93,13 +93,13 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         }
     };
     let trace = numeric_trace(&cfg, &args.guard)?;
+    let view = view_from(&args.view, &cfg)?;
     let mut out = BufWriter::new(io::stdout().lock());
-    render::print_trace(
-        &mut out,
-        &trace,
-        &Selection { step, stage },
-        &render::View::default(),
-    )?;
+    if stage.is_some() || step.is_some() || args.all {
+        render::print_trace(&mut out, &trace, &Selection { step, stage }, &view)?;
+    } else {
+        crate::stepper::present(&mut out, &trace, &Presentation::default(), &view)?;
+    }
     out.flush()?;
     Ok(())
 }
