@@ -69,20 +69,40 @@ fn named<T: Clone>(name: &'static str, value: &T, from: Option<&'static str>) ->
     }
 }
 
-/// Runs every forward call of `cfg.steps` through one attention layer, the KV cache carried
-/// from call to call, and records everything.
+/// Runs every forward call of `cfg.steps` through one attention layer with weights and inputs
+/// drawn from the seeded stream (weights first, then each step's `x` in order), and records
+/// everything.
 pub fn trace<B: Backend>(cfg: &Config, b: &mut B) -> Trace<B::T> {
     let weights = Weights::init(cfg, b);
+    let inputs: Vec<B::T> = cfg
+        .steps
+        .iter()
+        .map(|&seq_len| {
+            // Hidden states for the new tokens: [bsz, seq_len, hidden], standard normal.
+            b.normal(crate::shape![
+                (Bsz, cfg.batch),
+                (SeqLen, seq_len),
+                (Hidden, cfg.hidden_size)
+            ])
+        })
+        .collect();
+    trace_with(cfg, b, weights, inputs)
+}
+
+/// Runs the forward calls with the given weights and one input `x` per step
+/// (`[bsz, steps[i], hidden]`), the KV cache carried from call to call, as `generate` does.
+pub fn trace_with<B: Backend>(
+    cfg: &Config,
+    b: &mut B,
+    weights: Weights<B::T>,
+    inputs: Vec<B::T>,
+) -> Trace<B::T> {
+    assert_eq!(inputs.len(), cfg.steps.len(), "one input per step");
     let mut past_key_value: Option<(B::T, B::T)> = None;
     let mut steps = Vec::with_capacity(cfg.steps.len());
-    for (index, &seq_len) in cfg.steps.iter().enumerate() {
+    for (index, x) in inputs.into_iter().enumerate() {
+        let seq_len = cfg.steps[index];
         let start_pos = cfg.start_pos(index);
-        // Hidden states for the new tokens: [bsz, seq_len, hidden], standard normal.
-        let x = b.normal(crate::shape![
-            (Bsz, cfg.batch),
-            (SeqLen, seq_len),
-            (Hidden, cfg.hidden_size)
-        ]);
         // MiniMindModel.forward: freqs_cos[start_pos:start_pos + seq_length] (same for sin).
         let position_embeddings = b.rope_tables(start_pos, seq_len, cfg.head_dim, cfg.rope_theta);
         // The caller's mask covers every token so far: [bsz, kv_len].

@@ -1,0 +1,6 @@
+//! The integration tests: one crate, one module per area.
+
+mod cli_errors;
+mod engine;
+mod export;
+mod support;
