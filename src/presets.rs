@@ -210,7 +210,8 @@ mod tests {
     #[test]
     fn published_dimensions() {
         // (name, hidden, heads, kv heads, head_dim, layers, eps, theta), from the model cards.
-        let want: [(&str, usize, usize, usize, usize, usize, f64, f64); 8] = [
+        type Row = (&'static str, usize, usize, usize, usize, usize, f64, f64);
+        let want: [Row; 8] = [
             ("minimind2", 512, 8, 2, 64, 8, 1e-5, 1e6),
             ("minimind3", 768, 8, 4, 96, 8, 1e-6, 1e6),
             ("gpt2", 768, 12, 12, 64, 12, 1e-5, 1e4),

@@ -463,8 +463,12 @@ pub fn write_text(out: &mut dyn Write, r: &ShapesReport, opt: &TextOptions) -> i
         writeln!(out)?;
         writeln!(
             out,
-            "the same KV cache as MHA and MQA ({} tokens, batch {}, {} layers, {})",
-            kv.tokens, kv.batch, kv.layers, r.dtype.name
+            "the same KV cache as MHA and MQA ({} tokens, batch {}, {} layer{}, {})",
+            kv.tokens,
+            kv.batch,
+            kv.layers,
+            if kv.layers == 1 { "" } else { "s" },
+            r.dtype.name
         )?;
         let mut table = new_table(&[
             "variant",
