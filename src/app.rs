@@ -64,13 +64,16 @@ pub fn numeric_trace(cfg: &Config, guard: &GuardArgs) -> Result<Trace<Tensor>> {
         .map_err(|e| UsageError(format!("--max-memory: {e}")))?;
     let need = memory::numeric_trace_bytes(cfg);
     if need > u128::from(limit) {
+        let (name, shape, bytes) = memory::largest_tensor(cfg);
         return Err(UsageError(format!(
             "this numeric trace would need about {} ({} bytes), over the --max-memory limit of {}; \
              use `attnstep shapes` with the same flags to see every shape without the numbers, \
-             make the run smaller (--seq-len, --batch, --hidden-size), or raise --max-memory",
+             make the run smaller (--seq-len, --batch, --hidden-size), or raise --max-memory \
+             (the largest tensor, {name} {shape}, alone takes {} in f32)",
             memory::human_bytes(need),
             need,
-            memory::human_bytes(u128::from(limit))
+            memory::human_bytes(u128::from(limit)),
+            memory::human_bytes(bytes)
         ))
         .into());
     }

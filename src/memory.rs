@@ -111,6 +111,19 @@ pub fn kv_cache(
     }
 }
 
+/// The biggest tensor of the numeric trace of `cfg` (by element count, the first recorded on a
+/// tie), with its size in f32: what a refused run would have choked on.
+pub fn largest_tensor(cfg: &Config) -> (&'static str, crate::dims::Shape, u128) {
+    let shapes = forward::trace(cfg, &mut Shapes);
+    shapes
+        .steps
+        .iter()
+        .flat_map(|s| s.tensors())
+        .min_by_key(|n| std::cmp::Reverse(n.value.numel()))
+        .map(|n| (n.name, n.value.clone(), n.value.numel().saturating_mul(4)))
+        .expect("every step records tensors")
+}
+
 /// `1536` → `1.5 KiB`; exact below 1 KiB.
 pub fn human_bytes(bytes: u128) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -187,6 +200,24 @@ mod tests {
         );
         assert_eq!(huge.bytes_all_layers, u128::MAX);
         assert_eq!(human_bytes(u128::MAX).split(' ').nth(1), Some("EiB"));
+    }
+
+    #[test]
+    fn largest_tensor_is_the_score_matrix_of_a_long_prefill() {
+        let cfg = crate::config::ConfigSpec {
+            hidden_size: Some(16),
+            num_attention_heads: Some(4),
+            num_key_value_heads: Some(2),
+            seq_len: Some(100),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let (name, shape, bytes) = largest_tensor(&cfg);
+        // scores, scores_masked and weights tie at 4 · 100 · 100; the first recorded is kept.
+        assert_eq!(name, "scores");
+        assert_eq!(shape.sizes(), [1, 4, 100, 100]);
+        assert_eq!(bytes, 4 * 100 * 100 * 4);
     }
 
     #[test]

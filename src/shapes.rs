@@ -316,8 +316,13 @@ pub fn write_text(out: &mut dyn Write, r: &ShapesReport, opt: &TextOptions) -> i
     let kind = attention_kind(cfg.num_attention_heads, cfg.num_key_value_heads);
     let name = cfg.preset.as_deref().and_then(presets::find);
     match name {
-        Some(p) => writeln!(out, "{} ({})", p.name, p.source)?,
-        None => writeln!(out, "custom configuration")?,
+        Some(p) if is_unchanged(p, cfg) => writeln!(out, "{} ({})", p.name, p.source)?,
+        Some(p) => writeln!(
+            out,
+            "{} with values changed by flags (preset from {})",
+            p.name, p.source
+        )?,
+        None => writeln!(out, "configuration from flags (no preset)")?,
     }
     writeln!(
         out,
@@ -605,6 +610,24 @@ pub fn write_presets(out: &mut dyn Write) -> io::Result<()> {
         "Use one with --preset NAME (e.g. attnstep shapes --preset llama-3-8b --seq-len 8192); \
          flags such as --num-kv-heads override its values."
     )
+}
+
+/// Whether `cfg` still has every attention value of preset `p`.
+fn is_unchanged(p: &presets::Preset, cfg: &Config) -> bool {
+    (
+        p.hidden_size,
+        p.num_attention_heads,
+        p.num_key_value_heads,
+        p.head_dim,
+        p.qk_norm,
+    ) == (
+        cfg.hidden_size,
+        cfg.num_attention_heads,
+        cfg.num_key_value_heads,
+        cfg.head_dim,
+        cfg.qk_norm,
+    ) && p.rms_norm_eps == cfg.rms_norm_eps
+        && p.rope_theta == cfg.rope_theta
 }
 
 fn steps_text(steps: &[StepRow]) -> String {

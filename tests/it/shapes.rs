@@ -276,6 +276,34 @@ fn the_engineers_question_in_one_command() {
 }
 
 #[test]
+fn the_header_says_when_flags_change_a_preset() {
+    attnstep()
+        .args([
+            "shapes",
+            "--preset",
+            "llama-3-8b",
+            "--num-kv-heads",
+            "32",
+            "--seq-len",
+            "4",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "llama-3-8b with values changed by flags",
+        ))
+        .stdout(predicate::str::contains("32 KV heads (MHA, n_rep 1)"));
+    attnstep()
+        .args(["shapes", "--preset", "mistral-7b", "--seq-len", "4"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "mistral-7b (mistralai/Mistral-7B-v0.1 config.json)",
+        ))
+        .stdout(predicate::str::contains("sliding-window"));
+}
+
+#[test]
 fn exact_bytes_on_request() {
     attnstep()
         .args([
@@ -611,6 +639,19 @@ fn guard_refuses_a_model_scale_numeric_run() {
             ))
             .stderr(predicate::str::contains("use `attnstep shapes`"));
     }
+}
+
+#[test]
+fn guard_names_the_tensor_that_does_not_fit() {
+    // scores of a 131072-token prefill with 64 heads: 64 · 2^17 · 2^17 · 4 B = 2^42 B = 4 TiB.
+    attnstep()
+        .args(["run", "--preset", "llama-3-70b", "--seq-len", "131072"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the largest tensor, scores [bsz=1, n_heads=64, seq_len=131072, kv_len=131072], \
+             alone takes 4 TiB in f32",
+        ));
 }
 
 #[test]
