@@ -57,10 +57,11 @@ pub struct ShapesArgs {
     /// Print the whole table as JSON (format attnstep-shapes/1) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Show only this stage in the step tables: an id (repeat_kv, scores, …) or its number.
+    /// Show only this stage in the step tables: an id (repeat_kv, scores, …) or its number
+    /// (the text only: --json always holds every stage).
     #[arg(long, value_name = "ID")]
     pub stage: Option<String>,
-    /// Show only this step (1-based: 1 is the prefill).
+    /// Show only this step in the step tables (1-based: 1 is the prefill).
     #[arg(long, value_name = "N")]
     pub step: Option<usize>,
 }

@@ -525,8 +525,10 @@ pub fn write_text(out: &mut dyn Write, r: &ShapesReport, opt: &TextOptions) -> i
     )?;
     writeln!(
         out,
-        "  they grow with seq_len × kv_len: twice the prompt, four times the memory;\n  \
-         a decode step's are [bsz, n_heads, 1, kv_len], linear in the length"
+        "  they grow with seq_len × kv_len: at 2× this length {}, at 4× {};\n  \
+         a decode step's are [bsz, n_heads, 1, kv_len], linear in the length",
+        size(s.bytes.saturating_mul(4)),
+        size(s.bytes.saturating_mul(16)),
     )?;
     writeln!(
         out,

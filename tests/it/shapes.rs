@@ -272,6 +272,10 @@ fn the_engineers_question_in_one_command() {
         .stdout(predicate::str::is_match(r"MHA\s+32\s+16 KiB\s+4 GiB\s+1×").unwrap())
         .stdout(predicate::str::is_match(r"GQA \(this\)\s+8\s+4 KiB\s+1 GiB\s+4× smaller").unwrap())
         .stdout(predicate::str::is_match(r"MQA\s+1\s+512 B\s+128 MiB\s+32× smaller").unwrap())
+        // 32 heads × 16384² × 2 B = 16 GiB; 32 × 32768² × 2 B = 64 GiB.
+        .stdout(predicate::str::contains(
+            "at 2× this length 16 GiB, at 4× 64 GiB",
+        ))
         .stdout(predicate::str::contains("xq_proj").not());
 }
 
