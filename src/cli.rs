@@ -137,7 +137,8 @@ pub struct GuardArgs {
 /// The attention configuration. Explicit flags override a preset (and a lesson).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigArgs {
-    /// Start from a model's published attention dimensions (minimind2, minimind3, …).
+    /// Start from a model's published attention dimensions (minimind2, llama-3-8b, …; see
+    /// `attnstep presets`).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// Model width: features per token in x.

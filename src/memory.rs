@@ -29,10 +29,15 @@ pub fn numeric_trace_bytes(cfg: &Config) -> u128 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
+    #[value(alias = "float32", alias = "fp32")]
     F32,
+    #[value(alias = "bfloat16")]
     Bf16,
+    #[value(alias = "float16", alias = "fp16")]
     F16,
+    #[value(alias = "float8")]
     Fp8,
+    #[value(alias = "i8")]
     Int8,
 }
 
