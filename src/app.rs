@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, ExportArgs, GuardArgs, RunArgs};
+use crate::cli::{Cli, Command, ExportArgs, GuardArgs, PresetsArgs, RunArgs, ShapesArgs};
 use crate::config::{Config, ConfigError};
 use crate::memory;
 use crate::numeric::{Numeric, Tensor};
@@ -23,6 +23,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Run(args)) => cmd_run(args),
         Some(Command::Export(args)) => cmd_export(args),
+        Some(Command::Shapes(args)) => cmd_shapes(args),
+        Some(Command::Presets(args)) => cmd_presets(args),
         None => {
             use clap::CommandFactory;
             let mut out = io::stdout().lock();
@@ -62,13 +64,16 @@ pub fn numeric_trace(cfg: &Config, guard: &GuardArgs) -> Result<Trace<Tensor>> {
         .map_err(|e| UsageError(format!("--max-memory: {e}")))?;
     let need = memory::numeric_trace_bytes(cfg);
     if need > u128::from(limit) {
+        let (name, shape, bytes) = memory::largest_tensor(cfg);
         return Err(UsageError(format!(
             "this numeric trace would need about {} ({} bytes), over the --max-memory limit of {}; \
              use `attnstep shapes` with the same flags to see every shape without the numbers, \
-             make the run smaller (--seq-len, --batch, --hidden-size), or raise --max-memory",
+             make the run smaller (--seq-len, --batch, --hidden-size), or raise --max-memory \
+             (the largest tensor, {name} {shape}, alone takes {} in f32)",
             memory::human_bytes(need),
             need,
-            memory::human_bytes(u128::from(limit))
+            memory::human_bytes(u128::from(limit)),
+            memory::human_bytes(bytes)
         ))
         .into());
     }
@@ -192,5 +197,66 @@ fn cmd_export(args: ExportArgs) -> Result<()> {
         out.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    Ok(())
+}
+
+fn cmd_shapes(args: ShapesArgs) -> Result<()> {
+    let cfg = args.config.spec().resolve()?;
+    let layers = match args.layers {
+        Some(0) => {
+            return Err(UsageError(
+                "--layers must be at least 1 (the model has at least one attention layer)".into(),
+            )
+            .into());
+        }
+        Some(n) => n,
+        None => cfg
+            .preset
+            .as_deref()
+            .and_then(crate::presets::find)
+            .map_or(1, |p| p.num_hidden_layers),
+    };
+    let stage = match &args.stage {
+        None => None,
+        Some(s) => Some(parse_stage(s, &cfg)?),
+    };
+    let step = match args.step {
+        None => None,
+        Some(n) if n >= 1 && n <= cfg.steps.len() => Some(n - 1),
+        Some(n) => {
+            return Err(UsageError(format!(
+                "--step {n} is out of range: this configuration has {} step(s) (1 is the prefill)",
+                cfg.steps.len()
+            ))
+            .into());
+        }
+    };
+    let report = crate::shapes::report(&cfg, layers, args.dtype);
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.json {
+        crate::shapes::write_json(&report, &mut out)?;
+        writeln!(out)?;
+    } else {
+        let opt = crate::shapes::TextOptions {
+            exact_bytes: args.bytes,
+            compare: args.compare,
+            stage,
+            step,
+        };
+        crate::shapes::write_text(&mut out, &report, &opt)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn cmd_presets(args: PresetsArgs) -> Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, crate::presets::PRESETS)?;
+        writeln!(out)?;
+    } else {
+        crate::shapes::write_presets(&mut out)?;
+    }
+    out.flush()?;
     Ok(())
 }

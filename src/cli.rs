@@ -16,7 +16,9 @@ use crate::config::ConfigSpec;
     after_help = "Examples:\n  \
         attnstep run --preset minimind2 --seq-len 6 --decode 2\n  \
         attnstep run --hidden-size 64 --num-heads 8 --num-kv-heads 2 --steps 5,1,1 --stage softmax\n  \
-        attnstep export --preset minimind3 --steps 6,1,1 -o trace.json"
+        attnstep export --preset minimind3 --steps 6,1,1 -o trace.json\n  \
+        attnstep shapes --preset llama-3-8b --seq-len 8192 --stage repeat_kv --compare\n  \
+        attnstep presets"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -29,6 +31,46 @@ pub enum Command {
     Run(RunArgs),
     /// Write the whole trace (config, weights, every tensor of every step) as attnstep-trace/1 JSON.
     Export(ExportArgs),
+    /// Every stage's tensor shapes and sizes at any model size, without computing numbers.
+    Shapes(ShapesArgs),
+    /// List the model presets with their attention dimensions.
+    Presets(PresetsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ShapesArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Layers in the model, for the KV-cache and weight totals [default: the preset's
+    /// num_hidden_layers, else 1].
+    #[arg(long, value_name = "N")]
+    pub layers: Option<usize>,
+    /// Element type for byte counts.
+    #[arg(long, value_enum, default_value_t = crate::memory::Dtype::Bf16)]
+    pub dtype: crate::memory::Dtype,
+    /// Also show the KV cache of this configuration as MHA and as MQA, with the saving.
+    #[arg(long)]
+    pub compare: bool,
+    /// Show exact byte counts beside the human units.
+    #[arg(long)]
+    pub bytes: bool,
+    /// Print the whole table as JSON (format attnstep-shapes/1) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Show only this stage in the step tables: an id (repeat_kv, scores, …) or its number
+    /// (the text only: --json always holds every stage).
+    #[arg(long, value_name = "ID")]
+    pub stage: Option<String>,
+    /// Show only this step in the step tables (1-based: 1 is the prefill).
+    #[arg(long, value_name = "N")]
+    pub step: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct PresetsArgs {
+    /// Print the presets as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -95,7 +137,8 @@ pub struct GuardArgs {
 /// The attention configuration. Explicit flags override a preset (and a lesson).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigArgs {
-    /// Start from a model's published attention dimensions (minimind2, minimind3, …).
+    /// Start from a model's published attention dimensions (minimind2, llama-3-8b, …; see
+    /// `attnstep presets`).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// Model width: features per token in x.

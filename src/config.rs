@@ -186,6 +186,15 @@ impl ConfigSpec {
             }
         };
         nonzero("head_dim", head_dim, "--head-dim")?;
+        // q_proj's output features; the Python would build this Linear, we must not overflow.
+        if num_attention_heads.checked_mul(head_dim).is_none() {
+            return Err(ConfigError::TooLarge {
+                what: format!(
+                    "num_attention_heads × head_dim ({num_attention_heads} × {head_dim})"
+                ),
+                why: OVERFLOW,
+            });
+        }
         if !num_attention_heads.is_multiple_of(num_key_value_heads) {
             return Err(ConfigError::HeadsNotDivisible {
                 heads: num_attention_heads,
@@ -210,8 +219,25 @@ impl ConfigSpec {
         if let Some(i) = steps.iter().position(|&s| s == 0) {
             return Err(ConfigError::ZeroStep { index: i + 1 });
         }
-        steps.extend(std::iter::repeat_n(1, self.decode.unwrap_or(0)));
-        let total_len: usize = steps.iter().sum();
+        let decode = self.decode.unwrap_or(0);
+        // Each call is a step of the trace; past a million they would only exhaust memory.
+        if decode > MAX_DECODE {
+            return Err(ConfigError::TooLarge {
+                what: format!("--decode {decode}"),
+                why: "each decode call is one step of the trace; use at most 1048576",
+            });
+        }
+        let total_len = steps
+            .iter()
+            .try_fold(decode, |acc, &s| acc.checked_add(s))
+            .ok_or_else(|| ConfigError::TooLarge {
+                what: format!(
+                    "the total length ({} + {decode} decode)",
+                    steps_text(&steps)
+                ),
+                why: OVERFLOW,
+            })?;
+        steps.extend(std::iter::repeat_n(1, decode));
 
         let attention_mask = match &self.attention_mask {
             None => None,
@@ -266,6 +292,11 @@ impl ConfigSpec {
         })
     }
 }
+
+const OVERFLOW: &str = "it does not fit in a 64-bit size; use smaller values";
+
+/// The most one-token decode calls a configuration may append.
+pub const MAX_DECODE: usize = 1 << 20;
 
 fn nonzero(field: &'static str, value: usize, flag: &'static str) -> Result<(), ConfigError> {
     if value == 0 {
@@ -323,20 +354,69 @@ fn parse_mask(
         .collect()
 }
 
+/// Which MiniMind line a zero size breaks.
+fn zero_why(field: &str) -> &'static str {
+    match field {
+        "hidden_size" => ": x = [bsz, seq_len, hidden=0] has no features for q_proj to project",
+        "num_attention_heads" => {
+            ": xq.view(bsz, seq_len, 0, head_dim) has no heads, and \
+             head_dim = hidden_size // num_attention_heads divides by zero"
+        }
+        "num_key_value_heads" => {
+            ": n_rep = num_attention_heads // num_key_value_heads divides by zero"
+        }
+        "head_dim" => ": each head needs features for RoPE and for the 1/sqrt(head_dim) scale",
+        "batch" => ": x = [bsz=0, seq_len, hidden] holds no sequence",
+        _ => "",
+    }
+}
+
+/// Suggests KV head counts that work with `heads` query heads: its divisors, when few enough
+/// to list.
+fn kv_heads_advice(heads: usize) -> String {
+    if heads > 1 << 20 {
+        return "Use a --num-kv-heads that divides num_attention_heads".to_owned();
+    }
+    let divisors: Vec<String> = (1..=heads)
+        .filter(|d| heads.is_multiple_of(*d))
+        .map(|d| d.to_string())
+        .collect();
+    let list = match divisors.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => divisors.join(""),
+    };
+    format!("Use --num-kv-heads {list} (the divisors of {heads})")
+}
+
 /// Why a configuration cannot run, worded so the user knows what to change.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
     #[error("unknown preset '{name}'; known presets: {known}")]
     UnknownPreset { name: String, known: String },
-    #[error("{field} must be at least 1 (got 0); set {flag} to a positive number")]
+    #[error(
+        "{field} must be at least 1 (got 0){}; set {flag} to a positive number",
+        zero_why(field)
+    )]
     Zero {
         field: &'static str,
         flag: &'static str,
     },
     #[error(
-        "hidden_size ({hidden_size}) is not divisible by num_attention_heads ({num_attention_heads}), \
-         so MiniMind's default head_dim = hidden_size // num_attention_heads does not fit; \
-         change --hidden-size or --num-heads, or give --head-dim explicitly"
+        "xq.view(bsz, seq_len, {num_attention_heads}, {hidden_size} / {num_attention_heads}) cannot work: \
+         head_dim is not given, so it comes from hidden_size, and hidden_size ({hidden_size}) is not \
+         divisible by num_attention_heads ({num_attention_heads}): {hidden_size} / {num_attention_heads} = {} \
+         is not a whole number of features per head ({num_attention_heads} heads × {} = {}, \
+         {num_attention_heads} heads × {} = {}). Python's hidden_size // num_attention_heads would \
+         quietly use head_dim {}, so the heads would cover {} of the {hidden_size} features. \
+         Change --hidden-size or --num-heads so the heads divide it, or give --head-dim explicitly \
+         (q_proj then outputs num_heads × head_dim features)",
+        *.hidden_size as f64 / *.num_attention_heads as f64,
+        .hidden_size / .num_attention_heads,
+        (.hidden_size / .num_attention_heads) as u128 * *.num_attention_heads as u128,
+        .hidden_size / .num_attention_heads + 1,
+        (.hidden_size / .num_attention_heads + 1) as u128 * *.num_attention_heads as u128,
+        .hidden_size / .num_attention_heads,
+        (.hidden_size / .num_attention_heads) as u128 * *.num_attention_heads as u128
     )]
     HeadDimUndefined {
         hidden_size: usize,
@@ -344,15 +424,30 @@ pub enum ConfigError {
     },
     #[error(
         "num_attention_heads ({heads}) must be divisible by num_key_value_heads ({kv_heads}): \
-         repeat_kv gives each KV head n_rep = num_attention_heads / num_key_value_heads query heads; \
-         try --num-kv-heads with a divisor of {heads}"
+         repeat_kv needs num_attention_heads ({heads}) to be a multiple of num_key_value_heads \
+         ({kv_heads}), so each KV head serves n_rep = num_attention_heads / num_key_value_heads \
+         query heads. n_rep = {heads} // {kv_heads} = {} would give {} key/value heads for {heads} \
+         query heads, and `xq @ xk.transpose(-2, -1)` could not pair them (MiniMind's \
+         Attention.__init__ asserts num_attention_heads % num_key_value_heads == 0). {}",
+        .heads / .kv_heads,
+        (.heads / .kv_heads) as u128 * *.kv_heads as u128,
+        kv_heads_advice(*.heads)
     )]
     HeadsNotDivisible { heads: usize, kv_heads: usize },
     #[error(
-        "head_dim ({head_dim}) must be even: RoPE's rotate_half splits each head into two halves; \
-         use an even --head-dim"
+        "head_dim ({head_dim}) must be even: RoPE works on two halves of each head. \
+         precompute_freqs_cis makes cos and sin with 2 × (head_dim // 2) = {} columns, so \
+         `q * cos` in apply_rotary_pos_emb cannot broadcast [.., head_dim={head_dim}] against \
+         [.., {}], and rotate_half's halves x[..., :{}] and x[..., {}:] differ in size. \
+         Use an even --head-dim",
+        .head_dim / 2 * 2,
+        .head_dim / 2 * 2,
+        .head_dim / 2,
+        .head_dim / 2
     )]
     OddHeadDim { head_dim: usize },
+    #[error("{what} is too large: {why}")]
+    TooLarge { what: String, why: &'static str },
     #[error("steps is empty; give at least one chunk size, e.g. --steps 5,1,1")]
     NoSteps,
     #[error("step {index} has 0 tokens; every forward call needs at least one token")]

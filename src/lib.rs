@@ -13,5 +13,6 @@ pub mod presentation;
 pub mod presets;
 pub mod render;
 pub mod rope;
+pub mod shapes;
 pub mod stepper;
 pub mod trace;

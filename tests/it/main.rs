@@ -3,4 +3,5 @@
 mod cli_errors;
 mod engine;
 mod export;
+mod shapes;
 mod support;

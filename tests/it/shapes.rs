@@ -1,0 +1,692 @@
+//! `attnstep shapes`, `attnstep presets`, the shape errors and the memory guard.
+//!
+//! Byte counts are checked against arithmetic written out in the tests from the published model
+//! dimensions, never against the program's own output.
+
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use attnstep::backend::Shapes;
+use attnstep::config::{Config, ConfigSpec};
+use attnstep::memory::{self, Dtype};
+use attnstep::numeric::Numeric;
+use attnstep::shapes;
+use predicates::prelude::*;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn attnstep() -> Command {
+    let mut cmd = Command::cargo_bin("attnstep").unwrap();
+    cmd.env_remove("RUST_BACKTRACE").env("NO_COLOR", "1");
+    cmd
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let out = attnstep().args(args).arg("--json").assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+fn tensor<'a>(step: &'a Value, stage: &str, name: &str) -> &'a Value {
+    step["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == stage)
+        .unwrap_or_else(|| panic!("no stage {stage}"))["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no tensor {name}"))
+}
+
+// ---- agreement with the numeric trace -------------------------------------------------------
+
+fn small_config() -> impl Strategy<Value = Config> {
+    (
+        (1usize..=6, 1usize..=4, 1usize..=3), // n_kv_heads, n_rep, head_dim / 2
+        proptest::option::of(1usize..=24),    // explicit hidden size (head_dim then explicit)
+        1usize..=3,                           // batch
+        proptest::collection::vec(1usize..=4, 1..=4),
+        any::<bool>(), // qk_norm
+        any::<bool>(), // causal
+        any::<bool>(), // padding mask
+        any::<u64>(),
+    )
+        .prop_flat_map(
+            |((kv, rep, half), hidden, batch, steps, qk, causal, masked, seed)| {
+                let total: usize = steps.iter().sum();
+                let mask = proptest::collection::vec(
+                    proptest::collection::vec(prop_oneof![Just('0'), Just('1')], total),
+                    batch,
+                );
+                (
+                    Just((
+                        kv, rep, half, hidden, batch, steps, qk, causal, masked, seed,
+                    )),
+                    mask,
+                )
+            },
+        )
+        .prop_map(
+            |((kv, rep, half, hidden, batch, steps, qk, causal, masked, seed), mask)| {
+                let heads = kv * rep;
+                let head_dim = 2 * half;
+                ConfigSpec {
+                    hidden_size: Some(hidden.unwrap_or(heads * head_dim)),
+                    num_attention_heads: Some(heads),
+                    num_key_value_heads: Some(kv),
+                    head_dim: hidden.map(|_| head_dim),
+                    batch: Some(batch),
+                    steps: Some(steps),
+                    attention_mask: masked
+                        .then(|| mask.into_iter().map(|r| r.into_iter().collect()).collect()),
+                    qk_norm: Some(qk),
+                    causal: Some(causal),
+                    seed: Some(seed),
+                    ..Default::default()
+                }
+                .resolve()
+                .expect("the strategy only builds valid configurations")
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Every stage of every step of `shapes` names the same tensors, with the same named shapes,
+    /// as the numeric trace, and its sizes are the numeric data's element counts.
+    #[test]
+    fn shapes_agree_with_the_numeric_trace(cfg in small_config(), layers in 1usize..=4) {
+        let report = shapes::report(&cfg, layers, Dtype::F16);
+        let numeric = attnstep::forward::trace(&cfg, &mut Numeric::new(cfg.seed));
+
+        prop_assert_eq!(report.weights.len(), numeric.weights.len());
+        for (row, w) in report.weights.iter().zip(&numeric.weights) {
+            prop_assert_eq!(row.name, w.name);
+            prop_assert_eq!(&row.shape, &w.value.data.shape().to_vec());
+            prop_assert_eq!(&row.named_shape, &w.value.shape);
+        }
+        prop_assert_eq!(report.steps.len(), numeric.steps.len());
+        for (srow, step) in report.steps.iter().zip(&numeric.steps) {
+            prop_assert_eq!(srow.kind, step.kind.as_str());
+            prop_assert_eq!((srow.start_pos, srow.seq_len), (step.start_pos, step.seq_len));
+            let ids: Vec<&str> = srow.stages.iter().map(|s| s.id).collect();
+            let want: Vec<&str> = step.stages.iter().map(|s| s.id.as_str()).collect();
+            prop_assert_eq!(ids, want);
+            for (grow, stage) in srow.stages.iter().zip(&step.stages) {
+                prop_assert_eq!(grow.tensors.len(), stage.tensors.len());
+                for (t, n) in grow.tensors.iter().zip(&stage.tensors) {
+                    prop_assert_eq!(t.name, n.name);
+                    prop_assert_eq!(&t.shape, &n.value.data.shape().to_vec());
+                    prop_assert_eq!(&t.dims, &n.value.shape.names());
+                    prop_assert_eq!(t.numel, n.value.data.len() as u128);
+                    prop_assert_eq!(t.bytes, 2 * n.value.data.len() as u128);
+                }
+                let via: Vec<_> = grow.via.iter().map(|v| (v.label, v.named_shape.clone())).collect();
+                prop_assert_eq!(via, stage.via.clone());
+            }
+        }
+        // The guard's estimate is the same trace's f32 size.
+        let f32_bytes: u128 = numeric.weights.iter().map(|w| w.value.data.len() as u128 * 4).sum::<u128>()
+            + numeric.steps.iter().flat_map(|s| s.tensors()).map(|n| n.value.data.len() as u128 * 4).sum::<u128>();
+        prop_assert_eq!(memory::numeric_trace_bytes(&cfg), f32_bytes);
+    }
+}
+
+// ---- byte counts worked out by hand ---------------------------------------------------------
+
+#[test]
+fn llama_3_8b_at_8k_in_bf16() {
+    let r = json_of(&[
+        "shapes",
+        "--preset",
+        "llama-3-8b",
+        "--seq-len",
+        "8192",
+        "--dtype",
+        "bf16",
+    ]);
+    assert_eq!(r["format"], "attnstep-shapes/1");
+    assert_eq!(r["layers"], 32, "layers default to the preset's");
+    let kv = &r["kv_cache"];
+    // 2 (k, v) · 8 KV heads · 128 · 2 bytes = 4096 bytes per token per layer.
+    assert_eq!(kv["bytes_per_token_per_layer"], 4096);
+    // × 8192 tokens = 32 MiB per layer; × 32 layers = 1 GiB.
+    assert_eq!(kv["bytes_per_layer"], 32u64 * 8192 * 128);
+    assert_eq!(kv["bytes_all_layers"], 1u64 << 30);
+    // As MHA (32 KV heads) the cache is 4 GiB, as MQA 128 MiB.
+    let cmp = r["compare"].as_array().unwrap();
+    let row = |v: &str| cmp.iter().find(|c| c["variant"] == v).unwrap();
+    assert_eq!(row("MHA")["bytes_all_layers"], 4u64 << 30);
+    assert_eq!(row("GQA")["bytes_all_layers"], 1u64 << 30);
+    assert_eq!(row("GQA")["this_config"], true);
+    assert_eq!(row("GQA")["saving_vs_mha"], 4.0);
+    assert_eq!(row("MQA")["bytes_all_layers"], 128u64 << 20);
+    assert_eq!(row("MQA")["saving_vs_mha"], 32.0);
+    // xk after repeat_kv: [bsz=1, kv_len=8192, n_heads=32, head_dim=128], 64 MiB in bf16.
+    let step = &r["steps"][0];
+    let xk = tensor(step, "repeat_kv", "xk_repeat");
+    assert_eq!(xk["shape"], serde_json::json!([1, 8192, 32, 128]));
+    assert_eq!(
+        xk["dims"],
+        serde_json::json!(["bsz", "kv_len", "n_heads", "head_dim"])
+    );
+    assert_eq!(xk["bytes"], 8192u64 * 32 * 128 * 2);
+    // scores: 32 heads × 8192 × 8192 × 2 bytes = 4 GiB per layer.
+    assert_eq!(r["scores"]["bytes"], 4u64 << 30);
+    assert_eq!(r["scores"]["bytes_f32"], 8u64 << 30);
+    assert_eq!(r["scores"]["fused_attention"], true);
+    // Weights: q and o 4096², k and v 1024 × 4096, 2 bytes each.
+    assert_eq!(
+        r["weights_bytes_per_layer"],
+        (2 * 4096u64 * 4096 + 2 * 1024 * 4096) * 2
+    );
+}
+
+#[test]
+fn llama_3_70b_at_128k() {
+    let r = json_of(&[
+        "shapes",
+        "--preset",
+        "llama-3-70b",
+        "--seq-len",
+        "131072",
+        "--layers",
+        "80",
+    ]);
+    assert_eq!(r["dtype"]["name"], "bf16");
+    let kv = &r["kv_cache"];
+    // 2 · 8 · 128 · 2 B = 4 KiB per token per layer; × 131072 tokens × 80 layers = 40 GiB.
+    assert_eq!(kv["bytes_per_token_per_layer"], 4096);
+    assert_eq!(kv["bytes_all_layers"], 4096u64 * 131072 * 80);
+    assert_eq!(kv["bytes_all_layers"], 40u64 << 30);
+    // scores: 64 heads × 131072² × 2 B = 2^6 · 2^34 · 2 = 2 TiB per layer.
+    assert_eq!(r["scores"]["numel"], 64u64 * 131072 * 131072);
+    assert_eq!(r["scores"]["bytes"], 2u64 << 40);
+    // Past the 8192-token context of the published config: said in a note.
+    let notes = r["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("context of 8192"))
+    );
+}
+
+#[test]
+fn qwen_in_f16_and_fp8_and_a_batch() {
+    // Qwen2.5-7B: 2 · 4 KV heads · 128 · 2 B = 2048 B per token per layer;
+    // × 32768 tokens × 28 layers = 1.75 GiB; batch 2 doubles it; fp8 halves it.
+    let r = json_of(&[
+        "shapes",
+        "--preset",
+        "qwen2.5-7b",
+        "--seq-len",
+        "32768",
+        "--dtype",
+        "f16",
+    ]);
+    assert_eq!(r["kv_cache"]["bytes_per_token_per_layer"], 2048);
+    assert_eq!(r["kv_cache"]["bytes_all_layers"], 2048u64 * 32768 * 28);
+    let r = json_of(&[
+        "shapes",
+        "--preset",
+        "qwen2.5-7b",
+        "--seq-len",
+        "32768",
+        "--dtype",
+        "fp8",
+        "--batch",
+        "2",
+    ]);
+    assert_eq!(r["kv_cache"]["bytes_all_layers"], 1024u64 * 32768 * 28 * 2);
+    // 28 query heads, 4 KV heads: MHA would be 7 times larger.
+    let mha = &r["compare"][0];
+    assert_eq!(mha["num_key_value_heads"], 28);
+    assert_eq!(r["compare"][1]["saving_vs_mha"], 7.0);
+}
+
+#[test]
+fn the_engineers_question_in_one_command() {
+    // "What shape is xk after repeat_kv in Llama-3-8B at 8k context, and how big is the KV
+    // cache in bf16 vs MHA?"
+    attnstep()
+        .args([
+            "shapes",
+            "--preset",
+            "llama-3-8b",
+            "--seq-len",
+            "8192",
+            "--stage",
+            "repeat_kv",
+            "--compare",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "xk_repeat  [bsz=1, kv_len=8192, n_heads=32, head_dim=128]",
+        ))
+        .stdout(predicate::str::contains("n_kv_heads=8, n_rep=4"))
+        .stdout(predicate::str::is_match(r"all layers\s+× 32 layers\s+1 GiB").unwrap())
+        .stdout(predicate::str::is_match(r"MHA\s+32\s+16 KiB\s+4 GiB\s+1×").unwrap())
+        .stdout(predicate::str::is_match(r"GQA \(this\)\s+8\s+4 KiB\s+1 GiB\s+4× smaller").unwrap())
+        .stdout(predicate::str::is_match(r"MQA\s+1\s+512 B\s+128 MiB\s+32× smaller").unwrap())
+        // 32 heads × 16384² × 2 B = 16 GiB; 32 × 32768² × 2 B = 64 GiB.
+        .stdout(predicate::str::contains(
+            "at 2× this length 16 GiB, at 4× 64 GiB",
+        ))
+        .stdout(predicate::str::contains("xq_proj").not());
+}
+
+#[test]
+fn the_header_says_when_flags_change_a_preset() {
+    attnstep()
+        .args([
+            "shapes",
+            "--preset",
+            "llama-3-8b",
+            "--num-kv-heads",
+            "32",
+            "--seq-len",
+            "4",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "llama-3-8b with values changed by flags",
+        ))
+        .stdout(predicate::str::contains("32 KV heads (MHA, n_rep 1)"));
+    attnstep()
+        .args(["shapes", "--preset", "mistral-7b", "--seq-len", "4"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "mistral-7b (mistralai/Mistral-7B-v0.1 config.json)",
+        ))
+        .stdout(predicate::str::contains("sliding-window"));
+}
+
+#[test]
+fn exact_bytes_on_request() {
+    attnstep()
+        .args([
+            "shapes",
+            "--preset",
+            "llama-3-8b",
+            "--seq-len",
+            "8192",
+            "--bytes",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 GiB (1073741824 B)"))
+        .stdout(predicate::str::contains("4 GiB (4294967296 B)"));
+}
+
+#[test]
+fn decode_steps_through_the_cache() {
+    // Prefill 3, then two decode calls: the scores grow along kv_len only.
+    let r = json_of(&["shapes", "--steps", "3", "--decode", "2", "--dtype", "f32"]);
+    let steps = r["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    let kinds: Vec<&str> = steps.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["prefill", "decode", "decode"]);
+    // Defaults: 4 heads, 2 KV heads, head_dim 8, batch 1.
+    assert_eq!(
+        tensor(&steps[2], "scores", "scores")["shape"],
+        serde_json::json!([1, 4, 1, 5])
+    );
+    assert_eq!(
+        tensor(&steps[2], "kv_cache", "xk_cache")["shape"],
+        serde_json::json!([1, 5, 2, 8])
+    );
+    assert_eq!(steps[1]["fused_attention"], false);
+    // KV cache in f32 after 5 tokens: 2 · 2 · 8 · 4 B = 128 B per token, 640 B in all.
+    assert_eq!(r["kv_cache"]["bytes_all_layers"], 640);
+    assert_eq!(r["layers"], 1);
+}
+
+#[test]
+fn text_layout() {
+    let out = attnstep()
+        .args([
+            "shapes",
+            "--hidden-size",
+            "16",
+            "--num-heads",
+            "4",
+            "--num-kv-heads",
+            "2",
+            "--steps",
+            "3",
+            "--decode",
+            "1",
+            "--dtype",
+            "f32",
+            "--compare",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.lines().all(|l| l == l.trim_end()),
+        "no trailing spaces"
+    );
+    insta::assert_snapshot!(text);
+}
+
+// ---- size never costs memory or time -------------------------------------------------------
+
+#[test]
+fn a_billion_tokens_costs_nothing() {
+    let cfg = ConfigSpec {
+        preset: Some("llama-3-70b".into()),
+        seq_len: Some(1_000_000_000),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let start = Instant::now();
+    let r = shapes::report(&cfg, 80, Dtype::Bf16);
+    let mut text = Vec::new();
+    shapes::write_text(&mut text, &r, &shapes::TextOptions::default()).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+    // 64 · 10^9 · 10^9 elements: past u64, exact in u128.
+    assert_eq!(r.scores.numel, 64 * 1_000_000_000u128 * 1_000_000_000);
+    assert_eq!(r.kv_cache.bytes_all_layers, 4096 * 1_000_000_000u128 * 80);
+    // The shapes trace is the same size at any length: it holds shapes, not data.
+    let small = attnstep::forward::trace(
+        &ConfigSpec {
+            seq_len: Some(2),
+            ..cfg_spec("llama-3-70b")
+        }
+        .resolve()
+        .unwrap(),
+        &mut Shapes,
+    );
+    let big = attnstep::forward::trace(&cfg, &mut Shapes);
+    let count = |t: &attnstep::trace::Trace<attnstep::dims::Shape>| {
+        t.steps
+            .iter()
+            .flat_map(|s| s.tensors())
+            .map(|n| n.value.rank())
+            .sum::<usize>()
+    };
+    assert_eq!(count(&small), count(&big));
+}
+
+fn cfg_spec(preset: &str) -> ConfigSpec {
+    ConfigSpec {
+        preset: Some(preset.into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn sizes_beyond_u64_are_reported_not_overflowed() {
+    attnstep()
+        .args([
+            "shapes",
+            "--preset",
+            "llama-3-70b",
+            "--seq-len",
+            "4000000000000",
+            "--batch",
+            "1000000",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("EiB"));
+}
+
+// ---- presets --------------------------------------------------------------------------------
+
+#[test]
+fn presets_lists_every_model_with_its_attention() {
+    attnstep()
+        .arg("presets")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::is_match(r"llama-3-70b\s+GQA\s+8192\s+64\s+8\s+8\s+128\s+80").unwrap(),
+        )
+        .stdout(predicate::str::is_match(r"gpt2\s+MHA\s+768\s+12\s+12\s+1\s+64\s+12").unwrap())
+        .stdout(
+            predicate::str::is_match(r"qwen2.5-7b\s+GQA\s+3584\s+28\s+4\s+7\s+128\s+28").unwrap(),
+        )
+        .stdout(predicate::str::contains("learned positions"));
+    let list: Value = serde_json::from_slice(
+        &attnstep()
+            .args(["presets", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "minimind2",
+            "minimind3",
+            "gpt2",
+            "llama-2-7b",
+            "llama-3-8b",
+            "llama-3-70b",
+            "mistral-7b",
+            "qwen2.5-7b"
+        ]
+    );
+}
+
+#[test]
+fn presets_drive_numeric_runs_within_the_guard() {
+    attnstep()
+        .args([
+            "run",
+            "--preset",
+            "gpt2",
+            "--seq-len",
+            "2",
+            "--stage",
+            "repeat_kv",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "[bsz=1, kv_len=2, n_heads=12, head_dim=64]",
+        ));
+}
+
+// ---- shape errors ---------------------------------------------------------------------------
+
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let mut assert = attnstep().args(args).assert().code(2);
+    for n in needles {
+        assert = assert.stderr(predicate::str::contains(*n));
+    }
+    assert.stderr(predicate::str::contains("panicked").not());
+}
+
+#[test]
+fn view_error_names_the_line_and_the_numbers() {
+    for cmd in ["shapes", "run"] {
+        fails_with(
+            &[cmd, "--hidden-size", "500", "--num-heads", "8"],
+            &[
+                "xq.view(bsz, seq_len, 8, 500 / 8) cannot work",
+                "500 / 8 = 62.5",
+                "8 heads × 62 = 496",
+                "8 heads × 63 = 504",
+                "--head-dim",
+            ],
+        );
+    }
+}
+
+#[test]
+fn repeat_kv_error_names_the_line_and_the_numbers() {
+    fails_with(
+        &[
+            "shapes",
+            "--hidden-size",
+            "96",
+            "--num-heads",
+            "12",
+            "--num-kv-heads",
+            "5",
+        ],
+        &[
+            "num_attention_heads (12) must be divisible by num_key_value_heads (5)",
+            "repeat_kv needs num_attention_heads (12) to be a multiple of num_key_value_heads (5)",
+            "12 // 5 = 2 would give 10 key/value heads for 12 query heads",
+            "--num-kv-heads 1, 2, 3, 4, 6 or 12",
+        ],
+    );
+    // The same through a preset whose KV heads were overridden.
+    fails_with(
+        &["shapes", "--preset", "llama-3-8b", "--num-kv-heads", "3"],
+        &["num_attention_heads (32) must be divisible by num_key_value_heads (3)"],
+    );
+}
+
+#[test]
+fn odd_head_dim_and_zero_sizes() {
+    fails_with(
+        &[
+            "shapes",
+            "--num-heads",
+            "2",
+            "--num-kv-heads",
+            "1",
+            "--head-dim",
+            "7",
+        ],
+        &[
+            "head_dim (7) must be even",
+            "2 × (head_dim // 2) = 6 columns",
+            "apply_rotary_pos_emb",
+        ],
+    );
+    fails_with(
+        &["shapes", "--num-kv-heads", "0"],
+        &["num_key_value_heads must be at least 1", "divides by zero"],
+    );
+    fails_with(
+        &["shapes", "--layers", "0"],
+        &["--layers must be at least 1"],
+    );
+    fails_with(
+        &["shapes", "--preset", "llama-3-8b", "--step", "2"],
+        &["--step 2 is out of range"],
+    );
+    fails_with(
+        &["shapes", "--preset", "llama-4"],
+        &["unknown preset 'llama-4'", "llama-3-70b"],
+    );
+}
+
+#[test]
+fn absurd_sizes_are_refused_not_panicked_on() {
+    fails_with(
+        &["shapes", "--steps", "18446744073709551615,1"],
+        &["too large"],
+    );
+    fails_with(
+        &[
+            "shapes",
+            "--num-heads",
+            "4",
+            "--num-kv-heads",
+            "2",
+            "--head-dim",
+            "9223372036854775806",
+        ],
+        &["num_attention_heads × head_dim", "too large"],
+    );
+}
+
+// ---- the memory guard ---------------------------------------------------------------------
+
+#[test]
+fn guard_refuses_a_model_scale_numeric_run() {
+    for cmd in [
+        &["run", "--preset", "llama-3-70b", "--seq-len", "131072"][..],
+        &[
+            "export",
+            "--preset",
+            "llama-3-8b",
+            "--seq-len",
+            "8192",
+            "-o",
+            "-",
+        ][..],
+    ] {
+        attnstep()
+            .args(cmd)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(
+                "over the --max-memory limit of 2 GiB",
+            ))
+            .stderr(predicate::str::contains("use `attnstep shapes`"));
+    }
+}
+
+#[test]
+fn guard_names_the_tensor_that_does_not_fit() {
+    // scores of a 131072-token prefill with 64 heads: 64 · 2^17 · 2^17 · 4 B = 2^42 B = 4 TiB.
+    attnstep()
+        .args(["run", "--preset", "llama-3-70b", "--seq-len", "131072"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the largest tensor, scores [bsz=1, n_heads=64, seq_len=131072, kv_len=131072], \
+             alone takes 4 TiB in f32",
+        ));
+}
+
+#[test]
+fn guard_limit_is_exact() {
+    // hidden 8, 2 heads, 1 KV head (head_dim 4), 2 tokens, f32:
+    // weights q 8·8 + k 4·8 + v 4·8 + o 8·8 = 192 elements;
+    // x 16, xq/xk/xv_proj 16+8+8, heads 16+8+8, cos/sin 8+8, xq/xk_rope 16+8, caches 8+8,
+    // repeats 16+16, transposes 16+16+16, scores 8, causal_mask 4, scores_masked 8,
+    // weights 8, attn_out 16, merged 16, output 16 = 292 elements; (192 + 292) · 4 = 1936 B.
+    let base = [
+        "export",
+        "--hidden-size",
+        "8",
+        "--num-heads",
+        "2",
+        "--num-kv-heads",
+        "1",
+        "--seq-len",
+        "2",
+        "-o",
+        "-",
+    ];
+    attnstep()
+        .args(base)
+        .args(["--max-memory", "1935"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("(1936 bytes)"));
+    attnstep()
+        .args(base)
+        .args(["--max-memory", "1936"])
+        .assert()
+        .success();
+}
