@@ -121,9 +121,21 @@ mod tests {
 
     #[test]
     fn force_variables_win_in_auto() {
-        assert!(decide(ColorChoice::Auto, false, &env(&[("CLICOLOR_FORCE", "1")])));
-        assert!(decide(ColorChoice::Auto, false, &env(&[("FORCE_COLOR", "3")])));
-        assert!(!decide(ColorChoice::Auto, false, &env(&[("FORCE_COLOR", "0")])));
+        assert!(decide(
+            ColorChoice::Auto,
+            false,
+            &env(&[("CLICOLOR_FORCE", "1")])
+        ));
+        assert!(decide(
+            ColorChoice::Auto,
+            false,
+            &env(&[("FORCE_COLOR", "3")])
+        ));
+        assert!(!decide(
+            ColorChoice::Auto,
+            false,
+            &env(&[("FORCE_COLOR", "0")])
+        ));
         assert!(decide(
             ColorChoice::Auto,
             false,

@@ -128,10 +128,11 @@ pub fn explain(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View) ->
                 format!(
                     "The {nkv} KV heads are stretched to match the {nh} query heads: each KV head \
                      is repeated {rep} times in a row (expand to the 5-D shape, then reshape), so \
-                     query heads 0…{} read KV head 0, the next {rep} read KV head 1, and so on. \
+                     query heads 0…{} read KV head 0, the next {rep} read KV head 1{}. \
                      Query head {h} reads KV head {kvh}. The copies are the same numbers, as the \
                      equal rows show; only the cache before this stage saves memory.",
-                    rep - 1
+                    rep - 1,
+                    if nkv > 2 { ", and so on" } else { "" }
                 )
             }
         }

@@ -5,12 +5,12 @@
 //! `--max-rows`/`--max-cols`, not on the tensor. The one pass over the whole (2-D) slice is the
 //! stats line printed under an elided table.
 
-use comfy_table::{CellAlignment, ContentArrangement, Table, TableStyle};
 use comfy_table::{Cell, ContentLineStyle, LineStyle};
+use comfy_table::{CellAlignment, ContentArrangement, Table, TableStyle};
 use ndarray::ArrayView2;
 
-use super::{View, visible_width, wrap_words};
 use super::palette::{Palette, Role, shade};
+use super::{View, visible_width, wrap_words};
 
 /// Which indices of an axis of length `n` to show when at most `max` fit: all of them, or the
 /// first and last few with `None` (an ellipsis) between, as numpy does.
@@ -163,9 +163,7 @@ fn cell(v: f32, kind: Kind, scale: f32, view: &View) -> (String, Look) {
 /// The text a cell gets without colour: the heat carried by a shade character.
 fn plain_text(text: &str, look: &Look) -> String {
     match look {
-        Look::Heat {
-            t, shade: true, ..
-        } => format!("{text}{}", shade(t.abs())),
+        Look::Heat { t, shade: true, .. } => format!("{text}{}", shade(t.abs())),
         _ => text.to_string(),
     }
 }
@@ -242,15 +240,14 @@ fn stats_line(data: ArrayView2<f32>, view: &View) -> String {
     let p = view.precision;
     let opt = |v: Option<f32>| v.map_or("–".to_string(), |v| fmt_num(v, p));
     format!(
-        "{}×{} values: min {}  max {}  mean {}  -inf {}  NaN {}",
+        "{}×{} values: -inf {}, NaN {}; finite ones: min {}, max {}, mean {}",
         data.nrows(),
         data.ncols(),
+        s.neg_inf,
+        s.nan,
         opt(s.min),
         opt(s.max),
-        s.mean
-            .map_or("–".to_string(), |m| fmt_num(m as f32, p)),
-        s.neg_inf,
-        s.nan
+        s.mean.map_or("–".to_string(), |m| fmt_num(m as f32, p)),
     )
 }
 
@@ -283,6 +280,9 @@ pub fn render(grid: &Grid, view: &View, pal: &Palette) -> String {
     }
 }
 
+/// A shown cell's text and look.
+type Shown = (String, Look);
+
 /// Lays out the shown cells; returns the table text and its width.
 fn build(
     grid: &Grid,
@@ -302,7 +302,7 @@ fn build(
             .fold(0f32, |m, v| m.max(v.abs())),
     };
     // Texts of the shown cells, row by row; `None` marks an ellipsis cell.
-    let body: Vec<Option<Vec<Option<(String, Look)>>>> = rows
+    let body: Vec<Option<Vec<Option<Shown>>>> = rows
         .iter()
         .map(|r| {
             r.map(|i| {
@@ -440,11 +440,11 @@ mod tests {
     #[test]
     fn plan_keeps_small_axes_and_elides_big_ones() {
         assert_eq!(plan(3, 8), vec![Some(0), Some(1), Some(2)]);
+        assert_eq!(plan(10, 4), vec![Some(0), Some(1), None, Some(8), Some(9)]);
         assert_eq!(
-            plan(10, 4),
-            vec![Some(0), Some(1), None, Some(8), Some(9)]
+            plan(10, 5),
+            vec![Some(0), Some(1), Some(2), None, Some(8), Some(9)]
         );
-        assert_eq!(plan(10, 5), vec![Some(0), Some(1), Some(2), None, Some(8), Some(9)]);
         assert_eq!(plan(1_000_000, 2), vec![Some(0), None, Some(999_999)]);
     }
 

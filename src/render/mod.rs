@@ -152,8 +152,10 @@ fn banner(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View, pal: &P
         }
         out.push('\n');
     }
-    out.push_str(&pal.paint(&format!("{} · {}", sg.id, sg.id.title()), Role::Heading));
-    out.push('\n');
+    for line in wrap_words(&format!("{} · {}", sg.id, sg.id.title()), view.width, "  ").lines() {
+        out.push_str(&pal.paint(line, Role::Heading));
+        out.push('\n');
+    }
     for line in sg.id.code().lines() {
         let wrapped = wrap_words(line, view.width.saturating_sub(4), "    ");
         for piece in wrapped.lines() {
@@ -250,7 +252,18 @@ pub fn wrap_words(text: &str, width: usize, indent: &str) -> String {
         let mut cur = lead.clone();
         let mut cur_w = lead.len();
         let mut empty = true;
-        for word in line.split(' ').filter(|w| !w.is_empty()) {
+        let room = width.saturating_sub(indent.len()).max(8);
+        let words = line.split(' ').filter(|w| !w.is_empty()).flat_map(|w| {
+            // A plain word longer than a whole line is cut into line-sized pieces.
+            let chars: Vec<char> = w.chars().collect();
+            if chars.len() > room && !w.contains('\u{1b}') {
+                chars.chunks(room).map(|c| c.iter().collect()).collect()
+            } else {
+                vec![w.to_string()]
+            }
+        });
+        for word in words {
+            let word = word.as_str();
             let ww = visible_width(word);
             if !empty && cur_w + 1 + ww > width {
                 out.push_str(&cur);

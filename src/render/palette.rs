@@ -129,7 +129,11 @@ pub const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
 
 /// The shade character for a magnitude `t` in 0..=1.
 pub fn shade(t: f32) -> char {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     // 0 → ' ', (0, .25] → '░', … (.75, 1] → '█': any non-zero value shows at least a light shade.
     let i = if t <= 0.0 {
         0
@@ -158,7 +162,11 @@ const RDBU: [(u8, u8, u8); 5] = [
 ];
 
 fn ramp(stops: &[(u8, u8, u8); 5], t: f32) -> (u8, u8, u8) {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let pos = t * 4.0;
     let i = (pos.floor() as usize).min(3);
     let f = pos - i as f32;
@@ -236,7 +244,11 @@ mod tests {
         assert_eq!(p.paint("x", Role::Blocked), "x");
         assert_eq!(p.heat("0.5", 0.5, false), "0.5");
         assert_eq!(p.dim("seq_len=5", DimName::SeqLen, true), "seq_len=5");
-        assert!(Palette::new(true).paint("x", Role::Blocked).contains('\u{1b}'));
+        assert!(
+            Palette::new(true)
+                .paint("x", Role::Blocked)
+                .contains('\u{1b}')
+        );
     }
 
     #[test]

@@ -107,7 +107,13 @@ fn is_given(name: &str) -> bool {
 }
 
 /// The shape table of one stage.
-pub fn table(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View, pal: &Palette) -> String {
+pub fn table(
+    trace: &Trace<Tensor>,
+    step: usize,
+    stage: usize,
+    view: &View,
+    pal: &Palette,
+) -> String {
     let st = &trace.steps[step];
     let sg = &st.stages[stage];
     let mut rows: Vec<(String, String, String)> = Vec::new();
@@ -155,7 +161,11 @@ pub fn table(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View, pal:
             Some((f, _)) => rows.push((
                 role.into(),
                 format!("{f}\n→ {}", t.name),
-                format!("{}  {}", plain(&t.value.shape), pal.paint("(same shape)", Role::Muted)),
+                format!(
+                    "{}  {}",
+                    plain(&t.value.shape),
+                    pal.paint("(same shape)", Role::Muted)
+                ),
             )),
             None => rows.push((role.into(), t.name.to_string(), plain(&t.value.shape))),
         }
@@ -185,11 +195,7 @@ pub fn table(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View, pal:
     out.push('\n');
     let legend = dims_legend(&trace.config, st.start_pos, st.seq_len, pal);
     out.push_str(&super::wrap_words(
-        &format!(
-            "{} {}",
-            pal.paint("dims:", Role::Muted),
-            legend.join("  ")
-        ),
+        &format!("{} {}", pal.paint("dims:", Role::Muted), legend.join("  ")),
         view.width,
         "      ",
     ));

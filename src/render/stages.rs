@@ -87,7 +87,12 @@ impl Ctx<'_> {
     }
 
     /// A `[tokens, features]` table of a vector-valued tensor, rows labelled by position.
-    fn vectors(&self, title: String, data: ArrayView2<f32>, col: &dyn Fn(usize) -> String) -> String {
+    fn vectors(
+        &self,
+        title: String,
+        data: ArrayView2<f32>,
+        col: &dyn Fn(usize) -> String,
+    ) -> String {
         let row = |i: usize| self.query_row(i);
         self.grid(Grid {
             title,
@@ -178,7 +183,9 @@ pub fn numbers(
             }
             if let Some(t) = c.t("xk_heads") {
                 out.push(c.vectors(
-                    format!("xk_heads[b={b}, :, {kvh}, :]  key head {kvh} (read by query head {h})"),
+                    format!(
+                        "xk_heads[b={b}, :, {kvh}, :]  key head {kvh} (read by query head {h})"
+                    ),
                     slice2(t, &[Some(b), None, Some(kvh), None]),
                     &index,
                 ));
@@ -211,7 +218,18 @@ pub fn numbers(
                     Kind::CausalMask,
                     false,
                 ));
-                out.push(legend(pal, view.width, &[(Role::Blocked, "-∞", "blocked: the key comes after the query"), (Role::Muted, "0", "allowed")]));
+                out.push(legend(
+                    pal,
+                    view.width,
+                    &[
+                        (
+                            Role::Blocked,
+                            "-∞",
+                            "blocked: the key comes after the query",
+                        ),
+                        (Role::Muted, "0", "allowed"),
+                    ],
+                ));
             }
         }
         StageId::PaddingMask => out.extend(padding(&c)),
@@ -275,9 +293,9 @@ pub fn numbers(
 fn legend(pal: &Palette, width: usize, items: &[(Role, &str, &str)]) -> String {
     let parts: Vec<String> = items
         .iter()
-        .map(|(role, sym, what)| format!("{} {what}", pal.paint(&format!(" {sym} "), *role)))
+        .map(|(role, sym, what)| format!("{} = {what}", pal.paint(&format!(" {sym} "), *role)))
         .collect();
-    super::wrap_words(&format!("  {}", parts.join("   ")), width, "  ")
+    super::wrap_words(&format!("  {}", parts.join(" · ")), width, "  ")
 }
 
 fn qk_norms(c: &Ctx) -> String {
@@ -290,7 +308,10 @@ fn qk_norms(c: &Ctx) -> String {
     ];
     let views: Vec<Option<ArrayView2<f32>>> = pairs
         .iter()
-        .map(|(n, head)| c.t(n).map(|t| slice2(t, &[Some(b), None, Some(*head), None])))
+        .map(|(n, head)| {
+            c.t(n)
+                .map(|t| slice2(t, &[Some(b), None, Some(*head), None]))
+        })
         .collect();
     let mut norms = Array2::<f32>::zeros((c.st.seq_len, pairs.len()));
     for (k, v) in views.iter().enumerate() {
@@ -331,12 +352,16 @@ fn rope(c: &Ctx) -> Vec<String> {
         .into_iter()
         .map(|p| p.map_or("…".into(), |i| (st.start_pos + i).to_string()))
         .collect();
-    let mut out = vec![super::wrap_words(&format!(
-        "{} {}  (absolute: this call starts at position {})",
-        c.pal.paint("positions used:", Role::Heading),
-        positions.join(", "),
-        st.start_pos
-    ), c.view.width, "  ")];
+    let mut out = vec![super::wrap_words(
+        &format!(
+            "{} {}  (absolute: this call starts at position {})",
+            c.pal.paint("positions used:", Role::Heading),
+            positions.join(", "),
+            st.start_pos
+        ),
+        c.view.width,
+        "  ",
+    )];
     let half = c.cfg.head_dim / 2;
     let col = move |j: usize| {
         // Features d and d + head_dim/2 rotate together with frequency index d mod half.
@@ -346,7 +371,9 @@ fn rope(c: &Ctx) -> Vec<String> {
         if let Some(t) = c.t(name) {
             let row = |i: usize| format!("pos {}", st.start_pos + i);
             out.push(c.grid(Grid {
-                title: format!("{name}[positions, head_dim]  feature d uses frequency i = d mod {half}"),
+                title: format!(
+                    "{name}[positions, head_dim]  feature d uses frequency i = d mod {half}"
+                ),
                 data: slice2(t, &[None, None]),
                 corner: "".into(),
                 row_label: &row,
@@ -368,17 +395,21 @@ fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
     } else {
         None
     };
-    out.push(super::wrap_words(&format!(
-        "{} {} → {} rows along dim 1 ({} new)",
-        c.pal.paint("cache length:", Role::Heading),
-        if past == 0 {
-            "empty".to_string()
-        } else {
-            past.to_string()
-        },
-        st.kv_len(),
-        st.seq_len
-    ), c.view.width, "  "));
+    out.push(super::wrap_words(
+        &format!(
+            "{} {} → {} rows along dim 1 ({} new)",
+            c.pal.paint("cache length:", Role::Heading),
+            if past == 0 {
+                "empty".to_string()
+            } else {
+                past.to_string()
+            },
+            st.kv_len(),
+            st.seq_len
+        ),
+        c.view.width,
+        "  ",
+    ));
     if let Some(t) = before {
         let row = |i: usize| pos_label(c.cfg, i);
         out.push(c.grid(Grid {
@@ -453,7 +484,8 @@ fn repeat_kv(c: &Ctx) -> Vec<String> {
     }
     let mut out = vec![format!(
         "{}\n{}\n",
-        c.pal.paint("which query heads share each KV head", Role::Heading),
+        c.pal
+            .paint("which query heads share each KV head", Role::Heading),
         table
     )];
     if let Some(t) = c.t("xk_repeat") {
@@ -503,7 +535,8 @@ fn padding(c: &Ctx) -> Vec<String> {
     }
     if let Some(t) = c.t("padding_mask") {
         out.push(c.grid(Grid {
-            title: "padding_mask[bsz, 1, 1, kv_len]  added to every head's and query's scores".into(),
+            title:
+                "padding_mask[bsz, 1, 1, kv_len]  added to every head's and query's scores".into(),
             data: slice2(t, &[None, Some(0), Some(0), None]),
             corner: "row╲key".into(),
             row_label: &row,
@@ -514,7 +547,10 @@ fn padding(c: &Ctx) -> Vec<String> {
         out.push(legend(
             c.pal,
             c.view.width,
-            &[(Role::Pad, "-1e9", "padding: pushed to ~0 weight"), (Role::Muted, "0", "kept")],
+            &[
+                (Role::Pad, "-1e9", "padding: pushed to ~0 weight"),
+                (Role::Muted, "0", "kept"),
+            ],
         ));
     }
     out
