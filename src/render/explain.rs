@@ -52,11 +52,15 @@ pub fn explain(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View) ->
                      already in the KV cache."
                 ),
             };
+            let rows = if bsz == 1 {
+                "the one sequence in the batch".to_string()
+            } else {
+                format!("each of the {bsz} sequences in the batch")
+            };
             format!(
-                "x holds {} for each of the {} in the batch; every token is a vector of {hidden} \
-                 numbers (random here, seed {}; in the model they come from the layer before). {call}",
+                "x holds {} for {rows}; every token is a vector of {hidden} numbers (random \
+                 here, seed {}; in the model they come from the layer before). {call}",
                 plural(seq, "token", "tokens"),
-                plural(bsz, "sequence", "sequences"),
                 cfg.seed
             )
         }

@@ -180,7 +180,7 @@ pub fn table(
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(u16::try_from(view.width).unwrap_or(u16::MAX))
         .set_header(vec![
-            Cell::new(pal.paint("", Role::Heading)),
+            Cell::new(""),
             Cell::new(pal.paint("tensor", Role::Heading)),
             Cell::new(pal.paint("shape", Role::Heading)),
         ]);
