@@ -255,17 +255,20 @@ fn stats_line(data: ArrayView2<f32>, view: &View) -> String {
 pub fn render(grid: &Grid, view: &View, pal: &Palette) -> String {
     let (nrows, ncols) = grid.data.dim();
     let rows = plan(nrows, view.max_rows);
-    let mut max_cols = view.max_cols.max(2).min(ncols.max(2));
+    // No cell is narrower than a digit, the decimals, a space and a column line: more columns
+    // than this cannot fit, so the search below starts there even for a huge --max-cols.
+    let fit_bound = view.width / (view.precision.max(1) + 3);
+    let mut max_cols = view.max_cols.min(fit_bound).min(ncols).max(2);
     loop {
         let cols = plan(ncols, max_cols);
-        let built = build(grid, &rows, &cols, view, pal);
-        if built.1 <= view.width || max_cols <= 2 {
+        let built = build(grid, &rows, &cols, view, pal, max_cols > 2);
+        if let Some(table) = built {
             let mut out = String::new();
             for line in wrap_words(&grid.title, view.width, "  ").lines() {
                 out.push_str(&pal.paint(line, Role::Heading));
                 out.push('\n');
             }
-            out.push_str(&built.0);
+            out.push_str(&table);
             out.push('\n');
             if rows.contains(&None) || cols.contains(&None) {
                 let stats = format!("  elided; all {}", stats_line(grid.data, view));
@@ -283,14 +286,16 @@ pub fn render(grid: &Grid, view: &View, pal: &Palette) -> String {
 /// A shown cell's text and look.
 type Shown = (String, Look);
 
-/// Lays out the shown cells; returns the table text and its width.
+/// Lays out the shown cells as a table; `None` when `must_fit` and the table would be wider
+/// than the view (the caller then tries fewer columns).
 fn build(
     grid: &Grid,
     rows: &[Option<usize>],
     cols: &[Option<usize>],
     view: &View,
     pal: &Palette,
-) -> (String, usize) {
+    must_fit: bool,
+) -> Option<String> {
     let scale = match grid.kind {
         Kind::Signed { scale: Some(s) } | Kind::Values { scale: Some(s) } => s,
         _ => rows
@@ -370,6 +375,10 @@ fn build(
         + if grid.row_sum { sum_w + 1 } else { 0 }
         + (n_cols - 1);
 
+    if must_fit && total > view.width {
+        return None;
+    }
+
     let mut table = Table::new();
     table
         .load_style(matrix_style())
@@ -430,7 +439,7 @@ fn build(
     if let Some(first) = table.column_mut(0) {
         first.set_cell_alignment(CellAlignment::Left);
     }
-    (table.to_string(), total)
+    Some(table.to_string())
 }
 
 #[cfg(test)]
