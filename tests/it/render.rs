@@ -444,3 +444,61 @@ fn a_closed_pipe_ends_quietly_with_status_zero() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn score_cells_are_the_scaled_dot_products() {
+    // Recompute scores[b=0, h=1, i, j] = q_i · k_j / √head_dim from the transposed q and k,
+    // and find each one, to the shown precision, in the rendered matrix.
+    let t = trace(ConfigSpec {
+        seq_len: Some(3),
+        ..small(2, 1)
+    });
+    let st = &t.steps[0];
+    let q = &st.tensor("xq_t").unwrap().data;
+    let k = &st.tensor("xk_t").unwrap().data;
+    let hd = 8;
+    let text = stage(
+        &t,
+        0,
+        StageId::Scores,
+        &View {
+            head: 1,
+            ..plain(100)
+        },
+    );
+    assert!(text.contains("scores[b=0, h=1]"));
+    for i in 0..3 {
+        let cells = row(&text, &i.to_string());
+        for j in 0..3 {
+            let dot: f64 = (0..hd)
+                .map(|d| f64::from(q[[0, 1, i, d]]) * f64::from(k[[0, 1, j, d]]))
+                .sum();
+            let want = format!("{:.3}", dot / (hd as f64).sqrt());
+            let want = if want == "-0.000" {
+                "0.000".into()
+            } else {
+                want
+            };
+            // Each heat cell is the number followed by one shade character.
+            let got = cells[1 + j].trim_end_matches([' ', '░', '▒', '▓', '█']);
+            assert_eq!(got, want, "scores[{i}, {j}]");
+        }
+    }
+}
+
+#[test]
+fn padding_bias_sits_exactly_under_the_zeros_of_the_mask() {
+    let t = trace(ConfigSpec {
+        batch: Some(2),
+        steps: Some(vec![4]),
+        attention_mask: Some(vec!["0101".into(), "1110".into()]),
+        ..small(2, 1)
+    });
+    let text = stage(&t, 0, StageId::PaddingMask, &plain(100));
+    let bias = &text[text.find("padding_mask[").unwrap()..];
+    // Selected row 0 carries the ◀ marker in plain text.
+    assert_eq!(row(bias, "b0 ◀")[1..], ["-1e9", "0", "-1e9", "0"]);
+    assert_eq!(row(bias, "b1")[1..], ["0", "0", "0", "-1e9"]);
+    let mask = &text[text.find("attention_mask[").unwrap()..];
+    assert_eq!(row(mask, "b1")[1..], ["1", "1", "1", "0"]);
+}
