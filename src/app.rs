@@ -133,7 +133,8 @@ pub fn view_from(args: &crate::cli::ViewArgs, cfg: &Config) -> Result<render::Vi
         max_rows: args.max_rows.max(2),
         max_cols: args.max_cols.max(2),
         precision: args.precision.min(9),
-        ..render::View::default()
+        color: render::color::decide_from_env(args.color),
+        width: render::color::width_from_env(),
     })
 }
 

@@ -124,6 +124,10 @@ pub struct ViewArgs {
     /// Decimals shown.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub precision: usize,
+    /// Colour: auto (a terminal, NO_COLOR unset or empty, TERM not dumb; CLICOLOR_FORCE or
+    /// FORCE_COLOR force it), always, or never.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = crate::render::color::ColorChoice::Auto)]
+    pub color: crate::render::color::ColorChoice,
 }
 
 /// Protection against numeric runs too large for memory.

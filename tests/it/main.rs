@@ -3,5 +3,6 @@
 mod cli_errors;
 mod engine;
 mod export;
+mod render;
 mod shapes;
 mod support;

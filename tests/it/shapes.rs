@@ -504,8 +504,9 @@ fn presets_drive_numeric_runs_within_the_guard() {
         ])
         .assert()
         .success()
+        .stdout(predicate::str::contains("xk_repeat"))
         .stdout(predicate::str::contains(
-            "[bsz=1, kv_len=2, n_heads=12, head_dim=64]",
+            "kv_len=2, *n_heads=12*, head_dim=64]",
         ));
 }
 

@@ -1,0 +1,249 @@
+//! The shape table of a stage: each tensor the stage reads and writes, with named dimensions
+//! in fixed colours, `before → after` where the stage changes a shape, and the changed
+//! dimensions marked.
+
+use comfy_table::{Cell, ContentArrangement, Table};
+
+use super::View;
+use super::matrix::matrix_style;
+use super::palette::{Palette, Role};
+use crate::config::Config;
+use crate::dims::{Dim, DimName, Shape};
+use crate::numeric::Tensor;
+use crate::trace::{StageId, Trace};
+
+/// For each dimension of `after`, whether the stage changed it: a dimension that `before` does
+/// not have, or (when only the order changed, as in a transpose) one that moved.
+pub fn changed_dims(before: &Shape, after: &Shape) -> Vec<bool> {
+    let (b, a) = (before.dims(), after.dims());
+    let count = |s: &[Dim], d: &Dim| s.iter().filter(|x| *x == d).count();
+    let same_set = a.len() == b.len() && a.iter().all(|d| count(a, d) == count(b, d));
+    if same_set {
+        return a.iter().enumerate().map(|(i, d)| b[i] != *d).collect();
+    }
+    // Longest common subsequence: the dimensions carried over in order are not changes.
+    let (n, m) = (b.len(), a.len());
+    let mut l = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            l[i][j] = if b[i] == a[j] {
+                l[i + 1][j + 1] + 1
+            } else {
+                l[i + 1][j].max(l[i][j + 1])
+            };
+        }
+    }
+    let mut changed = vec![true; m];
+    let (mut i, mut j) = (0, 0);
+    while i < n && j < m {
+        if b[i] == a[j] {
+            changed[j] = false;
+            i += 1;
+            j += 1;
+        } else if l[i + 1][j] >= l[i][j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    changed
+}
+
+/// A shape with each dimension in its colour; `changed` dimensions bold and underlined (or
+/// wrapped in `*…*` without colour).
+pub fn shape_text(shape: &Shape, changed: Option<&[bool]>, pal: &Palette) -> String {
+    let parts: Vec<String> = shape
+        .dims()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let ch = changed.is_some_and(|c| c[i]);
+            let text = d.to_string();
+            if ch && !pal.enabled {
+                format!("*{text}*")
+            } else {
+                pal.dim(&text, d.name, ch)
+            }
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Every named dimension of this step with its size, in its colour.
+pub fn dims_legend(cfg: &Config, past_len: usize, seq_len: usize, pal: &Palette) -> Vec<String> {
+    use DimName::*;
+    let dims = [
+        (Bsz, cfg.batch),
+        (SeqLen, seq_len),
+        (PastLen, past_len),
+        (KvLen, past_len + seq_len),
+        (Hidden, cfg.hidden_size),
+        (NHeads, cfg.num_attention_heads),
+        (NKvHeads, cfg.num_key_value_heads),
+        (NRep, cfg.n_rep()),
+        (HeadDim, cfg.head_dim),
+    ];
+    dims.into_iter()
+        .map(|(n, s)| pal.dim(&format!("{n}={s}"), n, false))
+        .collect()
+}
+
+/// Tensors a stage reads besides those its outputs are made `from`, and the weights it uses.
+fn extra_reads(id: StageId) -> (&'static [&'static str], &'static [&'static str]) {
+    match id {
+        StageId::Project => (&[], &["q_proj", "k_proj", "v_proj"]),
+        StageId::QkNorm => (&[], &["q_norm", "k_norm"]),
+        StageId::Scores => (&["xk_t"], &[]),
+        StageId::CausalMask => (&["scores"], &[]),
+        StageId::WeightedSum => (&["xv_t"], &[]),
+        StageId::OProj => (&[], &["o_proj"]),
+        _ => (&[], &[]),
+    }
+}
+
+/// Tensors that come into the layer from outside (MiniMindModel passes them in).
+fn is_given(name: &str) -> bool {
+    matches!(name, "cos" | "sin" | "attention_mask" | "x")
+}
+
+/// The shape table of one stage.
+pub fn table(
+    trace: &Trace<Tensor>,
+    step: usize,
+    stage: usize,
+    view: &View,
+    pal: &Palette,
+) -> String {
+    let st = &trace.steps[step];
+    let sg = &st.stages[stage];
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let plain = |s: &Shape| shape_text(s, None, pal);
+
+    let (reads, weights) = extra_reads(sg.id);
+    for name in reads {
+        if let Some(t) = st.tensor(name) {
+            rows.push(("in".into(), name.to_string(), plain(&t.shape)));
+        }
+    }
+    if sg.id == StageId::KvCache && step > 0 {
+        let prev = &trace.steps[step - 1];
+        for name in ["xk_cache", "xv_cache"] {
+            if let Some(t) = prev.tensor(name) {
+                // The cache from the last call has past_len rows where it had kv_len.
+                let shape = t
+                    .shape
+                    .with(1, Dim::new(DimName::PastLen, t.shape.dim(1).size));
+                rows.push(("in".into(), format!("past {name}"), plain(&shape)));
+            }
+        }
+    }
+    for name in weights {
+        if let Some(t) = trace.weight(name) {
+            rows.push(("weight".into(), name.to_string(), plain(&t.shape)));
+        }
+    }
+    for t in &sg.tensors {
+        let src = t.from.and_then(|f| st.tensor(f).map(|s| (f, s)));
+        let role = if is_given(t.name) { "in" } else { "out" };
+        match src {
+            Some((f, s)) if s.shape != t.value.shape => {
+                let ch = changed_dims(&s.shape, &t.value.shape);
+                rows.push((
+                    role.into(),
+                    format!("{f}\n→ {}", t.name),
+                    format!(
+                        "{}\n→ {}",
+                        plain(&s.shape),
+                        shape_text(&t.value.shape, Some(&ch), pal)
+                    ),
+                ));
+            }
+            Some((f, _)) => rows.push((
+                role.into(),
+                format!("{f}\n→ {}", t.name),
+                format!(
+                    "{}  {}",
+                    plain(&t.value.shape),
+                    pal.paint("(same shape)", Role::Muted)
+                ),
+            )),
+            None => rows.push((role.into(), t.name.to_string(), plain(&t.value.shape))),
+        }
+    }
+    for (label, shape) in &sg.via {
+        rows.push(("via".into(), label.to_string(), plain(shape)));
+    }
+
+    let mut table = Table::new();
+    table
+        .load_style(matrix_style())
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(view.width).unwrap_or(u16::MAX))
+        .set_header(vec![
+            Cell::new(""),
+            Cell::new(pal.paint("tensor", Role::Heading)),
+            Cell::new(pal.paint("shape", Role::Heading)),
+        ]);
+    for (role, name, shape) in rows {
+        table.add_row(vec![
+            Cell::new(pal.paint(&role, Role::Muted)),
+            Cell::new(name),
+            Cell::new(shape),
+        ]);
+    }
+    let mut out = table.to_string();
+    out.push('\n');
+    let legend = dims_legend(&trace.config, st.start_pos, st.seq_len, pal);
+    out.push_str(&super::wrap_words(
+        &format!("{} {}", pal.paint("dims:", Role::Muted), legend.join("  ")),
+        view.width,
+        "      ",
+    ));
+    if sg.id.changes_shape() {
+        out.push_str(&pal.paint(
+            if pal.enabled {
+                "  underlined: the dimension this stage changed\n"
+            } else {
+                "  *…*: the dimension this stage changed\n"
+            },
+            Role::Muted,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape;
+
+    #[test]
+    fn transpose_marks_both_swapped_axes() {
+        let b = shape![(Bsz, 1), (SeqLen, 5), (NHeads, 8), (HeadDim, 64)];
+        let a = b.swapped(1, 2);
+        assert_eq!(changed_dims(&b, &a), vec![false, true, true, false]);
+    }
+
+    #[test]
+    fn split_and_cache_mark_only_new_axes() {
+        let b = shape![(Bsz, 1), (SeqLen, 5), (QFeatures, 512)];
+        let a = shape![(Bsz, 1), (SeqLen, 5), (NHeads, 8), (HeadDim, 64)];
+        assert_eq!(changed_dims(&b, &a), vec![false, false, true, true]);
+        let b = shape![(Bsz, 1), (SeqLen, 1), (NKvHeads, 2), (HeadDim, 64)];
+        let a = shape![(Bsz, 1), (KvLen, 6), (NKvHeads, 2), (HeadDim, 64)];
+        assert_eq!(changed_dims(&b, &a), vec![false, true, false, false]);
+        let b = shape![(Bsz, 2), (KvLen, 7)];
+        let a = shape![(Bsz, 2), (One, 1), (One, 1), (KvLen, 7)];
+        assert_eq!(changed_dims(&b, &a), vec![false, true, true, false]);
+    }
+
+    #[test]
+    fn plain_shapes_star_the_changed_axis() {
+        let a = shape![(Bsz, 1), (KvLen, 6)];
+        let p = Palette::new(false);
+        assert_eq!(
+            shape_text(&a, Some(&[false, true]), &p),
+            "[bsz=1, *kv_len=6*]"
+        );
+    }
+}
