@@ -149,7 +149,7 @@ pub fn table(
             Some((f, s)) if s.shape != t.value.shape => {
                 let ch = changed_dims(&s.shape, &t.value.shape);
                 rows.push((
-                    role.into(),
+                    "in\nout".into(),
                     format!("{f}\n→ {}", t.name),
                     format!(
                         "{}\n→ {}",
@@ -159,7 +159,7 @@ pub fn table(
                 ));
             }
             Some((f, _)) => rows.push((
-                role.into(),
+                "in\nout".into(),
                 format!("{f}\n→ {}", t.name),
                 format!(
                     "{}  {}",
