@@ -427,8 +427,7 @@ pub enum ConfigError {
          repeat_kv needs num_attention_heads ({heads}) to be a multiple of num_key_value_heads \
          ({kv_heads}), so each KV head serves n_rep = num_attention_heads / num_key_value_heads \
          query heads. n_rep = {heads} // {kv_heads} = {} would give {} key/value heads for {heads} \
-         query heads, and `xq @ xk.transpose(-2, -1)` could not pair them (MiniMind's \
-         Attention.__init__ asserts num_attention_heads % num_key_value_heads == 0). {}",
+         query heads, and `xq @ xk.transpose(-2, -1)` could not pair them. {}",
         .heads / .kv_heads,
         (.heads / .kv_heads) as u128 * *.kv_heads as u128,
         kv_heads_advice(*.heads)
