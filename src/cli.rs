@@ -32,7 +32,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Take a lesson: a bundled one by name or number (`attnstep lesson 1`), or a lesson file.
     Lesson(LessonArgs),
-    /// List the bundled lessons, or check lesson files (`attnstep lessons check FILE…`).
+    /// List the bundled lessons; check lesson files (`lessons check FILE…`); print one (`lessons show NAME`).
     Lessons(LessonsArgs),
 }
 
@@ -70,6 +70,11 @@ pub enum LessonsCommand {
     Check {
         #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Print a bundled lesson's TOML, to copy and change (`attnstep lessons show gqa > mine.toml`).
+    Show {
+        #[arg(value_name = "NAME|NUMBER")]
+        name: String,
     },
 }
 

@@ -184,7 +184,7 @@ pub fn load(arg: &str) -> Result<Lesson, UsageError> {
             return load_bundled(number, b);
         }
         if !Path::new(arg).exists() {
-            return Err(unknown_lesson(arg));
+            return Err(unknown_lesson(arg, true));
         }
     }
     load_file(Path::new(arg))
@@ -211,7 +211,8 @@ pub fn load_file(path: &Path) -> Result<Lesson, UsageError> {
     Ok(lesson)
 }
 
-fn unknown_lesson(arg: &str) -> UsageError {
+/// The error for a name that is no bundled lesson (`also_file`: nor a file on disk).
+fn unknown_lesson(arg: &str, also_file: bool) -> UsageError {
     let names: Vec<&str> = BUNDLED.iter().map(|b| b.name).collect();
     let near = nearest(arg, &names)
         .map(|n| format!(" Did you mean \"{n}\"?"))
@@ -223,8 +224,10 @@ fn unknown_lesson(arg: &str) -> UsageError {
         .collect::<Vec<_>>()
         .join(", ");
     UsageError(format!(
-        "no bundled lesson is called \"{arg}\" and there is no such file.{near} \
-         The bundled lessons are: {list}. Give a name, a number, or a path to a .toml file."
+        "no bundled lesson is called \"{arg}\"{}.{near} The bundled lessons are: {list}. \
+         Give a name or a number{}.",
+        if also_file { " and there is no such file" } else { "" },
+        if also_file { ", or a path to a .toml file" } else { "" },
     ))
 }
 
@@ -816,6 +819,12 @@ pub fn cmd_lessons(args: LessonsArgs) -> Result<()> {
             let result = check(&mut out, &files);
             out.flush()?;
             result
+        }
+        Some(LessonsCommand::Show { name }) => {
+            let (_, b) = find_bundled(&name).ok_or_else(|| unknown_lesson(&name, false))?;
+            out.write_all(b.source.as_bytes())?;
+            out.flush()?;
+            Ok(())
         }
     }
 }
