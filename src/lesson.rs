@@ -458,8 +458,7 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
         let names: Vec<&str> = StageId::ALL.iter().map(|s| s.as_str()).collect();
         let id = StageId::parse(name).ok_or_else(|| {
             let near = nearest(name, &names)
-                .map(|n| format!(", did you mean \"{n}\"?"))
-                .unwrap_or_default();
+                .map_or_else(|| ".".to_owned(), |n| format!(", did you mean \"{n}\"?"));
             loc.err(
                 span.clone(),
                 format!(
@@ -653,7 +652,27 @@ fn config_error_keys(e: &ConfigError) -> Vec<(&'static [&'static str], Option<us
 pub fn cmd_lesson(args: LessonArgs) -> Result<()> {
     let lesson = load(&args.name)?;
     // Flags go over the lesson; a configuration the flags make invalid gets the CLI's message.
-    let cfg = lesson.spec.overridden_by(&args.config.spec()).resolve()?;
+    let flags = args.config.spec();
+    let mut spec = lesson.spec.overridden_by(&flags);
+    if flags.tokens.is_none()
+        && matches!(spec.resolve(), Err(ConfigError::TokenCount { .. }))
+    {
+        // The flags changed the length: the lesson's words no longer fit, so number the
+        // positions instead of refusing to run.
+        spec.tokens = None;
+    }
+    let cfg = spec.resolve().map_err(|e| match e {
+        ConfigError::MaskRows { .. } | ConfigError::MaskLen { .. }
+            if flags.attention_mask.is_none() =>
+        {
+            UsageError(format!(
+                "{}: the lesson's attention_mask does not fit the flags: {e}",
+                lesson.origin
+            ))
+            .into()
+        }
+        e => anyhow::Error::from(e),
+    })?;
     let trace = app::numeric_trace(&cfg, &args.guard)?;
     let mut view_args = args.view.clone();
     // The lesson's first head and batch row apply unless a flag chose, and while they exist.
