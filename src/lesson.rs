@@ -226,8 +226,16 @@ fn unknown_lesson(arg: &str, also_file: bool) -> UsageError {
     UsageError(format!(
         "no bundled lesson is called \"{arg}\"{}.{near} The bundled lessons are: {list}. \
          Give a name or a number{}.",
-        if also_file { " and there is no such file" } else { "" },
-        if also_file { ", or a path to a .toml file" } else { "" },
+        if also_file {
+            " and there is no such file"
+        } else {
+            ""
+        },
+        if also_file {
+            ", or a path to a .toml file"
+        } else {
+            ""
+        },
     ))
 }
 
@@ -242,11 +250,7 @@ impl Located<'_> {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
-        let col = before
-            .rsplit('\n')
-            .next()
-            .map_or(0, |l| l.chars().count())
-            + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         format!("{}:{line}:{col}", self.origin)
     }
 
@@ -259,7 +263,10 @@ type Table<'i> = DeTable<'i>;
 
 fn entries<'a, 'i>(
     table: &'a Table<'i>,
-) -> Vec<(&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>)> {
+) -> Vec<(
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+)> {
     let mut v: Vec<_> = table.iter().collect();
     v.sort_by_key(|(k, _)| k.span().start);
     v
@@ -268,7 +275,10 @@ fn entries<'a, 'i>(
 fn get<'a, 'i>(
     table: &'a Table<'i>,
     keys: &[&str],
-) -> Option<(&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>)> {
+) -> Option<(
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+)> {
     table
         .iter()
         .find(|(k, _)| keys.contains(&k.get_ref().as_ref()))
@@ -364,7 +374,11 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
 
     // Keys first, so a typo gets "did you mean" rather than a serde message.
     check_keys(&loc, root, TOP_KEYS, "")?;
-    for (key, known) in [("config", CONFIG_KEYS), ("notes", NOTE_KEYS), ("hints", HINT_KEYS)] {
+    for (key, known) in [
+        ("config", CONFIG_KEYS),
+        ("notes", NOTE_KEYS),
+        ("hints", HINT_KEYS),
+    ] {
         match get(root, &[key]).map(|(_, v)| v) {
             None => {}
             Some(v) => match v.get_ref() {
@@ -391,10 +405,7 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
                     } else {
                         "an array of tables: write [[notes]] (or [[hints]]) before each entry"
                     };
-                    return Err(loc.err(
-                        Some(v.span()),
-                        format!("key \"{key}\" must be {how}"),
-                    ));
+                    return Err(loc.err(Some(v.span()), format!("key \"{key}\" must be {how}")));
                 }
             },
         }
@@ -488,7 +499,9 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
         };
         let item = a.get(i)?;
         match item.get_ref() {
-            DeValue::Table(t) => get(t, &[field]).map(|(_, v)| v.span()).or(Some(item.span())),
+            DeValue::Table(t) => get(t, &[field])
+                .map(|(_, v)| v.span())
+                .or(Some(item.span())),
             _ => Some(item.span()),
         }
     };
@@ -654,9 +667,7 @@ pub fn cmd_lesson(args: LessonArgs) -> Result<()> {
     // Flags go over the lesson; a configuration the flags make invalid gets the CLI's message.
     let flags = args.config.spec();
     let mut spec = lesson.spec.overridden_by(&flags);
-    if flags.tokens.is_none()
-        && matches!(spec.resolve(), Err(ConfigError::TokenCount { .. }))
-    {
+    if flags.tokens.is_none() && matches!(spec.resolve(), Err(ConfigError::TokenCount { .. })) {
         // The flags changed the length: the lesson's words no longer fit, so number the
         // positions instead of refusing to run.
         spec.tokens = None;
@@ -709,9 +720,9 @@ pub fn cmd_lesson(args: LessonArgs) -> Result<()> {
     let start = match store.resumable(&lesson.progress_key) {
         Some(e) if io::stdin().is_terminal() && io::stdout().is_terminal() => {
             let at = describe_position(&trace, e.step, e.stage);
-            let name = lesson.number.map_or(lesson.name.clone(), |n| {
-                format!("{n} ({})", lesson.name)
-            });
+            let name = lesson
+                .number
+                .map_or(lesson.name.clone(), |n| format!("{n} ({})", lesson.name));
             ask_yes(&mut out, &format!("Resume lesson {name} at {at}? [Y/n] "))?
                 .then_some((e.step, e.stage))
         }
@@ -790,7 +801,9 @@ impl Walked {
             step: self.position.0,
             stage: self.position.1,
             finished: self.finished,
-            quiz: self.quiz.map(|(correct, asked)| QuizRecord { correct, asked }),
+            quiz: self
+                .quiz
+                .map(|(correct, asked)| QuizRecord { correct, asked }),
         }
     }
 }
@@ -970,8 +983,16 @@ mod tests {
         for (i, b) in BUNDLED.iter().enumerate() {
             let l = load_bundled(i + 1, b).unwrap_or_else(|e| panic!("{}: {}", b.file, e.0));
             assert!(b.file.starts_with(&format!("{:02}-", i + 1)), "{}", b.file);
-            assert!(l.presentation.welcome.is_some(), "{} has no welcome", b.file);
-            assert!(l.presentation.closing.is_some(), "{} has no closing", b.file);
+            assert!(
+                l.presentation.welcome.is_some(),
+                "{} has no welcome",
+                b.file
+            );
+            assert!(
+                l.presentation.closing.is_some(),
+                "{} has no closing",
+                b.file
+            );
             assert!(!l.presentation.notes.is_empty(), "{} has no notes", b.file);
         }
     }
@@ -1100,9 +1121,8 @@ mod tests {
     fn stage_names_are_checked() {
         let text = format!("{MINIMAL}[[notes]]\nstage = \"scroes\"\ntext = \"x\"\n");
         assert!(
-            err(&text).starts_with(
-                "mine.toml:5:9: unknown stage \"scroes\", did you mean \"scores\"?"
-            ),
+            err(&text)
+                .starts_with("mine.toml:5:9: unknown stage \"scroes\", did you mean \"scores\"?"),
             "{}",
             err(&text)
         );
@@ -1126,9 +1146,10 @@ mod tests {
 
     #[test]
     fn missing_and_future_format_are_reported() {
-        assert!(err("title = \"t\"\nsummary = \"s\"\n").starts_with(
-            "mine.toml:1:1: missing key \"format_version\""
-        ));
+        assert!(
+            err("title = \"t\"\nsummary = \"s\"\n")
+                .starts_with("mine.toml:1:1: missing key \"format_version\"")
+        );
         let e = err(&MINIMAL.replace("= 1", "= 2"));
         assert!(e.starts_with("mine.toml:1:18: format_version 2"), "{e}");
     }

@@ -169,7 +169,10 @@ mod tests {
         let back = Store::load(&dir).unwrap();
         assert_eq!(back, store);
         assert_eq!(back.get("gqa").unwrap().quiz.unwrap().correct, 3);
-        assert_eq!(back.resumable("gqa").map(|e| (e.step, e.stage)), Some((1, 4)));
+        assert_eq!(
+            back.resumable("gqa").map(|e| (e.step, e.stage)),
+            Some((1, 4))
+        );
         assert!(
             back.resumable("tour").is_none(),
             "finished lessons are not resumed"

@@ -27,7 +27,8 @@ fn manifest_dir() -> &'static Path {
 
 /// A fresh, empty state directory for one test.
 fn state_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("attnstep-it-lessons-{tag}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("attnstep-it-lessons-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -77,7 +78,10 @@ fn lessons_check_passes_on_every_bundled_lesson() {
         .collect();
     let mut args = vec!["lessons", "check"];
     args.extend(files.iter().map(String::as_str));
-    assert_eq!(stdout_of(&args, &state_dir("check-files")).lines().count(), 12);
+    assert_eq!(
+        stdout_of(&args, &state_dir("check-files")).lines().count(),
+        12
+    );
 }
 
 #[test]
@@ -114,7 +118,10 @@ fn lessons_lists_the_course_in_order() {
 #[test]
 fn no_arguments_outside_a_terminal_prints_the_welcome_and_exits_0() {
     let out = stdout_of(&[], &state_dir("welcome"));
-    assert!(out.starts_with("attnstep: learn how attention works"), "{out}");
+    assert!(
+        out.starts_with("attnstep: learn how attention works"),
+        "{out}"
+    );
     for name in NAMES {
         assert!(out.contains(name), "{name} missing from the welcome");
     }
@@ -164,9 +171,9 @@ fn invalid_config_gets_the_cli_message_with_the_location() {
         "3",
     ]);
     let cli_msg = cli.strip_prefix("attnstep: error: ").unwrap();
-    assert!(cli_msg.starts_with(
-        "num_attention_heads (4) must be divisible by num_key_value_heads (3)"
-    ));
+    assert!(
+        cli_msg.starts_with("num_attention_heads (4) must be divisible by num_key_value_heads (3)")
+    );
     assert_eq!(
         usage_error(&["lesson", "tests/it/fixtures/invalid-config.toml"]),
         format!("attnstep: error: tests/it/fixtures/invalid-config.toml:8:1: {cli_msg}")
@@ -201,14 +208,15 @@ fn unknown_stage_name_is_located_with_a_suggestion() {
 fn missing_file_and_unknown_name_are_usage_errors() {
     let err = usage_error(&["lesson", "tests/it/fixtures/nope.toml"]);
     assert!(
-        err.starts_with(
-            "attnstep: error: cannot read lesson file tests/it/fixtures/nope.toml: "
-        ),
+        err.starts_with("attnstep: error: cannot read lesson file tests/it/fixtures/nope.toml: "),
         "{err}"
     );
     let err = usage_error(&["lesson", "gqx"]);
     assert!(err.contains("did you mean \"gqa\"") || err.contains("Did you mean \"gqa\""));
-    assert!(err.contains("1 tour") && err.contains("12 minimind3"), "{err}");
+    assert!(
+        err.contains("1 tour") && err.contains("12 minimind3"),
+        "{err}"
+    );
     usage_error(&["lesson", "13"]);
 }
 
@@ -218,20 +226,40 @@ fn flags_override_the_lesson() {
     let mine = "tests/it/fixtures/mine.toml";
     // The lesson alone: hidden 8 over 2 heads is head_dim 4, 3 tokens.
     let plain = stdout_of(&["lesson", mine, "--all"], &state);
-    assert!(plain.contains("[bsz=1, seq_len=3, n_heads=2, head_dim=4]"), "{plain}");
+    assert!(
+        plain.contains("[bsz=1, seq_len=3, n_heads=2, head_dim=4]"),
+        "{plain}"
+    );
     assert!(plain.contains("NOTE ON SCORES"));
     // --hidden-size 16 over the lesson's 8: head_dim 16 / 2 = 8.
     let wide = stdout_of(&["lesson", mine, "--all", "--hidden-size", "16"], &state);
-    assert!(wide.contains("[bsz=1, seq_len=3, n_heads=2, head_dim=8]"), "{wide}");
+    assert!(
+        wide.contains("[bsz=1, seq_len=3, n_heads=2, head_dim=8]"),
+        "{wide}"
+    );
     // The lesson's own head (1) no longer exists with one head: falls back to head 0.
     let one = stdout_of(
-        &["lesson", mine, "--all", "--num-heads", "1", "--num-kv-heads", "1"],
+        &[
+            "lesson",
+            mine,
+            "--all",
+            "--num-heads",
+            "1",
+            "--num-kv-heads",
+            "1",
+        ],
         &state,
     );
-    assert!(one.contains("[bsz=1, seq_len=3, n_heads=1, head_dim=8]"), "{one}");
+    assert!(
+        one.contains("[bsz=1, seq_len=3, n_heads=1, head_dim=8]"),
+        "{one}"
+    );
     // A longer run than the lesson's tokens: positions are numbered instead of failing.
     let long = stdout_of(&["lesson", mine, "--all", "--seq-len", "5"], &state);
-    assert!(long.contains("[bsz=1, seq_len=5, n_heads=2, head_dim=4]"), "{long}");
+    assert!(
+        long.contains("[bsz=1, seq_len=5, n_heads=2, head_dim=4]"),
+        "{long}"
+    );
     // An explicit --head out of range is still the user's mistake.
     let err = usage_error(&["lesson", mine, "--all", "--head", "2"]);
     assert!(err.contains("--head 2 is out of range"), "{err}");
@@ -239,7 +267,10 @@ fn flags_override_the_lesson() {
     let gqa = stdout_of(&["lesson", "gqa", "--all"], &state);
     assert!(gqa.contains("[bsz=1, seq_len=3, n_kv_heads=2, head_dim=6]"));
     let mqa = stdout_of(&["lesson", "gqa", "--all", "--num-kv-heads", "1"], &state);
-    assert!(mqa.contains("[bsz=1, seq_len=3, n_kv_heads=1, head_dim=6]"), "{mqa}");
+    assert!(
+        mqa.contains("[bsz=1, seq_len=3, n_kv_heads=1, head_dim=6]"),
+        "{mqa}"
+    );
     assert!(!mqa.contains("n_kv_heads=2"));
 }
 
@@ -256,10 +287,7 @@ fn progress_is_saved_per_lesson_and_shown_in_the_list() {
     assert_eq!(saved["lessons"]["scores"]["finished"], true);
     assert!(saved["lessons"].get("tour").is_none());
     let list = stdout_of(&["lessons"], &state);
-    let line = list
-        .lines()
-        .find(|l| l.starts_with("  3  scores"))
-        .unwrap();
+    let line = list.lines().find(|l| l.starts_with("  3  scores")).unwrap();
     assert!(line.ends_with("[done]"), "{line}");
     attnstep(&state)
         .args(["lesson", "scores", "--restart"])
