@@ -930,9 +930,21 @@ Every lesson runs the attention layer of MiniMind, a small open language model, 
 tokens, and stops at each line of its forward pass to show you the tensors: their shapes,
 with every dimension named, and the numbers that matter. Lesson 1 starts from nothing.";
 
+/// The lesson (1-based) a returning learner most likely wants: the first one not finished.
+fn next_lesson(store: &Store) -> usize {
+    BUNDLED
+        .iter()
+        .position(|b| !store.get(b.name).is_some_and(|e| e.finished))
+        .map_or(1, |i| i + 1)
+}
+
 /// `attnstep` with no arguments: the welcome and the course; in a terminal, Enter starts a lesson.
 pub fn cmd_welcome() -> Result<()> {
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
+    let store = progress::state_dir()
+        .and_then(|d| Store::load(&d).ok())
+        .unwrap_or_default();
+    let next = next_lesson(&store);
     let choice = {
         let mut out = BufWriter::new(io::stdout().lock());
         writeln!(out, "{WELCOME}\n")?;
@@ -947,7 +959,9 @@ pub fn cmd_welcome() -> Result<()> {
         }
         write!(
             out,
-            "\nPress Enter to start lesson 1, type a lesson number or name, or q to quit: "
+            "\nPress Enter to start lesson {next} ({}), type a lesson number or name, \
+             or q to quit: ",
+            BUNDLED[next - 1].name
         )?;
         out.flush()?;
         let mut line = String::new();
@@ -958,7 +972,7 @@ pub fn cmd_welcome() -> Result<()> {
         return Ok(());
     }
     let name = if choice.is_empty() {
-        "1".to_owned()
+        next.to_string()
     } else {
         choice
     };
@@ -1165,6 +1179,25 @@ mod tests {
         let e = err("format_version = 1\ntitle = \"unclosed\n");
         assert!(e.starts_with("mine.toml:2:"), "{e}");
         assert!(e.contains("not valid TOML"), "{e}");
+    }
+
+    #[test]
+    fn welcome_offers_the_first_unfinished_lesson() {
+        let mut store = Store::default();
+        assert_eq!(next_lesson(&store), 1);
+        let done = Entry {
+            finished: true,
+            ..Entry::default()
+        };
+        store.set("tour", done.clone());
+        store.set("scores", done.clone());
+        assert_eq!(next_lesson(&store), 2);
+        store.set("heads", Entry::default());
+        assert_eq!(next_lesson(&store), 2, "started but unfinished");
+        for b in BUNDLED {
+            store.set(b.name, done.clone());
+        }
+        assert_eq!(next_lesson(&store), 1, "all done: start again");
     }
 
     #[test]
