@@ -717,7 +717,14 @@ pub fn cmd_lesson(args: LessonArgs) -> Result<()> {
     if args.restart {
         store.clear(&lesson.progress_key);
     }
-    let start = match store.resumable(&lesson.progress_key) {
+    // A saved position is offered only if it still exists (flags may have changed the run).
+    let saved = store.resumable(&lesson.progress_key).filter(|e| {
+        trace
+            .steps
+            .get(e.step)
+            .is_some_and(|s| e.stage < s.stages.len())
+    });
+    let start = match saved {
         Some(e) if io::stdin().is_terminal() && io::stdout().is_terminal() => {
             let at = describe_position(&trace, e.step, e.stage);
             let name = lesson

@@ -296,3 +296,77 @@ fn progress_is_saved_per_lesson_and_shown_in_the_list() {
         .stderr(predicate::str::is_empty());
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// Interactive behaviour, in a pseudo-terminal.
+#[cfg(unix)]
+mod terminal {
+    use super::*;
+    use expectrl::session::OsSession;
+    use expectrl::{Eof, Expect, Session};
+    use std::time::Duration;
+
+    fn spawn(args: &[&str], state: &Path) -> OsSession {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("attnstep"));
+        cmd.args(args)
+            .current_dir(manifest_dir())
+            .env("ATTNSTEP_STATE_DIR", state)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_BACKTRACE");
+        let mut s = Session::spawn(cmd).unwrap();
+        s.set_expect_timeout(Some(Duration::from_secs(20)));
+        s
+    }
+
+    fn save_progress(state: &Path, json: &str) {
+        std::fs::create_dir_all(state).unwrap();
+        std::fs::write(state.join("progress.json"), json).unwrap();
+    }
+
+    #[test]
+    fn welcome_waits_for_enter_and_q_quits() {
+        let state = state_dir("tty-welcome");
+        let mut s = spawn(&[], &state);
+        s.expect("attnstep: learn how attention works").unwrap();
+        s.expect("Press Enter to start lesson 1 (tour)").unwrap();
+        s.send_line("q").unwrap();
+        s.expect(Eof).unwrap();
+    }
+
+    #[test]
+    fn welcome_offers_the_first_unfinished_lesson() {
+        let state = state_dir("tty-next");
+        save_progress(
+            &state,
+            r#"{"format":"attnstep-progress/1","lessons":{"tour":{"step":0,"stage":12,"finished":true}}}"#,
+        );
+        let mut s = spawn(&[], &state);
+        s.expect("Press Enter to start lesson 2 (heads)").unwrap();
+        s.send_line("q").unwrap();
+        s.expect(Eof).unwrap();
+        let _ = std::fs::remove_dir_all(&state);
+    }
+
+    #[test]
+    fn an_unfinished_lesson_offers_to_resume_unless_restarted() {
+        let state = state_dir("tty-resume");
+        // Stopped at stage index 3 of step 0: the tour's fourth stage is rope.
+        let saved = r#"{"format":"attnstep-progress/1","lessons":{"tour":{"step":0,"stage":3,"finished":false}}}"#;
+        save_progress(&state, saved);
+        let mut s = spawn(&["lesson", "tour"], &state);
+        s.expect("Resume lesson 1 (tour) at step 1, stage 4 (rope)? [Y/n]")
+            .unwrap();
+        s.send_line("n").unwrap();
+        s.expect("Welcome to the course").unwrap();
+        drop(s);
+
+        save_progress(&state, saved);
+        let mut s = spawn(&["lesson", "tour", "--restart"], &state);
+        let before = s.expect("Welcome to the course").unwrap();
+        assert!(
+            !String::from_utf8_lossy(before.before()).contains("Resume"),
+            "--restart must not offer to resume"
+        );
+        drop(s);
+        let _ = std::fs::remove_dir_all(&state);
+    }
+}
