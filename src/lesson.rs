@@ -372,7 +372,22 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
     })?;
     let root = root.get_ref();
 
-    // Keys first, so a typo gets "did you mean" rather than a serde message.
+    // The version first: a lesson written for a newer format may use keys this build lacks.
+    if let Some((_, v)) = get(root, &["format_version"])
+        && let Some(i) = v.get_ref().as_integer()
+        && i.as_str() != FORMAT_VERSION.to_string()
+    {
+        return Err(loc.err(
+            Some(v.span()),
+            format!(
+                "format_version {} is not one this attnstep reads; use format_version = \
+                 {FORMAT_VERSION} (or a newer attnstep)",
+                i.as_str()
+            ),
+        ));
+    }
+
+    // Keys next, so a typo gets "did you mean" rather than a serde message.
     check_keys(&loc, root, TOP_KEYS, "")?;
     for (key, known) in [
         ("config", CONFIG_KEYS),
@@ -447,12 +462,10 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
     };
 
     if file.format_version != FORMAT_VERSION {
+        // Another spelling of the number (0x1, +1): same rule.
         return Err(loc.err(
             value_span(&["format_version"]),
-            format!(
-                "format_version {} is not one this attnstep reads; use format_version = {FORMAT_VERSION}",
-                file.format_version
-            ),
+            format!("format_version must be {FORMAT_VERSION}"),
         ));
     }
 
@@ -850,7 +863,7 @@ pub fn cmd_lessons(args: LessonsArgs) -> Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     match args.command {
         None => {
-            list(&mut out)?;
+            list(&mut out, true)?;
             out.flush()?;
             Ok(())
         }
@@ -893,8 +906,9 @@ fn check(out: &mut dyn Write, files: &[PathBuf]) -> Result<()> {
     }
 }
 
-/// Prints the bundled course with each lesson's progress.
-pub fn list(out: &mut dyn Write) -> Result<()> {
+/// Prints the bundled course with each lesson's progress; `detailed` adds the summary and
+/// topics under each title.
+pub fn list(out: &mut dyn Write, detailed: bool) -> Result<()> {
     let store = progress::state_dir()
         .and_then(|d| Store::load(&d).ok())
         .unwrap_or_default();
@@ -917,16 +931,20 @@ pub fn list(out: &mut dyn Write) -> Result<()> {
             None => String::new(),
         };
         writeln!(out, "{:>3}  {:<16} {}{status}", i + 1, b.name, lesson.title)?;
-        writeln!(out, "     {:<16} {}", "", lesson.summary)?;
-        if let Some(c) = &lesson.covers {
-            writeln!(out, "     {:<16} covers: {c}", "")?;
+        if detailed {
+            writeln!(out, "     {:<16} {}", "", lesson.summary)?;
+            if let Some(c) = &lesson.covers {
+                writeln!(out, "     {:<16} covers: {c}", "")?;
+            }
         }
     }
-    writeln!(
-        out,
-        "\nAny lesson file runs too: `attnstep lesson path/to/mine.toml`; \
-         check one with `attnstep lessons check FILE`."
-    )?;
+    if detailed {
+        writeln!(
+            out,
+            "\nAny lesson file runs too: `attnstep lesson path/to/mine.toml`; \
+             check one with `attnstep lessons check FILE`."
+        )?;
+    }
     Ok(())
 }
 
@@ -935,7 +953,8 @@ attnstep: learn how attention works by watching it run.
 
 Every lesson runs the attention layer of MiniMind, a small open language model, on a few
 tokens, and stops at each line of its forward pass to show you the tensors: their shapes,
-with every dimension named, and the numbers that matter. Lesson 1 starts from nothing.";
+with every dimension named, and the numbers that matter. Lesson 1 assumes only that you
+know what a matrix product is.";
 
 /// The lesson (1-based) a returning learner most likely wants: the first one not finished.
 fn next_lesson(store: &Store) -> usize {
@@ -955,11 +974,12 @@ pub fn cmd_welcome() -> Result<()> {
     let choice = {
         let mut out = BufWriter::new(io::stdout().lock());
         writeln!(out, "{WELCOME}\n")?;
-        list(&mut out)?;
+        list(&mut out, false)?;
         if !interactive {
             writeln!(
                 out,
-                "\nStart the course with `attnstep lesson 1`. Everything else: `attnstep --help`."
+                "\nStart the course with `attnstep lesson {next}`.\n\
+                 `attnstep lessons` says more about each lesson; `attnstep --help` lists the rest."
             )?;
             out.flush()?;
             return Ok(());
@@ -1173,6 +1193,36 @@ mod tests {
         );
         let e = err(&MINIMAL.replace("= 1", "= 2"));
         assert!(e.starts_with("mine.toml:1:18: format_version 2"), "{e}");
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_before_its_keys_are_judged() {
+        let text = "format_version = 2\ntitle = \"T\"\nsummary = \"S\"\nsparkles = true\n";
+        let e = err(text);
+        assert!(
+            e.starts_with("mine.toml:1:18: format_version 2 is not one"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_inside_a_note_names_the_note_key() {
+        let text =
+            format!("{MINIMAL}[[notes]]\nstage = \"scores\"\nstep = \"two\"\ntext = \"x\"\n");
+        assert_eq!(
+            err(&text),
+            "mine.toml:6:8: key \"step\": invalid type: string \"two\", expected a whole number"
+        );
+        let text = format!("{MINIMAL}head = \"first\"\n");
+        assert!(err(&text).starts_with("mine.toml:4:8: key \"head\": invalid type"));
+    }
+
+    #[test]
+    fn notes_and_config_of_the_wrong_kind_say_how_to_write_them() {
+        let text = format!("{MINIMAL}notes = \"hello\"\n");
+        assert!(err(&text).starts_with("mine.toml:4:9: key \"notes\" must be an array of tables"));
+        let text = format!("{MINIMAL}config = 3\n");
+        assert!(err(&text).starts_with("mine.toml:4:10: key \"config\" must be a table"));
     }
 
     #[test]

@@ -126,6 +126,7 @@ fn no_arguments_outside_a_terminal_prints_the_welcome_and_exits_0() {
         assert!(out.contains(name), "{name} missing from the welcome");
     }
     assert!(out.contains("attnstep lesson 1"));
+    insta::assert_snapshot!("welcome_not_a_terminal", out);
 }
 
 #[test]
@@ -133,6 +134,26 @@ fn lessons_show_prints_the_bundled_source() {
     let shown = stdout_of(&["lessons", "show", "gqa"], &state_dir("show"));
     let file = std::fs::read_to_string(manifest_dir().join("lessons/08-gqa.toml")).unwrap();
     assert_eq!(shown, file);
+
+    // A teacher's round trip: copy, change a value, run the copy.
+    let dir = state_dir("teacher");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mine = dir.join("mine.toml");
+    assert!(shown.contains("num_kv_heads = 2\n"));
+    std::fs::write(
+        &mine,
+        shown.replace("num_kv_heads = 2\n", "num_kv_heads = 4\n"),
+    )
+    .unwrap();
+    let mine = mine.to_str().unwrap();
+    stdout_of(&["lessons", "check", mine], &dir);
+    let out = stdout_of(&["lesson", mine, "--all"], &dir);
+    // 8 query heads over 4 KV heads of 48 / 8 = 6 numbers.
+    assert!(
+        out.contains("[bsz=1, seq_len=3, n_kv_heads=4, head_dim=6]"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
