@@ -102,7 +102,9 @@ const HINT_KEYS: &[&str] = &["stage", "text"];
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LessonFile {
-    format_version: i64,
+    /// Checked before serde runs; kept here so a wrong type is reported like any other.
+    #[serde(rename = "format_version")]
+    _format_version: i64,
     title: String,
     summary: String,
     covers: Option<String>,
@@ -375,7 +377,7 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
     // The version first: a lesson written for a newer format may use keys this build lacks.
     if let Some((_, v)) = get(root, &["format_version"])
         && let Some(i) = v.get_ref().as_integer()
-        && i.as_str() != FORMAT_VERSION.to_string()
+        && i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) != Ok(FORMAT_VERSION)
     {
         return Err(loc.err(
             Some(v.span()),
@@ -439,12 +441,21 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
 
     let file: LessonFile = toml::from_str(text).map_err(|e| {
         let span = e.span();
-        let what = span
-            .as_ref()
-            .and_then(|s| key_at(root, s.start))
-            .map(|k| format!("key \"{k}\": "))
-            .unwrap_or_default();
-        loc.err(span, format!("{what}{}", plain_types(e.message().trim())))
+        let key = span.as_ref().and_then(|s| key_at(root, s.start));
+        let msg = e.message().trim();
+        if let Some(field) = msg
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            let table = match key.as_deref() {
+                Some(k @ ("notes" | "hints")) => format!("a [[{k}]] entry"),
+                Some(k) => format!("[{k}]"),
+                None => "the lesson".to_owned(),
+            };
+            return loc.err(span, format!("{table} is missing key \"{field}\""));
+        }
+        let what = key.map(|k| format!("key \"{k}\": ")).unwrap_or_default();
+        loc.err(span, format!("{what}{}", plain_types(msg)))
     })?;
 
     let value_span = |keys: &[&str]| get(root, keys).map(|(_, v)| v.span());
@@ -460,14 +471,6 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
             _ => Some(k.span()),
         }
     };
-
-    if file.format_version != FORMAT_VERSION {
-        // Another spelling of the number (0x1, +1): same rule.
-        return Err(loc.err(
-            value_span(&["format_version"]),
-            format!("format_version must be {FORMAT_VERSION}"),
-        ));
-    }
 
     let cfg = file.config.resolve().map_err(|e| {
         let span = config_error_keys(&e)
@@ -1223,6 +1226,15 @@ mod tests {
         assert!(err(&text).starts_with("mine.toml:4:9: key \"notes\" must be an array of tables"));
         let text = format!("{MINIMAL}config = 3\n");
         assert!(err(&text).starts_with("mine.toml:4:10: key \"config\" must be a table"));
+    }
+
+    #[test]
+    fn a_note_without_text_says_what_is_missing() {
+        let text = format!("{MINIMAL}[[notes]]\nstage = \"scores\"\n");
+        assert_eq!(
+            err(&text),
+            "mine.toml:4:1: a [[notes]] entry is missing key \"text\""
+        );
     }
 
     #[test]
