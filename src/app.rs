@@ -25,12 +25,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Export(args)) => cmd_export(args),
         Some(Command::Shapes(args)) => cmd_shapes(args),
         Some(Command::Presets(args)) => cmd_presets(args),
-        None => {
-            use clap::CommandFactory;
-            let mut out = io::stdout().lock();
-            write!(out, "{}", Cli::command().render_help())?;
-            Ok(())
-        }
+        Some(Command::Lesson(args)) => crate::lesson::cmd_lesson(args),
+        Some(Command::Lessons(args)) => crate::lesson::cmd_lessons(args),
+        None => crate::lesson::cmd_welcome(),
     }
 }
 
@@ -111,25 +108,27 @@ fn cmd_run(args: RunArgs) -> Result<()> {
 
 /// Checks the view flags against the configuration and builds the [`render::View`].
 pub fn view_from(args: &crate::cli::ViewArgs, cfg: &Config) -> Result<render::View, UsageError> {
-    if args.head >= cfg.num_attention_heads {
+    let head = args.head.unwrap_or(0);
+    let batch_index = args.batch_index.unwrap_or(0);
+    if head >= cfg.num_attention_heads {
         return Err(UsageError(format!(
             "--head {} is out of range: there are {} query heads (0 to {})",
-            args.head,
+            head,
             cfg.num_attention_heads,
             cfg.num_attention_heads - 1
         )));
     }
-    if args.batch_index >= cfg.batch {
+    if batch_index >= cfg.batch {
         return Err(UsageError(format!(
             "--batch-index {} is out of range: batch is {} (rows 0 to {})",
-            args.batch_index,
+            batch_index,
             cfg.batch,
             cfg.batch - 1
         )));
     }
     Ok(render::View {
-        head: args.head,
-        batch: args.batch_index,
+        head,
+        batch: batch_index,
         max_rows: args.max_rows.max(2),
         max_cols: args.max_cols.max(2),
         precision: args.precision.min(9),

@@ -18,7 +18,8 @@ use crate::config::ConfigSpec;
         attnstep run --hidden-size 64 --num-heads 8 --num-kv-heads 2 --steps 5,1,1 --stage softmax\n  \
         attnstep export --preset minimind3 --steps 6,1,1 -o trace.json\n  \
         attnstep shapes --preset llama-3-8b --seq-len 8192 --stage repeat_kv --compare\n  \
-        attnstep presets"
+        attnstep presets\n  \
+        attnstep lesson 1            (the course starts here; `attnstep lessons` lists it)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -35,6 +36,10 @@ pub enum Command {
     Shapes(ShapesArgs),
     /// List the model presets with their attention dimensions.
     Presets(PresetsArgs),
+    /// Take a lesson: a bundled one by name or number (`attnstep lesson 1`), or a lesson file.
+    Lesson(LessonArgs),
+    /// List the bundled lessons; check lesson files (`lessons check FILE…`); print one (`lessons show NAME`).
+    Lessons(LessonsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +79,48 @@ pub struct PresetsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct LessonArgs {
+    /// A bundled lesson's name or number (see `attnstep lessons`), or a path to a .toml file.
+    #[arg(value_name = "NAME|NUMBER|FILE")]
+    pub name: String,
+    /// Print every stage at once instead of stepping (no prompts, progress not saved).
+    #[arg(long)]
+    pub all: bool,
+    /// Predict each new shape before it is shown.
+    #[arg(long)]
+    pub quiz: bool,
+    /// Start from the beginning, forgetting where you stopped last time.
+    #[arg(long)]
+    pub restart: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LessonsArgs {
+    #[command(subcommand)]
+    pub command: Option<LessonsCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LessonsCommand {
+    /// Check lesson files without running them (every bundled lesson when no FILE is given).
+    Check {
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Print a bundled lesson's TOML, to copy and change (`attnstep lessons show gqa > mine.toml`).
+    Show {
+        #[arg(value_name = "NAME|NUMBER")]
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -109,12 +156,12 @@ pub struct ExportArgs {
 /// How stages are drawn: which head and batch row, colour, and size limits.
 #[derive(Args, Debug, Clone)]
 pub struct ViewArgs {
-    /// Query head shown in the matrices (0-based).
-    #[arg(long, value_name = "H", default_value_t = 0)]
-    pub head: usize,
-    /// Batch row shown in the matrices (0-based).
-    #[arg(long, value_name = "B", default_value_t = 0)]
-    pub batch_index: usize,
+    /// Query head shown in the matrices (0-based) [default: 0, or the lesson's].
+    #[arg(long, value_name = "H")]
+    pub head: Option<usize>,
+    /// Batch row shown in the matrices (0-based) [default: 0, or the lesson's].
+    #[arg(long, value_name = "B")]
+    pub batch_index: Option<usize>,
     /// Rows shown before eliding the middle of a tensor.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_rows: usize,
