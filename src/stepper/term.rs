@@ -1,0 +1,400 @@
+//! The raw-mode stepper: one key at a time, each screen redrawn in place on the alternate
+//! screen, fitted to the window and redrawn when it is resized.
+//!
+//! The terminal is always given back as it was (cooked mode, cursor shown, main screen): by a
+//! guard dropped on every way out of [`run`], by a panic hook that restores before the panic
+//! message is printed, and on SIGTERM/SIGHUP/SIGINT, which end the loop like `q`. Ctrl-C itself
+//! arrives as a key in raw mode and quits like `q`; a read error on the terminal (it went away)
+//! ends the loop too.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::style::{Attribute, Print, SetAttribute};
+use crossterm::terminal::{self, Clear, ClearType};
+use crossterm::{cursor, execute, queue};
+use unicode_width::UnicodeWidthChar;
+
+use super::keys::{self, Action, Keys};
+use super::nav::Command;
+use super::walk::{self, Feedback, Walk};
+use crate::render::View;
+
+/// True while this process has the terminal in raw mode (read by the panic hook).
+static RAW: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+/// Puts the terminal back: main screen, cursor shown, cooked mode. Safe to call twice.
+fn restore() {
+    if RAW.swap(false, Ordering::SeqCst) {
+        let mut out = io::stdout();
+        let _ = execute!(
+            out,
+            SetAttribute(Attribute::Reset),
+            cursor::Show,
+            terminal::LeaveAlternateScreen
+        );
+        let _ = terminal::disable_raw_mode();
+    }
+}
+
+/// Raw mode for as long as it lives.
+struct Guard {
+    signals: Vec<signal_hook::SigId>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Guard {
+    fn enter() -> Result<Guard> {
+        HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                restore();
+                previous(info);
+            }));
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut signals = Vec::new();
+        for sig in [
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+            signal_hook::consts::SIGINT,
+        ] {
+            signals.push(signal_hook::flag::register(sig, Arc::clone(&stop))?);
+        }
+        let guard = Guard { signals, stop };
+        terminal::enable_raw_mode()?;
+        RAW.store(true, Ordering::SeqCst);
+        execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
+        Ok(guard)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+        for id in self.signals.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// Set this variable to make `!` panic inside the loop: lets the tests check that a panic
+/// gives the terminal back.
+const PANIC_KEY_VAR: &str = "ATTNSTEP_TEST_PANIC_KEY";
+
+/// Runs the walk on the terminal until `q`, Esc, Ctrl-C, a signal, or the terminal going away.
+pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
+    let panic_key = std::env::var_os(PANIC_KEY_VAR).is_some();
+    let guard = Guard::enter()?;
+    let mut keys = Keys::default();
+    let mut answer = String::new();
+    let mut message: Option<String> = None;
+    let (mut cols, mut rows) = terminal::size().unwrap_or((80, 24));
+    let mut dirty = true;
+    while !guard.stopped() {
+        if dirty {
+            draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
+            dirty = false;
+        }
+        if !event::poll(Duration::from_millis(200))? {
+            continue;
+        }
+        let key = match event::read() {
+            Err(_) => break,
+            Ok(Event::Resize(c, r)) => {
+                (cols, rows) = (c, r);
+                dirty = true;
+                continue;
+            }
+            Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => k,
+            Ok(_) => continue,
+        };
+        dirty = true;
+        if panic_key && key.code == KeyCode::Char('!') {
+            panic!("panic requested by {PANIC_KEY_VAR}");
+        }
+        if walk.asking() {
+            match quiz_key(walk, key, &mut answer) {
+                Some(Feedback::Quit) => break,
+                Some(fb) => message = Some(fb.message()).filter(|m| !m.is_empty()),
+                None => {}
+            }
+            continue;
+        }
+        match keys.feed(key) {
+            Action::Command(Command::Quit) => break,
+            Action::Command(cmd) => {
+                message = walk.apply(&cmd).err();
+            }
+            Action::Refused(why) => message = Some(why),
+            Action::Redraw => {
+                let mut buf = Vec::new();
+                queue!(buf, Clear(ClearType::All))?;
+                out.write_all(&buf)?;
+            }
+            Action::Editing | Action::Ignored => {}
+        }
+    }
+    drop(guard);
+    if let Some(score) = walk.score().filter(|s| s.asked > 0) {
+        for l in walk::score_lines(score, usize::MAX) {
+            writeln!(out, "{l}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A key while a quiz question is asked: typing edits the answer, Enter submits it.
+fn quiz_key(walk: &mut Walk, key: KeyEvent, answer: &mut String) -> Option<Feedback> {
+    if keys::is_interrupt(&key) || key.code == KeyCode::Esc {
+        return Some(Feedback::Quit);
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return None;
+    }
+    let empty = answer.is_empty();
+    match key.code {
+        KeyCode::Enter if !empty => Some(walk.answer(&std::mem::take(answer))),
+        KeyCode::Backspace => {
+            answer.pop();
+            None
+        }
+        KeyCode::Left | KeyCode::Up | KeyCode::PageUp if empty => Some(walk.answer("back")),
+        KeyCode::Right | KeyCode::Down | KeyCode::PageDown if empty => Some(walk.answer("skip")),
+        KeyCode::Char(c @ ('h' | '?' | 'q')) if empty => Some(walk.answer(&c.to_string())),
+        KeyCode::Char(c) if answer.chars().count() < 80 => {
+            answer.push(c);
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Draws the whole screen: title, message, the current screen fitted to the window, and the
+/// status (or prompt) line at the bottom.
+fn draw(
+    out: &mut dyn Write,
+    walk: &mut Walk,
+    keys: &Keys,
+    answer: &str,
+    message: Option<&str>,
+    cols: u16,
+    rows: u16,
+) -> io::Result<()> {
+    let width = usize::from(cols.max(20));
+    let height = usize::from(rows.max(3));
+    let mut top: Vec<String> = Vec::new();
+    if let Some(t) = walk.title() {
+        top.push(t.to_string());
+    }
+    if let Some(m) = message {
+        for line in m.lines() {
+            top.extend(walk::wrap(line, width));
+        }
+        top.push(String::new());
+    }
+    let asking = walk.asking();
+    // The last row is the status line; a question also needs its own lines and the input row.
+    let ask: Vec<String> = if asking {
+        let mut a = vec![String::new()];
+        a.extend(walk::wrap(&walk.prompt_line(), width));
+        a.push(format!("> {answer}▏"));
+        a
+    } else {
+        Vec::new()
+    };
+    let reserved = 1 + ask.len();
+    let avail = height.saturating_sub(reserved + top.len()).max(1);
+    let body = fitted_body(walk, width, avail);
+    let overflow = body.len().saturating_sub(avail);
+    walk.nav.scroll = walk.nav.scroll.min(overflow);
+    let start = walk.nav.scroll;
+    let mut lines: Vec<String> = top;
+    lines.extend(body.into_iter().skip(start).take(avail));
+    lines.extend(ask);
+    let mut status = match keys.prompt() {
+        Some(p) => p,
+        None if asking => walk.quiz_status(),
+        None => walk.status(width),
+    };
+    if overflow > 0 && keys.prompt().is_none() {
+        let below = overflow - start;
+        status = format!("j/k scroll ({start} above, {below} below) · {status}");
+    }
+
+    // One write per frame: the terminal never shows half a screen.
+    let mut buf: Vec<u8> = Vec::new();
+    queue!(buf, terminal::BeginSynchronizedUpdate)?;
+    let content_rows = height - 1;
+    for row in 0..content_rows {
+        queue!(buf, cursor::MoveTo(0, row as u16))?;
+        if let Some(line) = lines.get(row) {
+            queue!(buf, Print(fit(line, width)), SetAttribute(Attribute::Reset))?;
+        }
+        queue!(buf, Clear(ClearType::UntilNewLine))?;
+    }
+    let status = fit(&status, width);
+    let pad = width.saturating_sub(display_width(&status));
+    queue!(
+        buf,
+        cursor::MoveTo(0, content_rows as u16),
+        SetAttribute(Attribute::Reverse),
+        Print(status),
+        Print(" ".repeat(pad)),
+        SetAttribute(Attribute::Reset),
+        terminal::EndSynchronizedUpdate
+    )?;
+    out.write_all(&buf)?;
+    out.flush()
+}
+
+/// The current screen's lines, drawing matrices with fewer rows until it fits `avail` rows
+/// (down to 2; past that the screen scrolls).
+fn fitted_body(walk: &Walk, width: usize, avail: usize) -> Vec<String> {
+    let base = walk.view();
+    let mut max_rows = base.max_rows;
+    loop {
+        let view = View {
+            width,
+            max_rows,
+            ..base.clone()
+        };
+        let body: Vec<String> = walk
+            .body(&view)
+            .iter()
+            .flat_map(|l| wrap_line(l, width))
+            .collect();
+        if body.len() <= avail || max_rows <= 2 {
+            return body;
+        }
+        max_rows -= 1;
+    }
+}
+
+/// Breaks a plain line wider than the window at spaces, continuing under its indent plus
+/// four columns, so nothing (like the shape after an arrow) is lost. Coloured lines come from
+/// the renderer's tables, which are drawn to the window width; they are cut, not broken.
+pub fn wrap_line(line: &str, width: usize) -> Vec<String> {
+    if display_width(line) <= width || line.contains('\x1b') {
+        return vec![line.to_string()];
+    }
+    let indent = line.chars().take_while(|c| *c == ' ').count();
+    let cont = " ".repeat((indent + 4).min(width / 2));
+    let mut out = Vec::new();
+    let mut cur = " ".repeat(indent);
+    let mut cur_w = indent;
+    let mut fresh = true;
+    for word in line.split(' ').filter(|w| !w.is_empty()) {
+        let w = display_width(word);
+        if !fresh && cur_w + 1 + w > width {
+            out.push(std::mem::replace(&mut cur, cont.clone()));
+            cur_w = cont.len();
+            fresh = true;
+        }
+        if !fresh {
+            cur.push(' ');
+            cur_w += 1;
+        }
+        cur.push_str(word);
+        cur_w += w;
+        fresh = false;
+    }
+    out.push(cur);
+    out
+}
+
+/// Display width of text that may hold ANSI colour codes.
+pub fn display_width(s: &str) -> usize {
+    let mut w = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            skip_escape(&mut chars);
+        } else {
+            w += c.width().unwrap_or(0);
+        }
+    }
+    w
+}
+
+fn skip_escape(chars: &mut std::str::Chars) {
+    if chars.next() == Some('[') {
+        for c in chars.by_ref() {
+            if ('@'..='~').contains(&c) {
+                break;
+            }
+        }
+    }
+}
+
+/// Cuts a line (which may hold ANSI colour codes) to `width` columns, ending in `…` when cut,
+/// so no line ever wraps and breaks the in-place redraw.
+pub fn fit(s: &str, width: usize) -> String {
+    if display_width(s) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    let mut chars = s.chars();
+    let mut coloured = false;
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            let rest = chars.as_str();
+            skip_escape(&mut chars);
+            out.push(c);
+            out.push_str(&rest[..rest.len() - chars.as_str().len()]);
+            coloured = true;
+            continue;
+        }
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    if coloured {
+        out.push_str("\x1b[0m");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_counts_columns_not_bytes_and_skips_colour_codes() {
+        assert_eq!(fit("stage · step", 20), "stage · step");
+        assert_eq!(fit("abcdefghij", 5), "abcd…");
+        assert_eq!(display_width("\x1b[31mred\x1b[0m →"), 5);
+        let cut = fit("\x1b[31mabcdef\x1b[0m", 4);
+        assert_eq!(cut, "\x1b[31mabc…\x1b[0m");
+        assert_eq!(display_width(&cut), 4);
+        assert_eq!(display_width(&fit("── step 1/3 ──────────", 8)), 8);
+    }
+
+    #[test]
+    fn long_plain_lines_break_at_spaces_under_their_indent() {
+        assert_eq!(
+            wrap_line("  xq_t [a, b] → [c, d]", 14),
+            vec!["  xq_t [a, b]", "      → [c, d]"]
+        );
+        assert_eq!(wrap_line("  xq_t [a, b] → [c, d]", 13).len(), 3);
+        assert_eq!(wrap_line("short", 14), vec!["short"]);
+        // Colour means a table: cut by `fit`, never broken.
+        assert_eq!(wrap_line("\x1b[1mx\x1b[0m yyyyyyyyyyyyyyyy", 5).len(), 1);
+    }
+}
