@@ -293,24 +293,21 @@ pub fn wrap_line(line: &str, width: usize) -> Vec<String> {
     let cont = " ".repeat((indent + 4).min(width / 2));
     let mut out = Vec::new();
     let mut cur = " ".repeat(indent);
-    let mut cur_w = indent;
-    let mut fresh = true;
-    for word in line.split(' ').filter(|w| !w.is_empty()) {
-        let w = display_width(word);
-        if !fresh && cur_w + 1 + w > width {
-            out.push(std::mem::replace(&mut cur, cont.clone()));
-            cur_w = cont.len();
-            fresh = true;
+    // Pieces are words with the spaces after them, so runs of spaces (column alignment)
+    // survive on the first line.
+    for piece in line[indent..].split_inclusive(' ') {
+        let word = piece.trim_end_matches(' ');
+        let fresh = cur.trim().is_empty();
+        if !fresh && display_width(&cur) + display_width(word) > width {
+            out.push(cur.trim_end().to_string());
+            cur = cont.clone();
         }
-        if !fresh {
-            cur.push(' ');
-            cur_w += 1;
+        if word.is_empty() && cur.trim().is_empty() {
+            continue;
         }
-        cur.push_str(word);
-        cur_w += w;
-        fresh = false;
+        cur.push_str(piece);
     }
-    out.push(cur);
+    out.push(cur.trim_end().to_string());
     out
 }
 
@@ -394,6 +391,10 @@ mod tests {
         );
         assert_eq!(wrap_line("  xq_t [a, b] → [c, d]", 13).len(), 3);
         assert_eq!(wrap_line("short", 14), vec!["short"]);
+        assert_eq!(
+            wrap_line("  x     [a] → [b, c]", 14),
+            vec!["  x     [a] →", "      [b, c]"]
+        );
         // Colour means a table: cut by `fit`, never broken.
         assert_eq!(wrap_line("\x1b[1mx\x1b[0m yyyyyyyyyyyyyyyy", 5).len(), 1);
     }
