@@ -82,6 +82,8 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         restore();
+        // The process is about to finish; signal-hook leaves these signals ignored rather than
+        // back at their defaults, which only matters for the few moments before exit.
         for id in self.signals.drain(..) {
             signal_hook::low_level::unregister(id);
         }
@@ -106,8 +108,12 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
             draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
             dirty = false;
         }
-        if !event::poll(Duration::from_millis(200))? {
-            continue;
+        // Polling with a timeout lets a signal end the loop; an error means the terminal is
+        // gone, so there is nobody to draw for.
+        match event::poll(Duration::from_millis(200)) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(_) => break,
         }
         let key = match event::read() {
             Err(_) => break,
