@@ -131,7 +131,7 @@ pub fn run(input: &mut dyn BufRead, out: &mut dyn Write, walk: &mut Walk) -> Res
                 writeln!(out, "{msg}")?;
             }
             if walk.asking() {
-                writeln!(out, "{}", walk.prompt_line())?;
+                writeln!(out, "{}", walk.prompt_line(true))?;
             } else {
                 writeln!(out)?;
                 show(out, walk)?;
@@ -167,7 +167,7 @@ fn show(out: &mut dyn Write, walk: &Walk) -> Result<()> {
         writeln!(out, "{line}")?;
     }
     if walk.asking() {
-        writeln!(out, "{}", walk.prompt_line())?;
+        writeln!(out, "{}", walk.prompt_line(true))?;
     } else {
         writeln!(out, "[{}]", walk.status(usize::MAX))?;
     }

@@ -179,6 +179,8 @@ fn quiz_key(walk: &mut Walk, key: KeyEvent, answer: &mut String) -> Option<Feedb
         KeyCode::Left | KeyCode::Up | KeyCode::PageUp if empty => Some(walk.answer("back")),
         KeyCode::Right | KeyCode::Down | KeyCode::PageDown if empty => Some(walk.answer("skip")),
         KeyCode::Char(c @ ('h' | '?' | 'q')) if empty => Some(walk.answer(&c.to_string())),
+        // Space is how the learner got here: extra presses are not the start of an answer.
+        KeyCode::Char(' ') if empty => None,
         KeyCode::Char(c) if answer.chars().count() < 80 => {
             answer.push(c);
             None
@@ -214,8 +216,12 @@ fn draw(
     // The last row is the status line; a question also needs its own lines and the input row.
     let ask: Vec<String> = if asking {
         let mut a = vec![String::new()];
-        a.extend(walk::wrap(&walk.prompt_line(), width));
-        a.push(format!("> {answer}▏"));
+        a.extend(walk::wrap(&walk.prompt_line(false), width));
+        a.push(if answer.is_empty() {
+            "> ▏   (type the sizes, like 2 8 5 64)".to_string()
+        } else {
+            format!("> {answer}▏")
+        });
         a
     } else {
         Vec::new()

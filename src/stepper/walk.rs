@@ -175,8 +175,9 @@ impl<'a> Walk<'a> {
         self.quiz.as_ref().map(|q| &q.score)
     }
 
-    /// The line asking the current question.
-    pub fn prompt_line(&self) -> String {
+    /// The line asking the current question; `with_keys` adds what can be typed (line mode
+    /// has no status line to say it).
+    pub fn prompt_line(&self, with_keys: bool) -> String {
         let Some(q) = self.question() else {
             return String::new();
         };
@@ -193,7 +194,9 @@ impl<'a> Walk<'a> {
         if !q.same.is_empty() {
             ask.push_str(&format!(" ({} changes the same way)", q.same.join(", ")));
         }
-        ask.push_str("  [sizes like 2 8 5 64 · h hint · skip]");
+        if with_keys {
+            ask.push_str("  [sizes like 2 8 5 64 · h hint · skip]");
+        }
         ask
     }
 

@@ -444,3 +444,36 @@ fn hangup_and_terminate_signals_restore_the_terminal() {
         assert_cooked(&settings, &screen);
     }
 }
+
+/// What a teacher does with a clicker: PageDown through the prefill and both decode steps,
+/// then PageUp all the way back, never touching the keyboard.
+#[test]
+fn a_clicker_walks_every_step_forward_and_back() {
+    let page_down = "\x1b[6~";
+    let page_up = "\x1b[5~";
+    let mut s = spawn_pty(&[], &[]);
+    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4)")
+        .unwrap();
+    s.send(page_down.repeat(13)).unwrap();
+    s.expect("stage 1/13 input · step 2/3 decode (pos 5)")
+        .unwrap();
+    s.send(page_down.repeat(13)).unwrap();
+    s.expect("stage 1/13 input · step 3/3 decode (pos 6)")
+        .unwrap();
+    s.send(page_down.repeat(12)).unwrap();
+    s.expect("stage 13/13 o_proj · step 3/3 decode (pos 6)")
+        .unwrap();
+    // One more click at the end says so instead of leaving.
+    s.send(page_down).unwrap();
+    s.expect("this is the end of the walk").unwrap();
+    s.send(page_up.repeat(13)).unwrap();
+    s.expect("stage 13/13 o_proj · step 2/3 decode (pos 5)")
+        .unwrap();
+    s.send(page_up.repeat(25)).unwrap();
+    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4)")
+        .unwrap();
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
