@@ -8,7 +8,7 @@
 //!
 //! When standard input ends before the first command (`< /dev/null`, a closed stdin in CI),
 //! nobody is there to step, so the rest of the walk is printed as if `n` had been sent to the
-//! end; an end of input later stops quietly where it is.
+//! end (without the quiz, which needs answers); an end of input later stops quietly where it is.
 
 use std::io::{BufRead, Write};
 
@@ -108,10 +108,13 @@ pub fn run(input: &mut dyn BufRead, out: &mut dyn Write, walk: &mut Walk) -> Res
     let mut commands = 0usize;
     let mut buf = String::new();
     loop {
+        // Whoever reads the answers may be waiting for them before typing the next line.
+        out.flush()?;
         buf.clear();
         if input.read_line(&mut buf)? == 0 {
-            if commands == 0 && !walk.asking() {
-                // Nobody is there to step: print the rest of the walk.
+            if commands == 0 && walk.score().is_none() {
+                // Nobody is there to step: print the rest of the walk. (Nobody is there to
+                // answer a quiz either: that stops here.)
                 while walk.apply(&Command::Next).is_ok() {
                     writeln!(out)?;
                     show(out, walk)?;

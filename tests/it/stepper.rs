@@ -477,3 +477,16 @@ fn a_clicker_walks_every_step_forward_and_back() {
     assert_eq!(code, 0);
     assert_cooked(&settings, &screen);
 }
+
+#[test]
+fn quiz_with_no_input_stops_at_once() {
+    let mut args = GQA.to_vec();
+    args.push("--quiz");
+    let (out, code) = line_mode(&args, "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        statuses(&out),
+        vec!["stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help"]
+    );
+    assert!(!out.contains("Quiz:"), "{out}");
+}
