@@ -126,18 +126,11 @@ impl Keys {
     fn normal(&mut self, key: KeyEvent) -> Action {
         use Command::*;
         let cmd = match key.code {
-            KeyCode::Char(' ')
-            | KeyCode::Enter
-            | KeyCode::Right
-            | KeyCode::Down
-            | KeyCode::PageDown
-            | KeyCode::Char('n') => Next,
-            KeyCode::Left
-            | KeyCode::Up
-            | KeyCode::PageUp
-            | KeyCode::Backspace
-            | KeyCode::Char('b')
-            | KeyCode::Char('p') => Back,
+            // The keys a clicker or a reader's thumb uses page through a tall stage first.
+            KeyCode::Char(' ') | KeyCode::Down | KeyCode::PageDown => PageDown,
+            KeyCode::Up | KeyCode::PageUp => PageUp,
+            KeyCode::Enter | KeyCode::Right | KeyCode::Char('n') => Next,
+            KeyCode::Left | KeyCode::Backspace | KeyCode::Char('b') | KeyCode::Char('p') => Back,
             KeyCode::Home | KeyCode::Char('g') => First,
             KeyCode::End | KeyCode::Char('G') => Last,
             KeyCode::Char('[') | KeyCode::Char('h') => PrevHead,
@@ -163,8 +156,10 @@ impl Keys {
 
 /// Every key, for the help overlay: (keys, what they do).
 pub const HELP: &[(&str, &str)] = &[
-    ("Space Enter → ↓ n PgDn", "next stage"),
-    ("← ↑ b p Backspace PgUp", "previous stage"),
+    ("Space ↓ PgDn", "page down a tall stage, then next stage"),
+    ("↑ PgUp", "page up a scrolled stage, then previous stage"),
+    ("Enter → n", "next stage"),
+    ("← b p Backspace", "previous stage"),
     ("Home g / End G", "first / last screen"),
     ("5 Enter", "go to stage 5 of this step"),
     (
@@ -173,7 +168,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("[ ] or h l", "previous / next head in the matrices"),
     ("B", "next batch row"),
-    ("j k", "scroll a stage taller than the window"),
+    ("j k", "scroll a tall stage by one line"),
     ("Ctrl-L", "redraw"),
     ("?", "show / hide this help"),
     ("q Esc Ctrl-C", "quit"),
@@ -202,25 +197,22 @@ mod tests {
     #[test]
     fn clicker_and_keyboard_keys_step_forward_and_back() {
         let mut keys = Keys::default();
-        for k in [
-            ch(' '),
-            key(KeyCode::Enter),
-            key(KeyCode::Right),
-            key(KeyCode::Down),
-            key(KeyCode::PageDown),
-            ch('n'),
-        ] {
+        for k in [key(KeyCode::Enter), key(KeyCode::Right), ch('n')] {
             assert_eq!(cmd(&mut keys, k), Command::Next, "{k:?}");
+        }
+        for k in [ch(' '), key(KeyCode::Down), key(KeyCode::PageDown)] {
+            assert_eq!(cmd(&mut keys, k), Command::PageDown, "{k:?}");
         }
         for k in [
             key(KeyCode::Left),
-            key(KeyCode::Up),
-            key(KeyCode::PageUp),
             key(KeyCode::Backspace),
             ch('b'),
             ch('p'),
         ] {
             assert_eq!(cmd(&mut keys, k), Command::Back, "{k:?}");
+        }
+        for k in [key(KeyCode::Up), key(KeyCode::PageUp)] {
+            assert_eq!(cmd(&mut keys, k), Command::PageUp, "{k:?}");
         }
     }
 
@@ -270,7 +262,7 @@ mod tests {
         assert_eq!(keys.feed(key(KeyCode::Esc)), Action::Editing);
         assert_eq!(keys.mode, Mode::Normal);
         keys.feed(ch('3'));
-        assert_eq!(cmd(&mut keys, key(KeyCode::PageDown)), Command::Next);
+        assert_eq!(cmd(&mut keys, key(KeyCode::PageDown)), Command::PageDown);
         assert_eq!(keys.mode, Mode::Normal);
         // Backspace over the only digit leaves number entry.
         keys.feed(ch('4'));

@@ -31,6 +31,11 @@ pub enum Screen {
 pub enum Command {
     Next,
     Back,
+    /// Next, except that a front end showing a screen taller than the window first pages
+    /// down through it (so a clicker reaches everything); here, the same as `Next`.
+    PageDown,
+    /// Back, except that a front end first pages up a scrolled screen; here, `Back`.
+    PageUp,
     /// The first screen (the welcome, if there is one).
     First,
     /// The last screen (the end, if there is one).
@@ -253,7 +258,7 @@ impl Nav {
             return Err("there is nothing to show".into());
         }
         match *cmd {
-            Command::Next => {
+            Command::Next | Command::PageDown => {
                 if self.is_last() {
                     return Err(
                         "this is the end of the walk: q quits, g goes back to the start".into(),
@@ -261,7 +266,7 @@ impl Nav {
                 }
                 self.go(self.current + 1);
             }
-            Command::Back => {
+            Command::Back | Command::PageUp => {
                 if self.current == 0 {
                     return Err("this is the start of the walk: Space or → goes forward".into());
                 }
@@ -399,6 +404,16 @@ mod tests {
             "nothing before the start"
         );
         assert_eq!(nav.screen(), Screen::Welcome);
+    }
+
+    #[test]
+    fn paging_commands_move_like_next_and_back() {
+        let mut nav = Nav::new(steps(), false, false, 1, 1);
+        nav.apply(&Command::PageDown).unwrap();
+        assert_eq!(nav.screen(), at(0, 1));
+        nav.apply(&Command::PageUp).unwrap();
+        assert_eq!(nav.screen(), at(0, 0));
+        assert!(nav.apply(&Command::PageUp).is_err());
     }
 
     #[test]

@@ -103,9 +103,10 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
     let mut message: Option<String> = None;
     let (mut cols, mut rows) = terminal::size().unwrap_or((80, 24));
     let mut dirty = true;
+    let mut layout = Layout::default();
     while !guard.stopped() {
         if dirty {
-            draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
+            layout = draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
             dirty = false;
         }
         // Polling with a timeout lets a signal end the loop; an error means the terminal is
@@ -140,7 +141,13 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
         match keys.feed(key) {
             Action::Command(Command::Quit) => break,
             Action::Command(cmd) => {
-                message = walk.apply(&cmd).err();
+                message = match page(&cmd, walk.nav.scroll, layout) {
+                    Some(scroll) => {
+                        walk.nav.scroll = scroll;
+                        None
+                    }
+                    None => walk.apply(&cmd).err(),
+                };
             }
             Action::Refused(why) => message = Some(why),
             Action::Redraw => {
@@ -189,6 +196,28 @@ fn quiz_key(walk: &mut Walk, key: KeyEvent, answer: &mut String) -> Option<Feedb
     }
 }
 
+/// How the last frame fitted: how far the current screen can scroll, and a page's height.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Layout {
+    /// Largest useful scroll offset (0 when the screen fits).
+    max_scroll: usize,
+    /// Rows of the screen shown at once.
+    page: usize,
+}
+
+/// The scroll offset a paging command moves to, or `None` when it should change the stage:
+/// PageDown pages down until the end of the screen is shown, PageUp pages back to the top.
+fn page(cmd: &Command, scroll: usize, layout: Layout) -> Option<usize> {
+    let step = layout.page.saturating_sub(1).max(1);
+    match cmd {
+        Command::PageDown if scroll < layout.max_scroll => {
+            Some((scroll + step).min(layout.max_scroll))
+        }
+        Command::PageUp if scroll > 0 => Some(scroll.saturating_sub(step)),
+        _ => None,
+    }
+}
+
 /// Draws the whole screen: title, message, the current screen fitted to the window, and the
 /// status (or prompt) line at the bottom.
 fn draw(
@@ -199,7 +228,7 @@ fn draw(
     message: Option<&str>,
     cols: u16,
     rows: u16,
-) -> io::Result<()> {
+) -> io::Result<Layout> {
     let width = usize::from(cols.max(20));
     let height = usize::from(rows.max(3));
     let mut top: Vec<String> = Vec::new();
@@ -229,21 +258,35 @@ fn draw(
     let reserved = 1 + ask.len();
     let avail = height.saturating_sub(reserved + top.len()).max(1);
     let body = fitted_body(walk, width, avail);
-    let overflow = body.len().saturating_sub(avail);
-    walk.nav.scroll = walk.nav.scroll.min(overflow);
-    let start = walk.nav.scroll;
     let mut lines: Vec<String> = top;
-    lines.extend(body.into_iter().skip(start).take(avail));
+    let mut layout = Layout {
+        max_scroll: 0,
+        page: avail,
+    };
+    if body.len() <= avail {
+        walk.nav.scroll = 0;
+        lines.extend(body);
+    } else {
+        // Too tall even with smaller matrices: show a window of it, and say so on its last
+        // row rather than in the status line, which keeps saying where we are.
+        let shown = avail.saturating_sub(1).max(1);
+        let overflow = body.len() - shown;
+        layout = Layout {
+            max_scroll: overflow,
+            page: shown,
+        };
+        walk.nav.scroll = walk.nav.scroll.min(overflow);
+        let start = walk.nav.scroll;
+        let below = overflow - start;
+        lines.extend(body.into_iter().skip(start).take(shown));
+        lines.push(scroll_note(start, below));
+    }
     lines.extend(ask);
-    let mut status = match keys.prompt() {
+    let status = match keys.prompt() {
         Some(p) => p,
         None if asking => walk.quiz_status(),
         None => walk.status(width),
     };
-    if overflow > 0 && keys.prompt().is_none() {
-        let below = overflow - start;
-        status = format!("j/k scroll ({start} above, {below} below) · {status}");
-    }
 
     // One write per frame: the terminal never shows half a screen.
     let mut buf: Vec<u8> = Vec::new();
@@ -268,11 +311,28 @@ fn draw(
         terminal::EndSynchronizedUpdate
     )?;
     out.write_all(&buf)?;
-    out.flush()
+    out.flush()?;
+    Ok(layout)
 }
 
+/// The row under a screen that does not fit: `↓ 12 more lines (j) · ↑ 3 above (k)`.
+fn scroll_note(above: usize, below: usize) -> String {
+    let mut parts = Vec::new();
+    if below > 0 {
+        parts.push(format!("↓ {below} more lines (j)"));
+    }
+    if above > 0 {
+        parts.push(format!("↑ {above} above (k)"));
+    }
+    format!("  ⋯ {}", parts.join(" · "))
+}
+
+/// Fewest matrix rows drawn to make a screen fit; below that the screen scrolls instead, since
+/// a matrix cut to its first and last row says little.
+const MIN_MATRIX_ROWS: usize = 4;
+
 /// The current screen's lines, drawing matrices with fewer rows until it fits `avail` rows
-/// (down to 2; past that the screen scrolls).
+/// (down to [`MIN_MATRIX_ROWS`]; past that the screen scrolls).
 fn fitted_body(walk: &Walk, width: usize, avail: usize) -> Vec<String> {
     let base = walk.view();
     let mut max_rows = base.max_rows;
@@ -287,7 +347,7 @@ fn fitted_body(walk: &Walk, width: usize, avail: usize) -> Vec<String> {
             .iter()
             .flat_map(|l| wrap_line(l, width))
             .collect();
-        if body.len() <= avail || max_rows <= 2 {
+        if body.len() <= avail || max_rows <= MIN_MATRIX_ROWS {
             return body;
         }
         max_rows -= 1;
@@ -393,6 +453,38 @@ mod tests {
         assert_eq!(cut, "\x1b[31mabc…\x1b[0m");
         assert_eq!(display_width(&cut), 4);
         assert_eq!(display_width(&fit("── step 1/3 ──────────", 8)), 8);
+    }
+
+    #[test]
+    fn paging_scrolls_a_tall_screen_before_changing_stage() {
+        // 30 rows of content, 10 shown: offsets 0..=20.
+        let tall = Layout {
+            max_scroll: 20,
+            page: 10,
+        };
+        // A page keeps one row of the last view for context.
+        assert_eq!(page(&Command::PageDown, 0, tall), Some(9));
+        assert_eq!(page(&Command::PageDown, 18, tall), Some(20));
+        assert_eq!(
+            page(&Command::PageDown, 20, tall),
+            None,
+            "at the end: next stage"
+        );
+        assert_eq!(page(&Command::PageUp, 20, tall), Some(11));
+        assert_eq!(page(&Command::PageUp, 5, tall), Some(0));
+        assert_eq!(
+            page(&Command::PageUp, 0, tall),
+            None,
+            "at the top: previous stage"
+        );
+        // Strict moves never scroll; a screen that fits never scrolls.
+        assert_eq!(page(&Command::Next, 0, tall), None);
+        assert_eq!(page(&Command::Back, 5, tall), None);
+        let fits = Layout {
+            max_scroll: 0,
+            page: 23,
+        };
+        assert_eq!(page(&Command::PageDown, 0, fits), None);
     }
 
     #[test]

@@ -445,33 +445,186 @@ fn hangup_and_terminate_signals_restore_the_terminal() {
     }
 }
 
+const STAGES: [&str; 13] = [
+    "input",
+    "project",
+    "split_heads",
+    "rope",
+    "kv_cache",
+    "repeat_kv",
+    "transpose",
+    "scores",
+    "causal_mask",
+    "softmax",
+    "weighted_sum",
+    "merge_heads",
+    "o_proj",
+];
+
+/// Every stage of the three steps, as the status line names them.
+fn walk_order() -> Vec<String> {
+    let steps = [
+        "step 1/3 prefill (pos 0..4)",
+        "step 2/3 decode (pos 5)",
+        "step 3/3 decode (pos 6)",
+    ];
+    steps
+        .iter()
+        .flat_map(|step| {
+            STAGES
+                .iter()
+                .enumerate()
+                .map(move |(i, id)| format!("stage {}/13 {id} · {step}", i + 1))
+        })
+        .collect()
+}
+
+/// How each frame ends (crossterm's end of a synchronized update): frames are read one at a
+/// time by expecting this.
+const FRAME_END: &str = "\x1b[?2026l";
+
+/// The status line of a frame: the last `stage 3/13 split_heads · step 1/3 prefill (pos 0..4)`.
+fn status_in(frame: &str) -> Option<String> {
+    let mut found = None;
+    let mut from = 0;
+    while let Some(i) = frame[from..].find("stage ").map(|i| i + from) {
+        from = i + 1;
+        let Some(len) = frame[i..].find(')') else {
+            break;
+        };
+        let cand = &frame[i..=i + len];
+        let Some((stage, step)) = cand.split_once(" · step ") else {
+            continue;
+        };
+        let mut words = stage["stage ".len()..].split(' ');
+        let ok = words.next().is_some_and(|n| n.ends_with("/13"))
+            && words.next().is_some_and(|id| STAGES.contains(&id))
+            && words.next().is_none()
+            && step.contains(" (pos ");
+        if ok {
+            found = Some(cand.to_string());
+        }
+    }
+    found
+}
+
+/// Reads the rest of the frame being drawn and returns its status line.
+fn next_frame(s: &mut Session) -> String {
+    let f = frame(s);
+    status_in(&f).unwrap_or_else(|| panic!("no status line in {f:?}"))
+}
+
+/// Sends one key and returns the status line of the frame it drew.
+fn click(s: &mut Session, key: &str) -> String {
+    s.send(key).unwrap();
+    next_frame(s)
+}
+
 /// What a teacher does with a clicker: PageDown through the prefill and both decode steps,
-/// then PageUp all the way back, never touching the keyboard.
+/// then PageUp all the way back, never touching the keyboard. A stage taller than the window
+/// takes more than one click (the clicker pages through it), so the test follows the status
+/// line click by click and checks the stages come in order, none skipped.
 #[test]
 fn a_clicker_walks_every_step_forward_and_back() {
-    let page_down = "\x1b[6~";
-    let page_up = "\x1b[5~";
+    let (page_down, page_up) = ("\x1b[6~", "\x1b[5~");
+    let order = walk_order();
     let mut s = spawn_pty(&[], &[]);
-    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4)")
-        .unwrap();
-    s.send(page_down.repeat(13)).unwrap();
-    s.expect("stage 1/13 input · step 2/3 decode (pos 5)")
-        .unwrap();
-    s.send(page_down.repeat(13)).unwrap();
-    s.expect("stage 1/13 input · step 3/3 decode (pos 6)")
-        .unwrap();
-    s.send(page_down.repeat(12)).unwrap();
-    s.expect("stage 13/13 o_proj · step 3/3 decode (pos 6)")
-        .unwrap();
-    // One more click at the end says so instead of leaving.
-    s.send(page_down).unwrap();
-    s.expect("this is the end of the walk").unwrap();
-    s.send(page_up.repeat(13)).unwrap();
-    s.expect("stage 13/13 o_proj · step 2/3 decode (pos 5)")
-        .unwrap();
-    s.send(page_up.repeat(25)).unwrap();
-    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4)")
-        .unwrap();
+    assert_eq!(next_frame(&mut s), order[0]);
+    let mut seen = vec![order[0].clone()];
+    for _ in 0..400 {
+        let at = click(&mut s, page_down);
+        if seen.last() != Some(&at) {
+            seen.push(at);
+        }
+        if seen.len() == order.len() {
+            break;
+        }
+    }
+    assert_eq!(seen, order);
+    // Page past the end of the last stage: the walk says it is over instead of leaving.
+    let mut ended = false;
+    for _ in 0..100 {
+        s.send(page_down).unwrap();
+        if frame(&mut s).contains("this is the end of the walk") {
+            ended = true;
+            break;
+        }
+    }
+    assert!(
+        ended,
+        "paging past the last stage never said the walk was over"
+    );
+    let mut back = vec![order.last().unwrap().clone()];
+    for _ in 0..400 {
+        let at = click(&mut s, page_up);
+        if back.last() != Some(&at) {
+            back.push(at);
+        }
+        if back.len() == order.len() {
+            break;
+        }
+    }
+    let reversed: Vec<String> = order.iter().rev().cloned().collect();
+    assert_eq!(back, reversed);
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+/// Reads the rest of the frame being drawn, as text.
+fn frame(s: &mut Session) -> String {
+    let m = s.expect(FRAME_END).unwrap();
+    String::from_utf8_lossy(m.before()).into_owned()
+}
+
+/// In a window too small for a stage, PageDown pages through it (the last row says how much
+/// is left) before moving on, and PageUp pages back; → always moves to the next stage.
+#[test]
+fn paging_keys_scroll_a_stage_taller_than_the_window() {
+    let split = "stage 3/13 split_heads · step 1/3 prefill (pos 0..4)";
+    let mut s = spawn_pty(&["--batch", "2"], &[]);
+    frame(&mut s);
+    s.get_process_mut().set_window_size(60, 6).unwrap();
+    let f = frame(&mut s);
+    assert_eq!(
+        status_in(&f).unwrap(),
+        "stage 1/13 input · step 1/3 prefill (pos 0..4)"
+    );
+    s.send("3").unwrap();
+    assert!(frame(&mut s).contains("go to stage 3"));
+    s.send("\r").unwrap();
+    let f = frame(&mut s);
+    assert_eq!(status_in(&f).unwrap(), split);
+    assert!(
+        f.contains("more lines (j)") && !f.contains("above (k)"),
+        "{f:?}"
+    );
+    s.send("\x1b[6~").unwrap();
+    let f = frame(&mut s);
+    assert_eq!(
+        status_in(&f).unwrap(),
+        split,
+        "PageDown scrolled instead of moving on"
+    );
+    assert!(f.contains("above (k)"), "{f:?}");
+    s.send("\x1b[5~").unwrap();
+    let f = frame(&mut s);
+    assert_eq!(
+        status_in(&f).unwrap(),
+        split,
+        "PageUp went back to the top first"
+    );
+    assert!(!f.contains("above (k)"), "{f:?}");
+    assert_eq!(
+        click(&mut s, "\x1b[5~"),
+        "stage 2/13 project · step 1/3 prefill (pos 0..4)"
+    );
+    assert_eq!(click(&mut s, "\x1b[C"), split);
+    assert_eq!(
+        click(&mut s, "\x1b[C"),
+        "stage 4/13 rope · step 1/3 prefill (pos 0..4)"
+    );
     s.send("q").unwrap();
     let (code, settings, screen) = finish(&mut s);
     assert_eq!(code, 0);
