@@ -248,16 +248,26 @@ fn quiz_cannot_be_combined_with_printing_everything() {
 
 // ---- the raw-mode stepper in a pseudo-terminal ----
 
-/// Runs attnstep in an 80×24 pseudo-terminal under `sh`, which afterwards prints the exit
-/// status and the terminal settings, so the tests can see the terminal was given back.
+/// Runs attnstep in an 80×24 pseudo-terminal (see [`spawn_pty_in`]).
 fn spawn_pty(extra: &[&str], env: &[(&str, &str)]) -> Session {
+    spawn_pty_in(80, 24, extra, env)
+}
+
+/// Runs attnstep in a `cols`×`rows` pseudo-terminal under `sh`, which afterwards prints the
+/// exit status and the terminal settings, so the tests can see the terminal was given back.
+/// Tests that mean one key = one stage use a window tall enough for every stage, since
+/// Space and PageDown page through a stage taller than the window first.
+fn spawn_pty_in(cols: u16, rows: u16, extra: &[&str], env: &[(&str, &str)]) -> Session {
     let bin = env!("CARGO_BIN_EXE_attnstep");
     let mut args: Vec<&str> = GQA.to_vec();
     args.extend(extra);
     // `stty sane` gives a normal cooked terminal (the pty library starts with echo off);
-    // afterwards the settings must be exactly what they were before.
+    // afterwards the settings must be exactly what they were before. The pty library sets its
+    // own default size from the parent after starting the child, so the script waits until
+    // the size set below has arrived.
     let script = format!(
-        "stty sane cols 80 rows 24; before=$(stty -g); {bin} {}; echo \"exit=$?\"; \
+        "stty sane; until [ \"$(stty size)\" = \"{rows} {cols}\" ]; do sleep 0.05; done; \
+         before=$(stty -g); {bin} {}; echo \"exit=$?\"; \
          if [ \"$(stty -g)\" = \"$before\" ]; then echo tty-unchanged; else echo tty-changed; fi; \
          stty -a",
         args.join(" ")
@@ -270,6 +280,9 @@ fn spawn_pty(extra: &[&str], env: &[(&str, &str)]) -> Session {
         cmd.env(k, v);
     }
     let mut s = Session::spawn(cmd).expect("spawn a pty");
+    s.get_process_mut()
+        .set_window_size(cols, rows)
+        .expect("size the pty");
     s.set_expect_timeout(Some(Duration::from_secs(30)));
     s
 }
@@ -309,7 +322,7 @@ fn assert_cooked(settings: &[String], screen: &str) {
 
 #[test]
 fn keys_step_forward_back_jump_and_change_head() {
-    let mut s = spawn_pty(&[], &[]);
+    let mut s = spawn_pty_in(100, 60, &[], &[]);
     s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help")
         .unwrap();
     s.send(" ").unwrap();
@@ -355,7 +368,7 @@ fn a_resize_redraws_to_the_new_width() {
 
 #[test]
 fn ctrl_c_quits_and_restores_the_terminal() {
-    let mut s = spawn_pty(&[], &[]);
+    let mut s = spawn_pty_in(100, 60, &[], &[]);
     s.expect("stage 1/13 input").unwrap();
     s.send(" ").unwrap();
     s.expect("stage 2/13 project").unwrap();
@@ -380,7 +393,7 @@ fn a_panic_still_restores_the_terminal() {
 
 #[test]
 fn quiz_in_the_terminal_takes_right_and_wrong_answers() {
-    let mut s = spawn_pty(&["--quiz"], &[]);
+    let mut s = spawn_pty_in(100, 60, &["--quiz"], &[]);
     s.expect("stage 1/13 input").unwrap();
     s.send(" ").unwrap();
     s.expect("What shape is xq_proj after q_proj(x)?").unwrap();
