@@ -329,7 +329,7 @@ fn scroll_note(above: usize, below: usize) -> String {
 
 /// Fewest matrix rows drawn to make a screen fit; below that the screen scrolls instead, since
 /// a matrix cut to its first and last row says little.
-const MIN_MATRIX_ROWS: usize = 4;
+const MIN_MATRIX_ROWS: usize = 6;
 
 /// The current screen's lines, drawing matrices with fewer rows until it fits `avail` rows
 /// (down to [`MIN_MATRIX_ROWS`]; past that the screen scrolls).
