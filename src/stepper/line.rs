@@ -101,6 +101,7 @@ pub const HELP: &[(&str, &str)] = &[
 
 /// Runs the walk on typed lines until `q` or the end of input.
 pub fn run(input: &mut dyn BufRead, out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
+    walk.line_mode = true;
     if let Some(title) = walk.title() {
         writeln!(out, "{title}\n")?;
     }

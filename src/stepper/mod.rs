@@ -205,7 +205,7 @@ mod tests {
     fn a_lesson_walk_shows_welcome_notes_and_closing_in_order() {
         let (out, outcome) = run(&lesson(), "", &Options::default());
         assert!(
-            out.starts_with("GQA in two steps\n\nWelcome: watch the KV heads.\n"),
+            out.starts_with("GQA in two steps\n\nWelcome: watch the KV heads.\n[welcome · n to start · ? help]\n"),
             "{out}"
         );
         let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} missing: {out}"));

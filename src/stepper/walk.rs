@@ -73,6 +73,8 @@ pub struct Walk<'a> {
     base: View,
     pub nav: Nav,
     quiz: Option<Quiz>,
+    /// Commands are typed lines, not keys (changes what the status line suggests).
+    pub line_mode: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -101,6 +103,7 @@ impl<'a> Walk<'a> {
             base: view.clone(),
             nav,
             quiz: opts.quiz.then(Quiz::default),
+            line_mode: false,
         };
         walk.arrive();
         walk
@@ -308,7 +311,14 @@ impl<'a> Walk<'a> {
         match self.nav.screen() {
             Screen::Welcome => {
                 main.push("welcome".to_string());
-                main.push("Space or → to start".to_string());
+                main.push(
+                    if self.line_mode {
+                        "n to start"
+                    } else {
+                        "Space or → to start"
+                    }
+                    .to_string(),
+                );
             }
             Screen::End => {
                 main.push("end".to_string());
