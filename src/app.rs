@@ -94,7 +94,8 @@ fn cmd_run(args: RunArgs) -> Result<()> {
     };
     if args.quiz && (stage.is_some() || step.is_some() || args.all) {
         return Err(UsageError(
-            "--quiz asks for each shape while stepping through every stage;              drop --all, --stage and --step to take it"
+            "--quiz asks for each shape while stepping through every stage; \
+             drop --all, --stage and --step to take it"
                 .into(),
         )
         .into());
