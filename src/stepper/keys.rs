@@ -1,9 +1,11 @@
 //! Keys to commands, for the raw-mode stepper. Pure: takes crossterm key events, returns what
 //! they mean, so the whole key map is tested without a terminal.
 //!
-//! Presentation clickers send PageDown/PageUp or the arrow keys, so those step forward and
-//! back like Space and Backspace. Digits start a stage number (finished by Enter), `:` opens a
-//! short command line that takes anything line mode takes (`:softmax`, `:step 2`, `:head 3`).
+//! Presentation clickers send PageDown/PageUp or the arrow keys. PageDown, Space and ↓ (and
+//! PageUp, ↑) page through a stage taller than the window before moving to the next (previous)
+//! one, so a clicker alone reaches every line; Enter, →, n (and ←, b, p, Backspace) move at
+//! once. Digits start a stage number (finished by Enter), `:` opens a short command line that
+//! takes anything line mode takes (`:softmax`, `:step 2`, `:head 3`).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
