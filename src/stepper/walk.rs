@@ -54,16 +54,6 @@ impl Feedback {
             Feedback::Quit => String::new(),
         }
     }
-
-    /// True when the same question is asked again.
-    pub fn reask(&self) -> bool {
-        matches!(
-            self,
-            Feedback::Hint(_)
-                | Feedback::Reply(Reply::Retry { .. } | Reply::Unreadable(_))
-                | Feedback::Moved(Err(_))
-        )
-    }
 }
 
 /// A walk in progress.
