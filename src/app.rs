@@ -94,13 +94,25 @@ fn cmd_run(args: RunArgs) -> Result<()> {
             .into());
         }
     };
+    if args.quiz && (stage.is_some() || step.is_some() || args.all) {
+        return Err(UsageError(
+            "--quiz asks for each shape while stepping through every stage; \
+             drop --all, --stage and --step to take it"
+                .into(),
+        )
+        .into());
+    }
     let trace = numeric_trace(&cfg, &args.guard)?;
     let view = view_from(&args.view, &cfg)?;
     let mut out = BufWriter::new(io::stdout().lock());
     if stage.is_some() || step.is_some() || args.all {
         render::print_trace(&mut out, &trace, &Selection { step, stage }, &view)?;
     } else {
-        crate::stepper::present(&mut out, &trace, &Presentation::default(), &view)?;
+        let opts = crate::stepper::Options {
+            quiz: args.quiz,
+            start: None,
+        };
+        crate::stepper::present(&mut out, &trace, &Presentation::default(), &view, &opts)?;
     }
     out.flush()?;
     Ok(())

@@ -834,12 +834,8 @@ impl Walked {
     }
 }
 
-/// The one place lessons call the stepper.
-///
-/// The stepper's interactive API (`stepper::present(out, trace, &pres, &view, &Options { quiz,
-/// start: Option<Position { step, stage }> }) -> anyhow::Result<Outcome { position, finished,
-/// quiz }>`) is being written in parallel; until it lands, `present` prints every stage, so a
-/// walk always ends finished at the last stage, and `quiz`/`start` are not yet passed on.
+/// The one place lessons call the stepper: every stage at once (`--all`), or the interactive
+/// walk, which reports where the learner stopped and the quiz score.
 fn walk(
     out: &mut dyn Write,
     trace: &Trace<Tensor>,
@@ -847,21 +843,29 @@ fn walk(
     view: &View,
     mode: &WalkMode,
 ) -> Result<Walked> {
-    let last = trace.steps.len() - 1;
-    let end = (last, trace.steps[last].stages.len() - 1);
     match mode {
-        WalkMode::All => crate::stepper::print_all(out, trace, pres, view)?,
+        WalkMode::All => {
+            crate::stepper::print_all(out, trace, pres, view)?;
+            let last = trace.steps.len() - 1;
+            Ok(Walked {
+                position: (last, trace.steps[last].stages.len() - 1),
+                finished: true,
+                quiz: None,
+            })
+        }
         WalkMode::Step { quiz, start } => {
-            // Not yet passed on: see the doc comment above.
-            let _ = (quiz, start);
-            crate::stepper::present(out, trace, pres, view)?
+            let options = crate::stepper::Options {
+                quiz: *quiz,
+                start: start.map(|(step, stage)| crate::stepper::Position { step, stage }),
+            };
+            let outcome = crate::stepper::present(out, trace, pres, view, &options)?;
+            Ok(Walked {
+                position: (outcome.position.step, outcome.position.stage),
+                finished: outcome.finished,
+                quiz: outcome.quiz.map(|q| (q.first_try, q.asked)),
+            })
         }
     }
-    Ok(Walked {
-        position: end,
-        finished: true,
-        quiz: None,
-    })
 }
 
 /// `attnstep lessons` and `attnstep lessons check`.

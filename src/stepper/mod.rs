@@ -1,23 +1,113 @@
-//! Front ends that walk a trace stage by stage.
+//! Front ends that walk a trace stage by stage: the interactive stepper and the printer.
 //!
-//! For now only the non-interactive one: every shown stage printed in order, with the
-//! presentation's welcome, notes and closing.
+//! [`present`] picks how to walk from what standard input and output are:
+//!
+//! - both terminals: the one-key stepper in raw mode ([`term`]), redrawn in place;
+//! - standard input not a terminal (a script, a test, a pipe, `/dev/null`): line mode
+//!   ([`line`]), one command per line, each screen printed below the last; it never waits for a
+//!   key nobody can press, and with no input at all it prints the whole walk;
+//! - standard input a terminal but output not (`attnstep run | less`): everything printed at
+//!   once ([`print_all`]), since nobody can see a stepper; except with the quiz, which then runs
+//!   in line mode so the learner can still type answers.
+//!
+//! The walk is: the presentation's welcome, every shown stage of every step (with its notes),
+//! and an end screen with the closing text and the quiz score. The pieces: [`nav`] the pure
+//! navigation state machine, [`keys`] the key map, [`quiz`] the shape quiz, [`walk`] the screens
+//! they share.
 
-use std::io::{self, Write};
+pub mod keys;
+pub mod line;
+pub mod nav;
+pub mod quiz;
+pub mod term;
+pub mod walk;
+
+use std::io::{self, IsTerminal, Write};
+
+use anyhow::Result;
+
+pub use nav::Position;
+pub use quiz::QuizScore;
 
 use crate::numeric::Tensor;
 use crate::presentation::Presentation;
 use crate::render::{self, View};
 use crate::trace::Trace;
+use walk::Walk;
 
-/// Walks the trace for a reader. Currently prints everything at once.
+/// How to walk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Ask for each new shape before showing it.
+    pub quiz: bool,
+    /// Start at this stage instead of the welcome (to resume a lesson).
+    pub start: Option<Position>,
+}
+
+/// Where a walk ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The stage last shown (the first one if the walk never left the welcome).
+    pub position: Position,
+    /// The last screen was reached.
+    pub finished: bool,
+    /// The quiz result, when the quiz was on.
+    pub quiz: Option<QuizScore>,
+}
+
+/// Walks the trace for a reader, interactively when a person is at a terminal (see the module
+/// doc for how the mode is chosen). The head and batch row start at the view's, or the
+/// presentation's when the view has 0.
 pub fn present(
     out: &mut dyn Write,
     trace: &Trace<Tensor>,
     pres: &Presentation,
     view: &View,
-) -> io::Result<()> {
-    print_all(out, trace, pres, view)
+    opts: &Options,
+) -> Result<Outcome> {
+    let stdin_tty = io::stdin().is_terminal();
+    let stdout_tty = io::stdout().is_terminal();
+    if stdin_tty && stdout_tty {
+        let mut walk = Walk::new(trace, pres, view, opts);
+        term::run(out, &mut walk)?;
+        Ok(walk.outcome())
+    } else if !stdin_tty || opts.quiz {
+        present_lines(&mut io::stdin().lock(), out, trace, pres, view, opts)
+    } else {
+        print_all(out, trace, pres, view)?;
+        let last = trace
+            .steps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, st)| {
+                st.stages
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, sg)| pres.shows(sg.id))
+                    .map(move |(j, _)| Position { step: i, stage: j })
+            })
+            .last()
+            .unwrap_or(Position { step: 0, stage: 0 });
+        Ok(Outcome {
+            position: last,
+            finished: true,
+            quiz: None,
+        })
+    }
+}
+
+/// Line mode on any input: what [`present`] does when standard input is not a terminal.
+pub fn present_lines(
+    input: &mut dyn io::BufRead,
+    out: &mut dyn Write,
+    trace: &Trace<Tensor>,
+    pres: &Presentation,
+    view: &View,
+    opts: &Options,
+) -> Result<Outcome> {
+    let mut walk = Walk::new(trace, pres, view, opts);
+    line::run(input, out, &mut walk)?;
+    Ok(walk.outcome())
 }
 
 /// Prints the welcome, every shown stage of every step with its notes, and the closing.
@@ -46,4 +136,142 @@ pub fn print_all(
         writeln!(out, "{c}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigSpec;
+    use crate::presentation::{Hint, Note};
+    use crate::trace::StageId;
+
+    /// 4 heads, 2 KV heads, hidden 16, a prefill of 3 tokens and one decode step.
+    fn trace() -> Trace<Tensor> {
+        let cfg = ConfigSpec {
+            hidden_size: Some(16),
+            num_attention_heads: Some(4),
+            num_key_value_heads: Some(2),
+            steps: Some(vec![3, 1]),
+            ..ConfigSpec::default()
+        }
+        .resolve()
+        .unwrap();
+        crate::forward::trace(&cfg, &mut crate::numeric::Numeric::new(1))
+    }
+
+    fn lesson() -> Presentation {
+        Presentation {
+            title: Some("GQA in two steps".into()),
+            welcome: Some("Welcome: watch the KV heads.".into()),
+            notes: vec![
+                Note {
+                    stage: StageId::RepeatKv,
+                    step: None,
+                    text: "Each KV head serves two query heads.".into(),
+                },
+                Note {
+                    stage: StageId::Scores,
+                    step: Some(1),
+                    text: "One query row now.".into(),
+                },
+            ],
+            hints: vec![Hint {
+                stage: StageId::RepeatKv,
+                text: "Count the query heads.".into(),
+            }],
+            stages: Some(vec![StageId::RepeatKv, StageId::Scores]),
+            head: 2,
+            closing: Some("That was GQA.".into()),
+            ..Presentation::default()
+        }
+    }
+
+    fn run(pres: &Presentation, input: &str, opts: &Options) -> (String, Outcome) {
+        let t = trace();
+        let mut out = Vec::new();
+        let outcome = present_lines(
+            &mut input.as_bytes(),
+            &mut out,
+            &t,
+            pres,
+            &View::default(),
+            opts,
+        )
+        .unwrap();
+        (String::from_utf8(out).unwrap(), outcome)
+    }
+
+    #[test]
+    fn a_lesson_walk_shows_welcome_notes_and_closing_in_order() {
+        let (out, outcome) = run(&lesson(), "", &Options::default());
+        assert!(
+            out.starts_with("GQA in two steps\n\nWelcome: watch the KV heads.\n[welcome · n to start · ? help]\n"),
+            "{out}"
+        );
+        let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} missing: {out}"));
+        // Only the two chosen stages, in each of the two steps; head 3 of 4 from the lesson.
+        assert!(
+            at("[stage 1/2 repeat_kv · step 1/2 prefill (pos 0..2) · head 3/4")
+                < at("[stage 2/2 scores · step 1/2 prefill (pos 0..2)")
+        );
+        assert!(at("[stage 2/2 scores · step 2/2 decode (pos 3) · head 3/4") < at("That was GQA."));
+        assert_eq!(
+            out.matches("Each KV head serves two query heads.").count(),
+            2
+        );
+        assert_eq!(
+            out.matches("One query row now.").count(),
+            1,
+            "note for step 2 only"
+        );
+        assert!(
+            at("One query row now.") > at("[stage 1/2 repeat_kv · step 2/2"),
+            "the step-2 note is with step 2"
+        );
+        assert!(outcome.finished);
+        assert_eq!(outcome.position, Position { step: 1, stage: 7 });
+        assert_eq!(outcome.quiz, None);
+    }
+
+    #[test]
+    fn quitting_early_reports_where_the_walk_stopped() {
+        let (_, outcome) = run(&lesson(), "n\nn\nq\n", &Options::default());
+        assert!(!outcome.finished);
+        // welcome → repeat_kv (index 5: no qk_norm) → scores (index 7) of the prefill.
+        assert_eq!(outcome.position, Position { step: 0, stage: 7 });
+    }
+
+    #[test]
+    fn a_start_position_resumes_past_the_welcome() {
+        let opts = Options {
+            quiz: false,
+            start: Some(Position { step: 1, stage: 5 }),
+        };
+        let (out, outcome) = run(&lesson(), "q\n", &opts);
+        assert!(!out.contains("Welcome"), "{out}");
+        assert!(
+            out.contains("[stage 1/2 repeat_kv · step 2/2 decode (pos 3)"),
+            "{out}"
+        );
+        assert_eq!(outcome.position, Position { step: 1, stage: 5 });
+    }
+
+    #[test]
+    fn the_lesson_quiz_uses_its_hints_and_reports_the_score() {
+        let opts = Options {
+            quiz: true,
+            start: None,
+        };
+        // repeat_kv: [bsz=1, kv_len=3, n_heads=4, head_dim=4]; scores: [1, 4, 3, 3].
+        let (out, outcome) = run(&lesson(), "n\nh\n1 3 4 4\nn\n1 4 3 4\n1 4 3 3\nq\n", &opts);
+        assert!(out.contains("hint: Count the query heads."), "{out}");
+        assert!(out.contains("✓ right: xk_repeat is [bsz=1, kv_len=3, n_heads=4, head_dim=4]"));
+        let score = outcome.quiz.unwrap();
+        assert_eq!(score.to_string(), "1/2 first try");
+        assert_eq!(score.missed_text(), "step 1 scores (scores)");
+        assert!(
+            out.ends_with("Quiz: 1/2 first try\nmissed: step 1 scores (scores)\n"),
+            "{out}"
+        );
+    }
 }

@@ -6,4 +6,5 @@ mod export;
 mod lessons;
 mod render;
 mod shapes;
+mod stepper;
 mod support;

@@ -1,0 +1,244 @@
+//! Line mode: the stepper driven by one typed command per line, for when standard input is not
+//! a terminal (a script, a test, a screen reader setup). Each answer is printed below the last.
+//!
+//! The commands mirror the keys: `n` (or an empty line) next, `b` back, `g`/`G` first/last,
+//! `g 5` or `5` stage 5 of this step, `:softmax` (or `softmax`) a stage by id, `step 2`,
+//! `head 3`, `]`/`[` next/previous head, `batch 2`, `B`, `?` help, `q` quit. With `--quiz`,
+//! the lines that follow a question are its answers (`h` for a hint, `skip` to see the answer).
+//!
+//! When standard input ends before the first command (`< /dev/null`, a closed stdin in CI),
+//! nobody is there to step, so the rest of the walk is printed as if `n` had been sent to the
+//! end (without the quiz, which needs answers); an end of input later stops quietly where it is.
+
+use std::io::{BufRead, Write};
+
+use anyhow::Result;
+
+use super::nav::Command;
+use super::walk::{Feedback, Walk};
+use crate::trace::StageId;
+
+/// Reads a command typed in line mode. An empty line means next.
+pub fn parse_command(text: &str) -> Result<Command, String> {
+    Ok(parse_jump(text)?.unwrap_or(Command::Next))
+}
+
+/// Reads a command typed after `:` (or in line mode); `None` for an empty line.
+pub fn parse_jump(text: &str) -> Result<Option<Command>, String> {
+    let text = text.trim();
+    let text = text.strip_prefix(':').unwrap_or(text).trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let mut words = text.split_whitespace();
+    let first = words.next().unwrap_or_default();
+    let arg = words.next();
+    if words.next().is_some() {
+        return Err(unknown(text));
+    }
+    let number = |what: &str| -> Result<usize, String> {
+        let a = arg.unwrap_or_default();
+        a.parse()
+            .map_err(|_| format!("'{a}' is not a {what} number: try '{first} 2'"))
+    };
+    let cmd = match (first, arg) {
+        ("n" | "next" | "N", None) => Command::Next,
+        ("b" | "back" | "p" | "prev" | "previous", None) => Command::Back,
+        ("g" | "first" | "home" | "start", None) => Command::First,
+        ("G" | "last" | "end", None) => Command::Last,
+        ("g" | "go" | "goto" | "stage", Some(a)) => stage_arg(a)?,
+        ("step" | "s" | "head" | "batch", None) => {
+            return Err(format!("'{first}' needs a number, as in '{first} 2'"));
+        }
+        ("step" | "s", Some(_)) => Command::Step(number("step")?),
+        ("head", Some(_)) => Command::Head(number("head")?),
+        ("batch", Some(_)) => Command::Batch(number("batch row")?),
+        ("]" | "l", None) => Command::NextHead,
+        ("[" | "h", None) => Command::PrevHead,
+        ("B", None) => Command::NextBatch,
+        ("?" | "help", None) => Command::ToggleHelp,
+        ("q" | "quit" | "exit", None) => Command::Quit,
+        (word, None) => stage_arg(word).map_err(|_| unknown(text))?,
+        _ => return Err(unknown(text)),
+    };
+    Ok(Some(cmd))
+}
+
+/// A stage given by number (1-based, in the current step) or by id.
+fn stage_arg(a: &str) -> Result<Command, String> {
+    if let Ok(n) = a.parse() {
+        return Ok(Command::Stage(n));
+    }
+    StageId::parse(a).map(Command::StageId).ok_or_else(|| {
+        let ids: Vec<&str> = StageId::ALL.iter().map(|s| s.as_str()).collect();
+        format!(
+            "'{a}' is not a stage; the stage ids are: {}",
+            ids.join(", ")
+        )
+    })
+}
+
+fn unknown(text: &str) -> String {
+    format!(
+        "'{text}' is not a command: try n (next), b (back), g 5 (stage 5), :softmax, \
+         step 2, head 3, q (quit); ? lists them all"
+    )
+}
+
+/// The commands, for `?` in line mode.
+pub const HELP: &[(&str, &str)] = &[
+    ("n  or an empty line", "next stage"),
+    ("b  p", "previous stage"),
+    ("g  G", "first / last screen"),
+    ("g 5  or  5", "stage 5 of this step"),
+    (":softmax  or  softmax", "a stage of this step by id"),
+    ("step 2", "the same stage in step 2"),
+    ("head 3  ]  [", "head 3 / next / previous head"),
+    ("batch 2  B", "batch row 2 / next row"),
+    ("?", "this list"),
+    ("q", "quit"),
+];
+
+/// Runs the walk on typed lines until `q` or the end of input.
+pub fn run(input: &mut dyn BufRead, out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
+    walk.line_mode = true;
+    if let Some(title) = walk.title() {
+        writeln!(out, "{title}\n")?;
+    }
+    show(out, walk)?;
+    let mut commands = 0usize;
+    let mut buf = String::new();
+    loop {
+        // Whoever reads the answers may be waiting for them before typing the next line.
+        out.flush()?;
+        buf.clear();
+        if input.read_line(&mut buf)? == 0 {
+            if commands == 0 && walk.score().is_none() {
+                // Nobody is there to step: print the rest of the walk. (Nobody is there to
+                // answer a quiz either: that stops here.)
+                while walk.apply(&Command::Next).is_ok() {
+                    writeln!(out)?;
+                    show(out, walk)?;
+                }
+            }
+            break;
+        }
+        commands += 1;
+        let text = buf.trim_end_matches(['\n', '\r']);
+        if walk.asking() {
+            let fb = walk.answer(text);
+            if fb == Feedback::Quit {
+                break;
+            }
+            let msg = fb.message();
+            if !msg.is_empty() {
+                writeln!(out, "{msg}")?;
+            }
+            if walk.asking() {
+                writeln!(out, "{}", walk.prompt_line(true))?;
+            } else {
+                writeln!(out)?;
+                show(out, walk)?;
+            }
+            continue;
+        }
+        match parse_command(text) {
+            Ok(Command::Quit) => break,
+            Ok(Command::ToggleHelp) => {
+                for (keys, what) in HELP {
+                    writeln!(out, "  {keys:<24} {what}")?;
+                }
+            }
+            Ok(cmd) => match walk.apply(&cmd) {
+                Ok(()) => {
+                    writeln!(out)?;
+                    show(out, walk)?;
+                }
+                Err(why) => writeln!(out, "{why}")?,
+            },
+            Err(why) => writeln!(out, "{why}")?,
+        }
+    }
+    walk.finish_line_mode(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Prints the current screen (or question) and its status line.
+fn show(out: &mut dyn Write, walk: &Walk) -> Result<()> {
+    let view = walk.view();
+    for line in walk.body(&view) {
+        writeln!(out, "{line}")?;
+    }
+    if walk.asking() {
+        writeln!(out, "{}", walk.prompt_line(true))?;
+    } else {
+        writeln!(out, "[{}]", walk.status(usize::MAX))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Command {
+        parse_command(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn movement_commands() {
+        assert_eq!(ok("n"), Command::Next);
+        assert_eq!(ok(""), Command::Next);
+        assert_eq!(ok("  next "), Command::Next);
+        assert_eq!(ok("b"), Command::Back);
+        assert_eq!(ok("p"), Command::Back);
+        assert_eq!(ok("g"), Command::First);
+        assert_eq!(ok("G"), Command::Last);
+        assert_eq!(ok("end"), Command::Last);
+        assert_eq!(ok("q"), Command::Quit);
+        assert_eq!(ok("?"), Command::ToggleHelp);
+    }
+
+    #[test]
+    fn jumps_by_number_and_id() {
+        assert_eq!(ok("g 5"), Command::Stage(5));
+        assert_eq!(ok("5"), Command::Stage(5));
+        assert_eq!(ok("stage 12"), Command::Stage(12));
+        assert_eq!(ok(":softmax"), Command::StageId(StageId::Softmax));
+        assert_eq!(ok(": repeat-kv"), Command::StageId(StageId::RepeatKv));
+        assert_eq!(ok("softmax"), Command::StageId(StageId::Softmax));
+        assert_eq!(ok("g kv_cache"), Command::StageId(StageId::KvCache));
+        assert_eq!(ok("step 2"), Command::Step(2));
+        assert_eq!(ok(":step 3"), Command::Step(3));
+    }
+
+    #[test]
+    fn heads_and_batch_rows() {
+        assert_eq!(ok("head 3"), Command::Head(3));
+        assert_eq!(ok("]"), Command::NextHead);
+        assert_eq!(ok("l"), Command::NextHead);
+        assert_eq!(ok("["), Command::PrevHead);
+        assert_eq!(ok("batch 2"), Command::Batch(2));
+        assert_eq!(ok("B"), Command::NextBatch);
+    }
+
+    #[test]
+    fn mistakes_say_what_to_type() {
+        let e = parse_command("head x").unwrap_err();
+        assert!(e.contains("'x' is not a head number"), "{e}");
+        let e = parse_command("step").unwrap_err();
+        assert!(e.contains("needs a number"), "{e}");
+        let e = parse_command("g sofmax").unwrap_err();
+        assert!(
+            e.contains("'sofmax' is not a stage") && e.contains("softmax"),
+            "{e}"
+        );
+        let e = parse_command("fly away now").unwrap_err();
+        assert!(e.contains("is not a command"), "{e}");
+        let e = parse_command("zzz").unwrap_err();
+        assert!(e.contains("'zzz' is not a command"), "{e}");
+        assert_eq!(parse_jump("  ").unwrap(), None);
+    }
+}

@@ -1,0 +1,658 @@
+//! The stepper end to end: line mode through a pipe, and the raw-mode stepper through a
+//! pseudo-terminal (keys in, screen text out, terminal back in cooked mode afterwards).
+//!
+//! The runs use a small GQA layer: hidden 64, 8 query heads, 2 KV heads (head_dim 8), a
+//! prefill of 5 tokens and two decode steps. Without QK-norm or a padding mask a step has 13
+//! stages: input, project, split_heads, rope, kv_cache, repeat_kv, transpose, scores,
+//! causal_mask, softmax, weighted_sum, merge_heads, o_proj.
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use expectrl::session::OsSession as Session;
+use expectrl::{Eof, Expect};
+
+const GQA: &[&str] = &[
+    "run",
+    "--hidden-size",
+    "64",
+    "--num-heads",
+    "8",
+    "--num-kv-heads",
+    "2",
+    "--steps",
+    "5,1,1",
+];
+
+fn attnstep() -> Command {
+    let mut cmd = Command::cargo_bin("attnstep").unwrap();
+    cmd.env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+fn line_mode(args: &[&str], input: &str) -> (String, i32) {
+    let out = attnstep().args(args).write_stdin(input).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// The status lines line mode printed, without their brackets.
+fn statuses(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix('[').and_then(|l| l.strip_suffix(']')))
+        .collect()
+}
+
+#[test]
+fn line_mode_follows_typed_commands() {
+    let (out, code) = line_mode(GQA, "n\nb\ng 5\n:softmax\nhead 3\n]\nstep 3\nb\nq\n");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        statuses(&out),
+        vec![
+            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
+            "stage 2/13 project · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
+            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
+            "stage 5/13 kv_cache · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 3/8 · ? help",
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 4/8 · ? help",
+            // The second decode call holds position 6 (prefill 0..4, first decode 5).
+            "stage 10/13 softmax · step 3/3 decode (pos 6) · head 4/8 · ? help",
+            "stage 9/13 causal_mask · step 3/3 decode (pos 6) · head 4/8 · ? help",
+        ]
+    );
+}
+
+#[test]
+fn line_mode_explains_refused_commands_and_keeps_going() {
+    let (out, code) = line_mode(GQA, "g 20\nstep 4\nhead 9\nfly\nb\nn\nq\n");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("no stage 20: step 1 has stages 1 to 13"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no step 4: this run has steps 1 to 3"),
+        "{out}"
+    );
+    assert!(out.contains("no head 9: there are heads 1 to 8"), "{out}");
+    assert!(out.contains("'fly' is not a command"), "{out}");
+    assert!(out.contains("this is the start of the walk"), "{out}");
+    // Only the first screen and the one after `n` were drawn.
+    assert_eq!(statuses(&out).len(), 2, "{out}");
+}
+
+#[test]
+fn no_input_at_all_prints_the_whole_walk() {
+    let (out, code) = line_mode(GQA, "");
+    assert_eq!(code, 0);
+    let st = statuses(&out);
+    assert_eq!(st.len(), 3 * 13, "{out}");
+    assert_eq!(
+        st.last().unwrap(),
+        &"stage 13/13 o_proj · step 3/3 decode (pos 6) · head 1/8 · ? help"
+    );
+}
+
+#[test]
+fn end_of_input_after_commands_stops_where_it_is() {
+    let (out, code) = line_mode(GQA, "n\nn\n");
+    assert_eq!(code, 0);
+    assert_eq!(statuses(&out).len(), 3);
+}
+
+#[test]
+fn qk_norm_and_padding_add_stages_and_batch_rows() {
+    let mut args = GQA.to_vec();
+    args.extend([
+        "--qk-norm",
+        "--batch",
+        "2",
+        "--attention-mask",
+        "0111111,1111111",
+    ]);
+    let (out, code) = line_mode(&args, "G\n:padding_mask\nB\nq\n");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        statuses(&out)[1..],
+        [
+            "stage 15/15 o_proj · step 3/3 decode (pos 6) · head 1/8 · batch 1/2 · ? help",
+            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 1/8 · batch 1/2 · ? help",
+            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 1/8 · batch 2/2 · ? help",
+        ]
+    );
+}
+
+/// One prefill of 5 tokens, answered through every question; the transpose of xq is got
+/// wrong twice. Expected shapes worked out from the config by hand.
+#[test]
+fn quiz_in_line_mode_scores_right_and_wrong_answers() {
+    let args = [
+        "run",
+        "--hidden-size",
+        "64",
+        "--num-heads",
+        "8",
+        "--num-kv-heads",
+        "2",
+        "--steps",
+        "5",
+        "--quiz",
+    ];
+    let script = [
+        "n",          // input → project asks
+        "1 5 64",     // xq_proj: 8 heads × 8
+        "[1, 5, 16]", // xk_proj (and xv_proj): 2 KV heads × 8
+        "n",
+        "(1,5,8,8)", // xq_heads
+        "h",         // a hint does not count as a try
+        "1x5x2x8",   // xk_heads
+        "n",         // rope: no question
+        "n",
+        "1 5 2 8", // xk_cache: the cache was empty, kv_len = 5
+        "n",
+        "1 5 8 8", // xk_repeat
+        "n",
+        "1 5 8 8", // xq_t: wrong (forgot the transpose)
+        "1 5 8 8", // wrong again: the answer is shown
+        "1 8 5 8", // xk_t
+        "n",
+        "1 8 5 5", // scores: 5 queries × 5 keys
+        "n",       // causal_mask
+        "n",       // softmax
+        "n",
+        "1 8 5 8", // attn_out
+        "n",
+        "1 5 64", // merged
+        "n",
+        "1 5 64", // output
+        "n",      // the end screen
+    ]
+    .join("\n");
+    let (out, code) = line_mode(&args, &script);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("What shape is xq_t after xq.transpose(1, 2)?"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "✗ not quite:\n  dim 1 should be n_heads=8, not 5: transpose(1, 2) swaps seq_len and n_heads\n  \
+             dim 2 should be seq_len=5, not 8: transpose(1, 2) swaps seq_len and n_heads"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("✗ xq_t is [bsz=1, n_heads=8, seq_len=5, head_dim=8]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✓ right: xk_cache is [bsz=1, kv_len=5, n_kv_heads=2, head_dim=8]"),
+        "{out}"
+    );
+    assert!(out.contains("hint: view does not move any number"), "{out}");
+    assert!(
+        out.contains("Quiz: 11/12 first try\nmissed: step 1 transpose (xq_t)"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("Quiz: ").count(),
+        1,
+        "score printed once: {out}"
+    );
+}
+
+#[test]
+fn quiz_stopped_early_still_reports_the_score() {
+    let args = [
+        "run",
+        "--hidden-size",
+        "64",
+        "--num-heads",
+        "8",
+        "--num-kv-heads",
+        "2",
+        "--steps",
+        "5",
+        "--quiz",
+    ];
+    let (out, code) = line_mode(&args, "n\n1 5 64\nskip\nq\n");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("✗ xk_proj is [bsz=1, seq_len=5, n_kv_heads·head_dim=16]"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("Quiz: 1/2 first try\nmissed: step 1 project (xk_proj)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn quiz_cannot_be_combined_with_printing_everything() {
+    let out = attnstep()
+        .args(GQA)
+        .args(["--quiz", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("--quiz") && err.contains("drop --all"),
+        "{err}"
+    );
+}
+
+// ---- the raw-mode stepper in a pseudo-terminal ----
+
+/// Runs attnstep in an 80×24 pseudo-terminal (see [`spawn_pty_in`]).
+fn spawn_pty(extra: &[&str], env: &[(&str, &str)]) -> Session {
+    spawn_pty_in(80, 24, extra, env)
+}
+
+/// Runs attnstep in a `cols`×`rows` pseudo-terminal under `sh`, which afterwards prints the
+/// exit status and the terminal settings, so the tests can see the terminal was given back.
+/// Tests that mean one key = one stage use a window tall enough for every stage, since
+/// Space and PageDown page through a stage taller than the window first.
+fn spawn_pty_in(cols: u16, rows: u16, extra: &[&str], env: &[(&str, &str)]) -> Session {
+    let bin = env!("CARGO_BIN_EXE_attnstep");
+    let mut args: Vec<&str> = GQA.to_vec();
+    args.extend(extra);
+    // `stty sane` gives a normal cooked terminal (the pty library starts with echo off);
+    // afterwards the settings must be exactly what they were before. The pty library sets its
+    // own default size from the parent after starting the child, so the script waits until
+    // the size set below has arrived.
+    let script = format!(
+        "stty sane; until [ \"$(stty size)\" = \"{rows} {cols}\" ]; do sleep 0.05; done; \
+         before=$(stty -g); {bin} {}; echo \"exit=$?\"; \
+         if [ \"$(stty -g)\" = \"$before\" ]; then echo tty-unchanged; else echo tty-changed; fi; \
+         stty -a",
+        args.join(" ")
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &script])
+        .env("TERM", "xterm-256color")
+        .env_remove("RUST_BACKTRACE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut s = Session::spawn(cmd).expect("spawn a pty");
+    s.get_process_mut()
+        .set_window_size(cols, rows)
+        .expect("size the pty");
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    s
+}
+
+/// Waits for the exit line and returns the exit status and the terminal settings after it.
+fn finish(s: &mut Session) -> (i32, Vec<String>, String) {
+    let before = s.expect(expectrl::Regex("exit=[0-9]+")).unwrap();
+    let screen = String::from_utf8_lossy(before.before()).into_owned();
+    let code: i32 = String::from_utf8_lossy(before.get(0).unwrap())
+        .trim_start_matches("exit=")
+        .parse()
+        .unwrap();
+    let rest = s.expect(Eof).unwrap();
+    let settings = String::from_utf8_lossy(rest.as_bytes())
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    (code, settings, screen)
+}
+
+fn assert_cooked(settings: &[String], screen: &str) {
+    assert_eq!(
+        settings[0], "tty-unchanged",
+        "terminal settings differ after exit"
+    );
+    for want in ["icanon", "echo", "isig"] {
+        assert!(
+            settings.iter().any(|s| s == want),
+            "{want} off after exit: {settings:?}"
+        );
+    }
+    assert!(screen.contains("\x1b[?1049l"), "alternate screen left");
+    let shown = screen.rfind("\x1b[?25h").expect("cursor shown again");
+    let hidden = screen.rfind("\x1b[?25l").unwrap_or(0);
+    assert!(shown > hidden, "cursor shown after its last hiding");
+}
+
+#[test]
+fn keys_step_forward_back_jump_and_change_head() {
+    let mut s = spawn_pty_in(100, 60, &[], &[]);
+    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help")
+        .unwrap();
+    s.send(" ").unwrap();
+    s.expect("stage 2/13 project").unwrap();
+    s.send("\x1b[6~").unwrap(); // PageDown, as a clicker sends it
+    s.expect("stage 3/13 split_heads").unwrap();
+    s.send("\x1b[5~").unwrap(); // PageUp
+    s.expect("stage 2/13 project").unwrap();
+    s.send("\x1b[D").unwrap(); // ←
+    s.expect("stage 1/13 input").unwrap();
+    s.send("7\r").unwrap();
+    s.expect("stage 7/13 transpose").unwrap();
+    s.send("]").unwrap();
+    s.expect("stage 7/13 transpose · step 1/3 prefill (pos 0..4) · head 2/8")
+        .unwrap();
+    s.send(":softmax\r").unwrap();
+    s.expect("stage 10/13 softmax").unwrap();
+    s.send("G").unwrap();
+    s.expect("stage 13/13 o_proj · step 3/3 decode (pos 6)")
+        .unwrap();
+    s.send("?").unwrap();
+    s.expect("previous / next head in the matrices").unwrap();
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+#[test]
+fn a_resize_redraws_to_the_new_width() {
+    let mut s = spawn_pty(&[], &[]);
+    s.expect("head 1/8 · ? help").unwrap();
+    // Resize the terminal the program is on (the pty), which sends it SIGWINCH.
+    s.get_process_mut().set_window_size(50, 14).unwrap();
+    // At 50 columns the status line drops the head and is cut to fit.
+    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4) · …")
+        .unwrap();
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+#[test]
+fn ctrl_c_quits_and_restores_the_terminal() {
+    let mut s = spawn_pty_in(100, 60, &[], &[]);
+    s.expect("stage 1/13 input").unwrap();
+    s.send(" ").unwrap();
+    s.expect("stage 2/13 project").unwrap();
+    s.send("\x03").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+#[test]
+fn a_panic_still_restores_the_terminal() {
+    let mut s = spawn_pty(&[], &[("ATTNSTEP_TEST_PANIC_KEY", "1")]);
+    s.expect("stage 1/13 input").unwrap();
+    s.send("!").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 101, "a panic exits with Rust's panic status");
+    assert!(screen.contains("panic requested"), "{screen}");
+    // The panic message comes after the terminal was restored, so it is readable.
+    assert!(screen.rfind("\x1b[?1049l") < screen.find("panic requested"));
+    assert_cooked(&settings, &screen);
+}
+
+#[test]
+fn quiz_in_the_terminal_takes_right_and_wrong_answers() {
+    let mut s = spawn_pty_in(100, 60, &["--quiz"], &[]);
+    s.expect("stage 1/13 input").unwrap();
+    s.send(" ").unwrap();
+    s.expect("What shape is xq_proj after q_proj(x)?").unwrap();
+    s.send("1 5 64\r").unwrap();
+    s.expect("✓ right: xq_proj is [bsz=1, seq_len=5, n_heads·head_dim=64]")
+        .unwrap();
+    s.expect("What shape is xk_proj after k_proj(x)?").unwrap();
+    s.send("1 5 64\r").unwrap();
+    s.expect("dim 2 should be n_kv_heads·head_dim=16, not 64")
+        .unwrap();
+    s.expect("Try again: what shape is xk_proj").unwrap();
+    s.send("h").unwrap();
+    s.expect("hint: A linear layer keeps bsz and seq_len")
+        .unwrap();
+    s.send("1 5 16\r").unwrap();
+    s.expect("✓ right: xk_proj").unwrap();
+    s.expect("stage 2/13 project").unwrap();
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+    // The score is printed on the main screen after the walk.
+    let after = &screen[screen.rfind("\x1b[?1049l").unwrap()..];
+    assert!(after.contains("Quiz: 1/2 first try"), "{after:?}");
+    assert!(
+        after.contains("missed: step 1 project (xk_proj)"),
+        "{after:?}"
+    );
+}
+
+/// The program sh started (attnstep), found through /proc.
+#[cfg(target_os = "linux")]
+fn child_of(s: &Session) -> u32 {
+    let sh = s.get_process().pid().as_raw();
+    let children =
+        std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).expect("read /proc");
+    children
+        .split_whitespace()
+        .next()
+        .expect("sh has a child")
+        .parse()
+        .unwrap()
+}
+
+/// SIGHUP is what arrives when the terminal goes away (an ssh connection drops, a tmux pane is
+/// killed); SIGTERM is a plain `kill`. Both end the walk and give the terminal back.
+#[cfg(target_os = "linux")]
+#[test]
+fn hangup_and_terminate_signals_restore_the_terminal() {
+    for sig in ["HUP", "TERM"] {
+        let mut s = spawn_pty(&[], &[]);
+        s.expect("stage 1/13 input").unwrap();
+        let pid = child_of(&s);
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let (code, settings, screen) = finish(&mut s);
+        assert_eq!(code, 0, "SIG{sig}");
+        assert_cooked(&settings, &screen);
+    }
+}
+
+const STAGES: [&str; 13] = [
+    "input",
+    "project",
+    "split_heads",
+    "rope",
+    "kv_cache",
+    "repeat_kv",
+    "transpose",
+    "scores",
+    "causal_mask",
+    "softmax",
+    "weighted_sum",
+    "merge_heads",
+    "o_proj",
+];
+
+/// Every stage of the three steps, as the status line names them.
+fn walk_order() -> Vec<String> {
+    let steps = [
+        "step 1/3 prefill (pos 0..4)",
+        "step 2/3 decode (pos 5)",
+        "step 3/3 decode (pos 6)",
+    ];
+    steps
+        .iter()
+        .flat_map(|step| {
+            STAGES
+                .iter()
+                .enumerate()
+                .map(move |(i, id)| format!("stage {}/13 {id} · {step}", i + 1))
+        })
+        .collect()
+}
+
+/// How each frame ends (crossterm's end of a synchronized update): frames are read one at a
+/// time by expecting this.
+const FRAME_END: &str = "\x1b[?2026l";
+
+/// The status line of a frame: the last `stage 3/13 split_heads · step 1/3 prefill (pos 0..4)`.
+fn status_in(frame: &str) -> Option<String> {
+    let mut found = None;
+    let mut from = 0;
+    while let Some(i) = frame[from..].find("stage ").map(|i| i + from) {
+        from = i + 1;
+        let Some(len) = frame[i..].find(')') else {
+            break;
+        };
+        let cand = &frame[i..=i + len];
+        let Some((stage, step)) = cand.split_once(" · step ") else {
+            continue;
+        };
+        let mut words = stage["stage ".len()..].split(' ');
+        let ok = words.next().is_some_and(|n| n.ends_with("/13"))
+            && words.next().is_some_and(|id| STAGES.contains(&id))
+            && words.next().is_none()
+            && step.contains(" (pos ");
+        if ok {
+            found = Some(cand.to_string());
+        }
+    }
+    found
+}
+
+/// Reads the rest of the frame being drawn and returns its status line.
+fn next_frame(s: &mut Session) -> String {
+    let f = frame(s);
+    status_in(&f).unwrap_or_else(|| panic!("no status line in {f:?}"))
+}
+
+/// Sends one key and returns the status line of the frame it drew.
+fn click(s: &mut Session, key: &str) -> String {
+    s.send(key).unwrap();
+    next_frame(s)
+}
+
+/// What a teacher does with a clicker: PageDown through the prefill and both decode steps,
+/// then PageUp all the way back, never touching the keyboard. A stage taller than the window
+/// takes more than one click (the clicker pages through it), so the test follows the status
+/// line click by click and checks the stages come in order, none skipped.
+#[test]
+fn a_clicker_walks_every_step_forward_and_back() {
+    let (page_down, page_up) = ("\x1b[6~", "\x1b[5~");
+    let order = walk_order();
+    let mut s = spawn_pty(&[], &[]);
+    assert_eq!(next_frame(&mut s), order[0]);
+    let mut seen = vec![order[0].clone()];
+    for _ in 0..400 {
+        let at = click(&mut s, page_down);
+        if seen.last() != Some(&at) {
+            seen.push(at);
+        }
+        if seen.len() == order.len() {
+            break;
+        }
+    }
+    assert_eq!(seen, order);
+    // Page past the end of the last stage: the walk says it is over instead of leaving.
+    let mut ended = false;
+    for _ in 0..100 {
+        s.send(page_down).unwrap();
+        if frame(&mut s).contains("this is the end of the walk") {
+            ended = true;
+            break;
+        }
+    }
+    assert!(
+        ended,
+        "paging past the last stage never said the walk was over"
+    );
+    let mut back = vec![order.last().unwrap().clone()];
+    for _ in 0..400 {
+        let at = click(&mut s, page_up);
+        if back.last() != Some(&at) {
+            back.push(at);
+        }
+        if back.len() == order.len() {
+            break;
+        }
+    }
+    let reversed: Vec<String> = order.iter().rev().cloned().collect();
+    assert_eq!(back, reversed);
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+/// Reads the rest of the frame being drawn, as text.
+fn frame(s: &mut Session) -> String {
+    let m = s.expect(FRAME_END).unwrap();
+    String::from_utf8_lossy(m.before()).into_owned()
+}
+
+/// In a window too small for a stage, PageDown pages through it (the last row says how much
+/// is left) before moving on, and PageUp pages back; → always moves to the next stage.
+#[test]
+fn paging_keys_scroll_a_stage_taller_than_the_window() {
+    let split = "stage 3/13 split_heads · step 1/3 prefill (pos 0..4)";
+    let mut s = spawn_pty(&["--batch", "2"], &[]);
+    frame(&mut s);
+    s.get_process_mut().set_window_size(60, 6).unwrap();
+    let f = frame(&mut s);
+    assert_eq!(
+        status_in(&f).unwrap(),
+        "stage 1/13 input · step 1/3 prefill (pos 0..4)"
+    );
+    s.send("3").unwrap();
+    assert!(frame(&mut s).contains("go to stage 3"));
+    s.send("\r").unwrap();
+    let f = frame(&mut s);
+    assert_eq!(status_in(&f).unwrap(), split);
+    assert!(
+        f.contains("more lines (j)") && !f.contains("above (k)"),
+        "{f:?}"
+    );
+    s.send("\x1b[6~").unwrap();
+    let f = frame(&mut s);
+    assert_eq!(
+        status_in(&f).unwrap(),
+        split,
+        "PageDown scrolled instead of moving on"
+    );
+    assert!(f.contains("above (k)"), "{f:?}");
+    s.send("\x1b[5~").unwrap();
+    let f = frame(&mut s);
+    assert_eq!(
+        status_in(&f).unwrap(),
+        split,
+        "PageUp went back to the top first"
+    );
+    assert!(!f.contains("above (k)"), "{f:?}");
+    assert_eq!(
+        click(&mut s, "\x1b[5~"),
+        "stage 2/13 project · step 1/3 prefill (pos 0..4)"
+    );
+    assert_eq!(click(&mut s, "\x1b[C"), split);
+    assert_eq!(
+        click(&mut s, "\x1b[C"),
+        "stage 4/13 rope · step 1/3 prefill (pos 0..4)"
+    );
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+#[test]
+fn quiz_with_no_input_stops_at_once() {
+    let mut args = GQA.to_vec();
+    args.push("--quiz");
+    let (out, code) = line_mode(&args, "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        statuses(&out),
+        vec!["stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help"]
+    );
+    assert!(!out.contains("Quiz:"), "{out}");
+}
