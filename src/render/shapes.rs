@@ -143,6 +143,10 @@ pub fn table(
         }
     }
     for t in &sg.tensors {
+        // A tensor this stage both writes and derives another from shows once, in the pair.
+        if t.from.is_none() && sg.tensors.iter().any(|o| o.from == Some(t.name)) {
+            continue;
+        }
         let src = t.from.and_then(|f| st.tensor(f).map(|s| (f, s)));
         let role = if is_given(t.name) { "in" } else { "out" };
         match src {

@@ -117,8 +117,17 @@ pub fn print_all(
     pres: &Presentation,
     view: &View,
 ) -> io::Result<()> {
+    let text = |out: &mut dyn Write, t: &str| -> io::Result<()> {
+        for line in walk::wrap(t.trim_matches('\n'), view.width) {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out)
+    };
+    if let Some(title) = &pres.title {
+        text(out, title)?;
+    }
     if let Some(w) = &pres.welcome {
-        writeln!(out, "{w}\n")?;
+        text(out, w)?;
     }
     for (i, step) in trace.steps.iter().enumerate() {
         for (j, stage) in step.stages.iter().enumerate() {
@@ -127,13 +136,14 @@ pub fn print_all(
             }
             write!(out, "{}", render::render_stage(trace, i, j, view))?;
             for note in pres.notes_for(i, stage.id) {
-                writeln!(out, "  {note}")?;
+                writeln!(out)?;
+                write!(out, "{}", render::note(note, view))?;
             }
             writeln!(out)?;
         }
     }
     if let Some(c) = &pres.closing {
-        writeln!(out, "{c}")?;
+        text(out, c)?;
     }
     Ok(())
 }

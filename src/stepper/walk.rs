@@ -213,17 +213,13 @@ impl<'a> Walk<'a> {
         let text = render::render_stage(self.trace, p.step, p.stage, view);
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         let id = self.trace.steps[p.step].stages[p.stage].id;
-        let mut first = true;
+        let narrow = View {
+            width,
+            ..view.clone()
+        };
         for note in self.pres.notes_for(p.step, id) {
-            if first {
-                lines.push(String::new());
-                first = false;
-            }
-            lines.extend(
-                wrap(note, width.saturating_sub(2))
-                    .into_iter()
-                    .map(|l| format!("  {l}")),
-            );
+            lines.push(String::new());
+            lines.extend(render::note(note, &narrow).lines().map(str::to_string));
         }
         lines
     }
