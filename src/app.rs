@@ -79,21 +79,7 @@ pub fn numeric_trace(cfg: &Config, guard: &GuardArgs) -> Result<Trace<Tensor>> {
 
 fn cmd_run(args: RunArgs) -> Result<()> {
     let cfg = args.config.spec().resolve()?;
-    let stage = match &args.stage {
-        None => None,
-        Some(s) => Some(parse_stage(s, &cfg)?),
-    };
-    let step = match args.step {
-        None => None,
-        Some(n) if n >= 1 && n <= cfg.steps.len() => Some(n - 1),
-        Some(n) => {
-            return Err(UsageError(format!(
-                "--step {n} is out of range: this run has {} step(s) (1 is the prefill)",
-                cfg.steps.len()
-            ))
-            .into());
-        }
-    };
+    let Selection { step, stage } = selection(args.stage.as_deref(), args.step, &cfg)?;
     if args.quiz && (stage.is_some() || step.is_some() || args.all) {
         return Err(UsageError(
             "--quiz asks for each shape while stepping through every stage; \
@@ -147,6 +133,26 @@ pub fn view_from(args: &crate::cli::ViewArgs, cfg: &Config) -> Result<render::Vi
         color: render::color::decide_from_env(args.color),
         width: render::color::width_from_env(),
     })
+}
+
+/// Checks `--stage` and `--step` (1-based) against the configuration.
+pub fn selection(
+    stage: Option<&str>,
+    step: Option<usize>,
+    cfg: &Config,
+) -> Result<Selection, UsageError> {
+    let stage = stage.map(|s| parse_stage(s, cfg)).transpose()?;
+    let step = match step {
+        None => None,
+        Some(n) if n >= 1 && n <= cfg.steps.len() => Some(n - 1),
+        Some(n) => {
+            return Err(UsageError(format!(
+                "--step {n} is out of range: this configuration has {} step(s) (1 is the prefill)",
+                cfg.steps.len()
+            )));
+        }
+    };
+    Ok(Selection { step, stage })
 }
 
 /// Parses `--stage`: an id (`softmax`) or a 1-based number among the stages this config has.
@@ -228,21 +234,7 @@ fn cmd_shapes(args: ShapesArgs) -> Result<()> {
             .and_then(crate::presets::find)
             .map_or(1, |p| p.num_hidden_layers),
     };
-    let stage = match &args.stage {
-        None => None,
-        Some(s) => Some(parse_stage(s, &cfg)?),
-    };
-    let step = match args.step {
-        None => None,
-        Some(n) if n >= 1 && n <= cfg.steps.len() => Some(n - 1),
-        Some(n) => {
-            return Err(UsageError(format!(
-                "--step {n} is out of range: this configuration has {} step(s) (1 is the prefill)",
-                cfg.steps.len()
-            ))
-            .into());
-        }
-    };
+    let Selection { step, stage } = selection(args.stage.as_deref(), args.step, &cfg)?;
     let report = crate::shapes::report(&cfg, layers, args.dtype);
     let mut out = BufWriter::new(io::stdout().lock());
     if args.json {
