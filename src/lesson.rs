@@ -617,8 +617,6 @@ pub fn parse(origin: &str, text: &str) -> Result<Lesson, UsageError> {
             notes,
             hints,
             stages,
-            head: file.head.unwrap_or(0),
-            batch_index: file.batch_index.unwrap_or(0),
             closing: trimmed(&file.closing),
         },
         head: file.head,
@@ -713,9 +711,7 @@ pub fn cmd_lesson(args: LessonArgs) -> Result<()> {
         view_args.batch_index = lesson.batch_index.filter(|&b| b < cfg.batch);
     }
     let view = app::view_from(&view_args, &cfg)?;
-    let mut pres = lesson.presentation.clone();
-    pres.head = view.head;
-    pres.batch_index = view.batch;
+    let pres = lesson.presentation.clone();
     // Notes for steps the flags removed simply never show.
 
     let mut out = BufWriter::new(io::stdout().lock());

@@ -1,5 +1,6 @@
 //! What a walk through a trace shows besides the tensors: a title, a welcome screen, notes on
-//! particular stages, quiz hints, which stages to show, where to start and a closing screen.
+//! particular stages, quiz hints, which stages to show and a closing screen. (The first head and batch
+//! row shown are the [`crate::render::View`]'s.)
 //!
 //! `attnstep run` uses [`Presentation::default`]; a lesson file fills one in. The stepper and
 //! the printers read it; nothing here touches the terminal.
@@ -31,9 +32,6 @@ pub struct Presentation {
     pub hints: Vec<Hint>,
     /// Stages to show, in trace order; `None` shows all.
     pub stages: Option<Vec<StageId>>,
-    /// Head and batch row shown first in the matrices.
-    pub head: usize,
-    pub batch_index: usize,
     /// Shown after the last stage: what was learned, what to take next.
     pub closing: Option<String>,
 }

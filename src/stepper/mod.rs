@@ -56,8 +56,7 @@ pub struct Outcome {
 }
 
 /// Walks the trace for a reader, interactively when a person is at a terminal (see the module
-/// doc for how the mode is chosen). The head and batch row start at the view's, or the
-/// presentation's when the view has 0.
+/// doc for how the mode is chosen). The head and batch row start at the view's.
 pub fn present(
     out: &mut dyn Write,
     trace: &Trace<Tensor>,
@@ -190,7 +189,6 @@ mod tests {
                 text: "Count the query heads.".into(),
             }],
             stages: Some(vec![StageId::RepeatKv, StageId::Scores]),
-            head: 2,
             closing: Some("That was GQA.".into()),
             ..Presentation::default()
         }
@@ -204,7 +202,10 @@ mod tests {
             &mut out,
             &t,
             pres,
-            &View::default(),
+            &View {
+                head: 2,
+                ..View::default()
+            },
             opts,
         )
         .unwrap();
@@ -219,7 +220,7 @@ mod tests {
             "{out}"
         );
         let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} missing: {out}"));
-        // Only the two chosen stages, in each of the two steps; head 3 of 4 from the lesson.
+        // Only the two chosen stages, in each of the two steps; head 3 of 4 from the view.
         assert!(
             at("[stage 1/2 repeat_kv · step 1/2 prefill (pos 0..2) · head 3/4")
                 < at("[stage 2/2 scores · step 1/2 prefill (pos 0..2)")

@@ -76,14 +76,8 @@ impl<'a> Walk<'a> {
     ) -> Walk<'a> {
         let end = pres.closing.is_some() || opts.quiz;
         let mut nav = Nav::for_trace(trace, pres, end);
-        // A head or batch row picked on the command line wins over the presentation's.
-        let head = if view.head != 0 { view.head } else { pres.head };
-        let batch = if view.batch != 0 {
-            view.batch
-        } else {
-            pres.batch_index
-        };
-        nav.set_view(head, batch);
+        // The caller settles the first head and batch row (flags over a lesson's) in the view.
+        nav.set_view(view.head, view.batch);
         if let Some(p) = opts.start {
             nav.start_at(p);
         }
