@@ -90,6 +90,35 @@ impl Drop for Guard {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
+enum Terminal {
+    /// Input is waiting (or a signal interrupted the wait).
+    Ready,
+    /// Nothing arrived within the timeout.
+    Quiet,
+    /// The terminal hung up: nobody is there any more.
+    Gone,
+}
+
+/// Waits up to `timeout_ms` for standard input (the terminal crossterm reads from in raw mode)
+/// to have input or to hang up.
+fn wait_for_terminal(timeout_ms: i32) -> Terminal {
+    let mut fds = [libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    // SAFETY: `fds` is a valid array of one pollfd for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, timeout_ms) };
+    if n > 0 && fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        Terminal::Gone
+    } else if n == 0 {
+        Terminal::Quiet
+    } else {
+        Terminal::Ready
+    }
+}
+
 /// Set this variable to make `!` panic inside the loop: lets the tests check that a panic
 /// gives the terminal back.
 const PANIC_KEY_VAR: &str = "ATTNSTEP_TEST_PANIC_KEY";
@@ -109,11 +138,20 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
             layout = draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
             dirty = false;
         }
-        // Polling with a timeout lets a signal end the loop; an error means the terminal is
-        // gone, so there is nobody to draw for.
-        match event::poll(Duration::from_millis(200)) {
+        // A hung-up terminal (tmux or ssh gone) makes crossterm's poll spin on an endless EOF,
+        // so we watch the terminal ourselves: stop when it hangs up, and wait for input in
+        // short slices so a signal ends the loop.
+        if wait_for_terminal(0) == Terminal::Gone {
+            break;
+        }
+        match event::poll(Duration::ZERO) {
             Ok(true) => {}
-            Ok(false) => continue,
+            Ok(false) => {
+                if wait_for_terminal(200) == Terminal::Gone {
+                    break;
+                }
+                continue;
+            }
             Err(_) => break,
         }
         let key = match event::read() {

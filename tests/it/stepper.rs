@@ -656,3 +656,60 @@ fn quiz_with_no_input_stops_at_once() {
     );
     assert!(!out.contains("Quiz:"), "{out}");
 }
+
+/// A terminal that hangs up with no signal reaching the program (its pty closed by tmux or an
+/// ssh server while the program is not the session leader): the walk must end, not spin.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_terminal_that_hangs_up_ends_the_walk() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two new file descriptors into the two integers.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // openpty's descriptors are inherited by default: the child must not hold the master open.
+    for fd in [master, slave] {
+        // SAFETY: fcntl on descriptors this test owns.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    // SAFETY: both descriptors were just opened and are owned here alone.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_attnstep"))
+        .args(GQA)
+        .env("TERM", "xterm-256color")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(slave);
+    // Let it draw its first screen (it is waiting for keys), then hang up.
+    let mut first = [0u8; 256];
+    let mut file = std::fs::File::from(master);
+    use std::io::Read;
+    let n = file.read(&mut first).unwrap();
+    assert!(n > 0, "the stepper drew on the terminal");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still stepping");
+    drop(file);
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "attnstep still running 10 s after its terminal hung up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
