@@ -5,7 +5,9 @@ use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, ExportArgs, GuardArgs, PresetsArgs, RunArgs, ShapesArgs};
+use crate::cli::{
+    Cli, Command, ExportArgs, GuardArgs, PresetsArgs, RunArgs, SelectArgs, ShapesArgs,
+};
 use crate::config::{Config, ConfigError};
 use crate::memory;
 use crate::numeric::{Numeric, Tensor};
@@ -79,7 +81,7 @@ pub fn numeric_trace(cfg: &Config, guard: &GuardArgs) -> Result<Trace<Tensor>> {
 
 fn cmd_run(args: RunArgs) -> Result<()> {
     let cfg = args.config.spec().resolve()?;
-    let Selection { step, stage } = selection(args.stage.as_deref(), args.step, &cfg)?;
+    let Selection { step, stage } = selection(&args.select, &cfg)?;
     if args.quiz && (stage.is_some() || step.is_some() || args.all) {
         return Err(UsageError(
             "--quiz asks for each shape while stepping through every stage; \
@@ -136,13 +138,13 @@ pub fn view_from(args: &crate::cli::ViewArgs, cfg: &Config) -> Result<render::Vi
 }
 
 /// Checks `--stage` and `--step` (1-based) against the configuration.
-pub fn selection(
-    stage: Option<&str>,
-    step: Option<usize>,
-    cfg: &Config,
-) -> Result<Selection, UsageError> {
-    let stage = stage.map(|s| parse_stage(s, cfg)).transpose()?;
-    let step = match step {
+pub fn selection(args: &SelectArgs, cfg: &Config) -> Result<Selection, UsageError> {
+    let stage = args
+        .stage
+        .as_deref()
+        .map(|s| parse_stage(s, cfg))
+        .transpose()?;
+    let step = match args.step {
         None => None,
         Some(n) if n >= 1 && n <= cfg.steps.len() => Some(n - 1),
         Some(n) => {
@@ -234,7 +236,7 @@ fn cmd_shapes(args: ShapesArgs) -> Result<()> {
             .and_then(crate::presets::find)
             .map_or(1, |p| p.num_hidden_layers),
     };
-    let Selection { step, stage } = selection(args.stage.as_deref(), args.step, &cfg)?;
+    let Selection { step, stage } = selection(&args.select, &cfg)?;
     let report = crate::shapes::report(&cfg, layers, args.dtype);
     let mut out = BufWriter::new(io::stdout().lock());
     if args.json {

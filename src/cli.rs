@@ -59,16 +59,12 @@ pub struct ShapesArgs {
     /// Show exact byte counts beside the human units.
     #[arg(long)]
     pub bytes: bool,
-    /// Print the whole table as JSON (format attnstep-shapes/1) instead of text.
+    /// Print the whole table as JSON (format attnstep-shapes/1) instead of text; the JSON
+    /// always holds every stage and step, whatever --stage and --step pick.
     #[arg(long)]
     pub json: bool,
-    /// Show only this stage in the step tables: an id (repeat_kv, scores, …) or its number
-    /// (the text only: --json always holds every stage).
-    #[arg(long, value_name = "ID")]
-    pub stage: Option<String>,
-    /// Show only this step in the step tables (1-based: 1 is the prefill).
-    #[arg(long, value_name = "N")]
-    pub step: Option<usize>,
+    #[command(flatten)]
+    pub select: SelectArgs,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +130,13 @@ pub struct RunArgs {
     /// Predict each new shape before it is shown.
     #[arg(long)]
     pub quiz: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// Which stage and step to print.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelectArgs {
     /// Show only this stage: an id (softmax, repeat_kv, …) or its number (1-based).
     #[arg(long, value_name = "ID")]
     pub stage: Option<String>,
