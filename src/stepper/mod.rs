@@ -123,7 +123,8 @@ pub fn print_all(
         writeln!(out)
     };
     if let Some(title) = &pres.title {
-        text(out, title)?;
+        let pal = view.palette();
+        writeln!(out, "{}\n", pal.paint(title, render::palette::Role::Banner))?;
     }
     if let Some(w) = &pres.welcome {
         text(out, w)?;
