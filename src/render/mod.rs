@@ -224,22 +224,30 @@ pub fn highlight_python(line: &str, pal: &Palette) -> String {
     out
 }
 
-/// Width of text on screen: characters, not counting ANSI escape sequences.
+/// Width of text on screen in terminal columns, not counting ANSI escape sequences.
 pub fn visible_width(s: &str) -> usize {
+    use unicode_width::UnicodeWidthChar;
     let mut w = 0;
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
         if c == '\u{1b}' {
-            for c2 in chars.by_ref() {
-                if c2.is_ascii_alphabetic() {
-                    break;
-                }
-            }
+            skip_escape(&mut chars);
         } else {
-            w += 1;
+            w += c.width().unwrap_or(0);
         }
     }
     w
+}
+
+/// Skips the rest of an ANSI CSI sequence (`ESC [ … final byte`) after its ESC.
+pub fn skip_escape(chars: &mut std::str::Chars) {
+    if chars.next() == Some('[') {
+        for c in chars.by_ref() {
+            if ('@'..='~').contains(&c) {
+                break;
+            }
+        }
+    }
 }
 
 /// Wraps each line of `text` at spaces to `width` columns (ANSI escapes take no room);

@@ -18,12 +18,12 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::style::{Attribute, Print, SetAttribute};
 use crossterm::terminal::{self, Clear, ClearType};
 use crossterm::{cursor, execute, queue};
-use unicode_width::UnicodeWidthChar;
 
 use super::keys::{self, Action, Keys};
 use super::nav::Command;
 use super::walk::{self, Feedback, Walk};
-use crate::render::View;
+use crate::render::{View, skip_escape, visible_width};
+use unicode_width::UnicodeWidthChar;
 
 /// True while this process has the terminal in raw mode (read by the panic hook).
 static RAW: AtomicBool = AtomicBool::new(false);
@@ -338,7 +338,7 @@ fn draw(
         queue!(buf, Clear(ClearType::UntilNewLine))?;
     }
     let status = fit(&status, width);
-    let pad = width.saturating_sub(display_width(&status));
+    let pad = width.saturating_sub(visible_width(&status));
     queue!(
         buf,
         cursor::MoveTo(0, content_rows as u16),
@@ -396,7 +396,7 @@ fn fitted_body(walk: &Walk, width: usize, avail: usize) -> Vec<String> {
 /// four columns, so nothing (like the shape after an arrow) is lost. Coloured lines come from
 /// the renderer's tables, which are drawn to the window width; they are cut, not broken.
 pub fn wrap_line(line: &str, width: usize) -> Vec<String> {
-    if display_width(line) <= width || line.contains('\x1b') {
+    if visible_width(line) <= width || line.contains('\x1b') {
         return vec![line.to_string()];
     }
     let indent = line.chars().take_while(|c| *c == ' ').count();
@@ -408,7 +408,7 @@ pub fn wrap_line(line: &str, width: usize) -> Vec<String> {
     for piece in line[indent..].split_inclusive(' ') {
         let word = piece.trim_end_matches(' ');
         let fresh = cur.trim().is_empty();
-        if !fresh && display_width(&cur) + display_width(word) > width {
+        if !fresh && visible_width(&cur) + visible_width(word) > width {
             out.push(cur.trim_end().to_string());
             cur = cont.clone();
         }
@@ -421,34 +421,10 @@ pub fn wrap_line(line: &str, width: usize) -> Vec<String> {
     out
 }
 
-/// Display width of text that may hold ANSI colour codes.
-pub fn display_width(s: &str) -> usize {
-    let mut w = 0;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            skip_escape(&mut chars);
-        } else {
-            w += c.width().unwrap_or(0);
-        }
-    }
-    w
-}
-
-fn skip_escape(chars: &mut std::str::Chars) {
-    if chars.next() == Some('[') {
-        for c in chars.by_ref() {
-            if ('@'..='~').contains(&c) {
-                break;
-            }
-        }
-    }
-}
-
 /// Cuts a line (which may hold ANSI colour codes) to `width` columns, ending in `…` when cut,
 /// so no line ever wraps and breaks the in-place redraw.
 pub fn fit(s: &str, width: usize) -> String {
-    if display_width(s) <= width {
+    if visible_width(s) <= width {
         return s.to_string();
     }
     let mut out = String::new();
@@ -486,11 +462,11 @@ mod tests {
     fn fit_counts_columns_not_bytes_and_skips_colour_codes() {
         assert_eq!(fit("stage · step", 20), "stage · step");
         assert_eq!(fit("abcdefghij", 5), "abcd…");
-        assert_eq!(display_width("\x1b[31mred\x1b[0m →"), 5);
+        assert_eq!(visible_width("\x1b[31mred\x1b[0m →"), 5);
         let cut = fit("\x1b[31mabcdef\x1b[0m", 4);
         assert_eq!(cut, "\x1b[31mabc…\x1b[0m");
-        assert_eq!(display_width(&cut), 4);
-        assert_eq!(display_width(&fit("── step 1/3 ──────────", 8)), 8);
+        assert_eq!(visible_width(&cut), 4);
+        assert_eq!(visible_width(&fit("── step 1/3 ──────────", 8)), 8);
     }
 
     #[test]
