@@ -16,5 +16,6 @@ pub mod progress;
 pub mod render;
 pub mod rope;
 pub mod shapes;
+pub mod text;
 pub mod stepper;
 pub mod trace;

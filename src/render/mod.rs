@@ -224,31 +224,7 @@ pub fn highlight_python(line: &str, pal: &Palette) -> String {
     out
 }
 
-/// Width of text on screen in terminal columns, not counting ANSI escape sequences.
-pub fn visible_width(s: &str) -> usize {
-    use unicode_width::UnicodeWidthChar;
-    let mut w = 0;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            skip_escape(&mut chars);
-        } else {
-            w += c.width().unwrap_or(0);
-        }
-    }
-    w
-}
-
-/// Skips the rest of an ANSI CSI sequence (`ESC [ … final byte`) after its ESC.
-pub fn skip_escape(chars: &mut std::str::Chars) {
-    if chars.next() == Some('[') {
-        for c in chars.by_ref() {
-            if ('@'..='~').contains(&c) {
-                break;
-            }
-        }
-    }
-}
+pub use crate::text::{skip_escape, visible_width};
 
 /// Wraps each line of `text` at spaces to `width` columns (ANSI escapes take no room);
 /// continuation lines start with `indent`. Every line ends with a newline.
