@@ -46,14 +46,15 @@ pub trait Backend {
     ) -> (Self::T, Self::T);
     /// `x * cos.unsqueeze(1) + rotate_half(x) * sin.unsqueeze(1)` for x `[bsz, seq_len, heads, head_dim]`.
     fn apply_rope(&self, x: &Self::T, cos: &Self::T, sin: &Self::T) -> Self::T;
-    /// `torch.cat([past, new], dim=1)`; with no past, `new` itself. Axis 1 becomes `kv_len`.
+    /// `torch.cat([past, new], dim=1)`; with no past, `new` itself. Either way axis 1 is the
+    /// cache's length, `kv_len`.
     fn cat_seq(&self, past: Option<&Self::T>, new: &Self::T) -> Self::T;
-    /// `repeat_kv(x, n_rep)`: `[bsz, kv_len, n_kv_heads, head_dim]` → `[bsz, kv_len, n_heads, head_dim]`.
-    fn repeat_kv(&self, x: &Self::T, n_rep: usize) -> Self::T;
-    /// `x.transpose(1, 2)`.
-    fn transpose12(&self, x: &Self::T) -> Self::T;
-    /// `(q @ k.transpose(-2, -1)) / sqrt(head_dim)`.
-    fn scores(&self, q: &Self::T, k: &Self::T) -> Self::T;
+    /// `x[:, :, :, None, :].expand(bsz, kv_len, n_kv_heads, n_rep, head_dim)`, materialised.
+    fn expand_kv(&self, x: &Self::T, n_rep: usize) -> Self::T;
+    /// `x.transpose(a, b)`; negative axes count from the end, as in PyTorch.
+    fn transpose(&self, x: &Self::T, a: isize, b: isize) -> Self::T;
+    /// `x / divisor`, elementwise.
+    fn div(&self, x: &Self::T, divisor: f64) -> Self::T;
     /// `torch.full((seq_len, seq_len), -inf).triu(1)` placed over the last seq_len of kv_len
     /// columns: 0 where query i may see key j (j ≤ past_len + i), -inf elsewhere; all 0 when
     /// `causal` is false.
@@ -66,7 +67,7 @@ pub trait Backend {
     fn add(&self, a: &Self::T, b: &Self::T) -> Self::T;
     /// `F.softmax(x.float(), dim=-1)`.
     fn softmax(&self, x: &Self::T) -> Self::T;
-    /// Batched `a @ b` over the last two axes.
+    /// `a @ b`, batched over the leading axes: `[.., m, k] @ [.., k, n]` → `[.., m, n]`.
     fn matmul(&self, a: &Self::T, b: &Self::T) -> Self::T;
 }
 
@@ -86,8 +87,10 @@ pub mod rules {
     }
 
     pub fn cat_seq(past: Option<&Shape>, new: &Shape) -> Shape {
-        let past_len = past.map_or(0, |p| p.dim(1).size);
-        new.with(1, Dim::new(DimName::KvLen, past_len + new.dim(1).size))
+        let kv_len = past
+            .map_or(0, |p| p.dim(1).size)
+            .saturating_add(new.dim(1).size);
+        new.with(1, Dim::new(DimName::KvLen, kv_len))
     }
 
     /// The 5-D intermediate of `repeat_kv`: `[bsz, kv_len, n_kv_heads, n_rep, head_dim]`.
@@ -97,18 +100,27 @@ pub mod rules {
         Shape(dims)
     }
 
+    /// `repeat_kv`'s result: `[bsz, kv_len, n_kv_heads·n_rep = n_heads, head_dim]`.
     pub fn repeat_kv(x: &Shape, n_rep: usize) -> Shape {
-        x.with(2, Dim::new(DimName::NHeads, x.dim(2).size * n_rep))
+        x.with(
+            2,
+            Dim::new(DimName::NHeads, x.dim(2).size.saturating_mul(n_rep)),
+        )
     }
 
-    pub fn transpose12(x: &Shape) -> Shape {
-        x.swapped(1, 2)
+    /// A PyTorch axis (negative counts from the end) as an index into `x`'s axes.
+    pub fn axis(x: &Shape, axis: isize) -> usize {
+        let rank = x.rank() as isize;
+        let a = if axis < 0 { rank + axis } else { axis };
+        assert!(
+            (0..rank).contains(&a),
+            "axis {axis} of a rank-{rank} tensor"
+        );
+        a as usize
     }
 
-    /// `[.., m, k] @ [.., n, k]ᵀ` → `[.., m, n]`.
-    pub fn scores(q: &Shape, k: &Shape) -> Shape {
-        let r = q.rank();
-        q.with(r - 1, k.dim(r - 2))
+    pub fn transpose(x: &Shape, a: isize, b: isize) -> Shape {
+        x.swapped(axis(x, a), axis(x, b))
     }
 
     pub fn causal_mask(seq_len: usize, past_len: usize) -> Shape {
@@ -183,14 +195,14 @@ impl Backend for Shapes {
     fn cat_seq(&self, past: Option<&Shape>, new: &Shape) -> Shape {
         rules::cat_seq(past, new)
     }
-    fn repeat_kv(&self, x: &Shape, n_rep: usize) -> Shape {
-        rules::repeat_kv(x, n_rep)
+    fn expand_kv(&self, x: &Shape, n_rep: usize) -> Shape {
+        rules::repeat_kv_expanded(x, n_rep)
     }
-    fn transpose12(&self, x: &Shape) -> Shape {
-        rules::transpose12(x)
+    fn transpose(&self, x: &Shape, a: isize, b: isize) -> Shape {
+        rules::transpose(x, a, b)
     }
-    fn scores(&self, q: &Shape, k: &Shape) -> Shape {
-        rules::scores(q, k)
+    fn div(&self, x: &Shape, _divisor: f64) -> Shape {
+        x.clone()
     }
     fn causal_mask(&mut self, seq_len: usize, past_len: usize, _causal: bool) -> Shape {
         rules::causal_mask(seq_len, past_len)

@@ -8,7 +8,7 @@ use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use crate::numeric::Tensor;
-use crate::trace::{Named, Step, Trace};
+use crate::trace::{Step, Trace};
 
 pub const FORMAT: &str = "attnstep-trace/1";
 
@@ -20,7 +20,8 @@ pub fn write_json(trace: &Trace<Tensor>, out: impl Write) -> serde_json::Result<
 struct TraceJson<'a>(&'a Trace<Tensor>);
 struct TensorJson<'a>(&'a Tensor);
 struct Data<'a>(&'a Tensor);
-struct NamedMap<'a, I: Iterator<Item = &'a Named<Tensor>> + Clone>(I);
+/// `(name, tensor)` pairs written as one JSON object.
+struct NamedMap<'a, I: Iterator<Item = (&'static str, &'a Tensor)> + Clone>(I);
 struct StepJson<'a>(&'a Step<Tensor>);
 
 impl Serialize for TraceJson<'_> {
@@ -29,7 +30,10 @@ impl Serialize for TraceJson<'_> {
         let mut st = s.serialize_struct("Trace", 4)?;
         st.serialize_field("format", FORMAT)?;
         st.serialize_field("config", &t.config)?;
-        st.serialize_field("weights", &NamedMap(t.weights.iter()))?;
+        st.serialize_field(
+            "weights",
+            &NamedMap(t.weights.iter().map(|w| (w.id.name(), &w.value))),
+        )?;
         let steps: Vec<StepJson> = t.steps.iter().map(StepJson).collect();
         st.serialize_field("steps", &steps)?;
         st.end()
@@ -43,16 +47,19 @@ impl Serialize for StepJson<'_> {
         st.serialize_field("kind", step.kind.as_str())?;
         st.serialize_field("start_pos", &step.start_pos)?;
         st.serialize_field("seq_len", &step.seq_len)?;
-        st.serialize_field("tensors", &NamedMap(step.tensors()))?;
+        st.serialize_field(
+            "tensors",
+            &NamedMap(step.tensors().map(|n| (n.name(), &n.value))),
+        )?;
         st.end()
     }
 }
 
-impl<'a, I: Iterator<Item = &'a Named<Tensor>> + Clone> Serialize for NamedMap<'a, I> {
+impl<'a, I: Iterator<Item = (&'static str, &'a Tensor)> + Clone> Serialize for NamedMap<'a, I> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        for n in self.0.clone() {
-            map.serialize_entry(n.name, &TensorJson(&n.value))?;
+        for (name, value) in self.0.clone() {
+            map.serialize_entry(name, &TensorJson(value))?;
         }
         map.end()
     }

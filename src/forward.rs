@@ -1,14 +1,17 @@
 //! MiniMind's `Attention.forward`, stage by stage, in MiniMind's order.
 //!
 //! Hold this file beside `model/model_minimind.py`: each block below is one line (or a few) of
-//! the Python, and records what it produced as a [`Stage`] of the trace. The code is generic
-//! over the [`Backend`], so the same lines yield numbers ([`crate::numeric::Numeric`]) or just
-//! shapes ([`crate::backend::Shapes`]).
+//! the Python, followed by one line recording what it produced as a stage of the trace (the
+//! stage descriptor in [`crate::stage`] says which tensor each recorded value is and what it was
+//! made from). The code is generic over the [`Backend`], so the same lines yield numbers
+//! ([`crate::numeric::Numeric`]) or just shapes ([`crate::backend::Shapes`]).
 
 use crate::backend::{Backend, HasShape, rules};
 use crate::config::Config;
 use crate::dims::{Dim, DimName, Shape};
-use crate::trace::{Named, Stage, StageId, Step, StepKind, Trace};
+use crate::shape;
+use crate::stage::{StageId, TensorId, WeightId};
+use crate::trace::{Named, Stage, Step, StepKind, Trace, Weight};
 
 /// The attention layer's parameters, PyTorch-style `[out_features, in_features]`.
 pub struct Weights<T> {
@@ -45,28 +48,36 @@ impl<T: Clone> Weights<T> {
         }
     }
 
-    /// The weights under their export names.
-    pub fn named(&self) -> Vec<Named<T>> {
+    /// The weights under their ids, in export order.
+    pub fn list(&self) -> Vec<Weight<T>> {
+        let w = |id, value: &T| Weight {
+            id,
+            value: value.clone(),
+        };
         let mut out = vec![
-            named("q_proj", &self.q_proj, None),
-            named("k_proj", &self.k_proj, None),
-            named("v_proj", &self.v_proj, None),
-            named("o_proj", &self.o_proj, None),
+            w(WeightId::QProj, &self.q_proj),
+            w(WeightId::KProj, &self.k_proj),
+            w(WeightId::VProj, &self.v_proj),
+            w(WeightId::OProj, &self.o_proj),
         ];
         if let Some((q, k)) = &self.qk_norm {
-            out.push(named("q_norm", q, None));
-            out.push(named("k_norm", k, None));
+            out.push(w(WeightId::QNorm, q));
+            out.push(w(WeightId::KNorm, k));
         }
         out
     }
 }
 
-fn named<T: Clone>(name: &'static str, value: &T, from: Option<&'static str>) -> Named<T> {
-    Named {
-        name,
-        value: value.clone(),
-        from,
-    }
+/// Whether MiniMind's forward takes its fused `F.scaled_dot_product_attention` branch for a
+/// call: more than one new token, and (no causal mask or nothing cached), and no attention mask
+/// or one of all ones. The fused branch gives the same output without materialising the scores.
+pub fn takes_fused_path(
+    seq_len: usize,
+    causal: bool,
+    has_cache: bool,
+    mask_all_ones: bool,
+) -> bool {
+    seq_len > 1 && (!causal || !has_cache) && mask_all_ones
 }
 
 /// Runs every forward call of `cfg.steps` through one attention layer with weights and inputs
@@ -131,7 +142,7 @@ pub fn trace_with<B: Backend>(
     }
     Trace {
         config: cfg.clone(),
-        weights: weights.named(),
+        weights: weights.list(),
         steps,
     }
 }
@@ -147,14 +158,57 @@ impl<T> Default for Recorder<T> {
     }
 }
 
-impl<T> Recorder<T> {
-    fn stage(&mut self, id: StageId, tensors: Vec<Named<T>>) {
+impl<T: Clone> Recorder<T> {
+    /// Records stage `id`: `values` are its outputs in the order its descriptor lists them.
+    fn record<const N: usize>(&mut self, id: StageId, values: [&T; N]) {
+        let outputs = id.spec().outputs;
+        assert_eq!(
+            outputs.len(),
+            N,
+            "stage {id} records {} tensors",
+            outputs.len()
+        );
+        let mut tensors: Vec<Named<T>> = Vec::with_capacity(N);
+        for (o, value) in outputs.iter().zip(values) {
+            let written = |t: &TensorId| {
+                tensors.iter().any(|n| n.id == *t)
+                    || self
+                        .stages
+                        .iter()
+                        .any(|s| s.tensors.iter().any(|n| n.id == *t))
+            };
+            let from = o.from.iter().copied().find(|t| written(t));
+            tensors.push(Named {
+                id: o.id,
+                value: value.clone(),
+                from,
+            });
+        }
         self.stages.push(Stage {
             id,
             tensors,
             via: Vec::new(),
         });
     }
+
+    /// Notes an intermediate shape of the last stage that the Python does not keep.
+    fn via(&mut self, label: &'static str, shape: Option<Shape>) {
+        if let (Some(stage), Some(shape)) = (self.stages.last_mut(), shape) {
+            stage.via.push((label, shape));
+        }
+    }
+}
+
+/// `repeat_kv(x, n_rep)`: `[bsz, kv_len, n_kv_heads, head_dim]` → `[bsz, kv_len, n_heads, head_dim]`,
+/// each KV head repeated `n_rep` times in a row.
+pub fn repeat_kv<B: Backend>(b: &B, x: B::T, n_rep: usize) -> B::T {
+    if n_rep == 1 {
+        return x;
+    }
+    // x[:, :, :, None, :].expand(bs, slen, num_key_value_heads, n_rep, head_dim)
+    let expanded = b.expand_kv(&x, n_rep); // [bsz, kv_len, n_kv_heads, n_rep, head_dim]
+    // .reshape(bs, slen, num_key_value_heads * n_rep, head_dim)
+    b.view(&expanded, rules::repeat_kv(&x.shape(), n_rep))
 }
 
 /// `Attention.forward(x, position_embeddings, past_key_value, use_cache=True, attention_mask)`.
@@ -170,31 +224,26 @@ fn attention_forward<B: Backend>(
     attention_mask: Option<B::T>,
     rec: &mut Recorder<B::T>,
 ) -> (B::T, (B::T, B::T)) {
-    use crate::shape;
-    let n_heads = cfg.num_attention_heads;
-    let n_kv_heads = cfg.num_key_value_heads;
-    let head_dim = cfg.head_dim;
-    let n_rep = cfg.n_rep();
+    use StageId::*;
+    let (n_heads, n_kv_heads, head_dim, n_rep) = (
+        cfg.num_attention_heads,
+        cfg.num_key_value_heads,
+        cfg.head_dim,
+        cfg.n_rep(),
+    );
 
     // bsz, seq_len, _ = x.shape
-    let xs = x.shape();
-    let (bsz, seq_len) = (xs.dim(0).size, xs.dim(1).size);
-    rec.stage(StageId::Input, vec![named("x", &x, None)]);
+    let (bsz, seq_len) = (x.shape().dim(0).size, x.shape().dim(1).size);
+    rec.record(Input, [&x]);
 
     // xq, xk, xv = self.q_proj(x), self.k_proj(x), self.v_proj(x)
     let xq = b.linear(&x, &w.q_proj); // [bsz, seq_len, n_heads·head_dim]
     let xk = b.linear(&x, &w.k_proj); // [bsz, seq_len, n_kv_heads·head_dim]
     let xv = b.linear(&x, &w.v_proj); // [bsz, seq_len, n_kv_heads·head_dim]
-    rec.stage(
-        StageId::Project,
-        vec![
-            named("xq_proj", &xq, Some("x")),
-            named("xk_proj", &xk, Some("x")),
-            named("xv_proj", &xv, Some("x")),
-        ],
-    );
+    rec.record(Project, [&xq, &xk, &xv]);
 
-    // xq = xq.view(bsz, seq_len, self.n_local_heads, self.head_dim)  (same for xk, xv)
+    // xq = xq.view(bsz, seq_len, self.n_local_heads, self.head_dim)
+    // xk = xk.view(bsz, seq_len, self.n_local_kv_heads, self.head_dim)   (xv the same)
     let q_heads = shape![
         (Bsz, bsz),
         (SeqLen, seq_len),
@@ -207,161 +256,107 @@ fn attention_forward<B: Backend>(
         (NKvHeads, n_kv_heads),
         (HeadDim, head_dim)
     ];
-    let xq = b.view(&xq, q_heads); // [bsz, seq_len, n_heads, head_dim]
-    let xk = b.view(&xk, kv_heads.clone()); // [bsz, seq_len, n_kv_heads, head_dim]
-    let xv = b.view(&xv, kv_heads); // [bsz, seq_len, n_kv_heads, head_dim]
-    rec.stage(
-        StageId::SplitHeads,
-        vec![
-            named("xq_heads", &xq, Some("xq_proj")),
-            named("xk_heads", &xk, Some("xk_proj")),
-            named("xv_heads", &xv, Some("xv_proj")),
-        ],
-    );
+    let xq = b.view(&xq, q_heads);
+    let xk = b.view(&xk, kv_heads.clone());
+    let xv = b.view(&xv, kv_heads);
+    rec.record(SplitHeads, [&xq, &xk, &xv]);
 
-    // xq, xk = self.q_norm(xq), self.k_norm(xk)   (MiniMind-3 only)
-    let (xq, xk, q_src, k_src) = match &w.qk_norm {
+    // xq, xk = self.q_norm(xq), self.k_norm(xk)   (MiniMind-3; MiniMind2 has no QK-norm)
+    let (xq, xk) = match &w.qk_norm {
         Some((q_norm, k_norm)) => {
             let xq = b.rms_norm(&xq, q_norm, cfg.rms_norm_eps);
             let xk = b.rms_norm(&xk, k_norm, cfg.rms_norm_eps);
-            rec.stage(
-                StageId::QkNorm,
-                vec![
-                    named("xq_norm", &xq, Some("xq_heads")),
-                    named("xk_norm", &xk, Some("xk_heads")),
-                ],
-            );
-            (xq, xk, "xq_norm", "xk_norm")
+            rec.record(QkNorm, [&xq, &xk]);
+            (xq, xk)
         }
-        None => (xq, xk, "xq_heads", "xk_heads"),
+        None => (xq, xk),
     };
 
     // cos, sin = position_embeddings
     // xq, xk = apply_rotary_pos_emb(xq, xk, cos, sin)
     let (cos, sin) = position_embeddings; // [seq_len, head_dim] each
-    let xq = b.apply_rope(&xq, &cos, &sin); // [bsz, seq_len, n_heads, head_dim]
-    let xk = b.apply_rope(&xk, &cos, &sin); // [bsz, seq_len, n_kv_heads, head_dim]
-    rec.stage(
-        StageId::Rope,
-        vec![
-            named("cos", &cos, None),
-            named("sin", &sin, None),
-            named("xq_rope", &xq, Some(q_src)),
-            named("xk_rope", &xk, Some(k_src)),
-        ],
-    );
+    let xq = b.apply_rope(&xq, &cos, &sin);
+    let xk = b.apply_rope(&xk, &cos, &sin);
+    rec.record(Rope, [&cos, &sin, &xq, &xk]);
 
-    // if past_key_value is not None: xk = torch.cat([past_key_value[0], xk], dim=1)  (same for xv)
+    // if past_key_value is not None:
+    //     xk = torch.cat([past_key_value[0], xk], dim=1)
+    //     xv = torch.cat([past_key_value[1], xv], dim=1)
+    // (with no past, xk itself; attnstep names its axis 1 kv_len either way)
+    let (past_k, past_v) = past_key_value.unzip();
+    let past_len = past_k.as_ref().map_or(0, |k| k.shape().dim(1).size);
+    let xk = b.cat_seq(past_k.as_ref(), &xk); // [bsz, kv_len, n_kv_heads, head_dim]
+    let xv = b.cat_seq(past_v.as_ref(), &xv); // [bsz, kv_len, n_kv_heads, head_dim]
     // past_kv = (xk, xv) if use_cache else None
-    let past_len = past_key_value
-        .as_ref()
-        .map_or(0, |(k, _)| k.shape().dim(1).size);
-    let xk = b.cat_seq(past_key_value.as_ref().map(|(k, _)| k), &xk); // [bsz, kv_len, n_kv_heads, head_dim]
-    let xv = b.cat_seq(past_key_value.as_ref().map(|(_, v)| v), &xv); // [bsz, kv_len, n_kv_heads, head_dim]
-    let present = (xk.clone(), xv.clone());
-    rec.stage(
-        StageId::KvCache,
-        vec![
-            named("xk_cache", &xk, Some("xk_rope")),
-            named("xv_cache", &xv, Some("xv_heads")),
-        ],
-    );
+    let past_kv = (xk.clone(), xv.clone());
+    rec.record(KvCache, [&xk, &xv]);
 
-    // repeat_kv(xk, self.n_rep), repeat_kv(xv, self.n_rep)
-    let expanded = rules::repeat_kv_expanded(&xk.shape(), n_rep);
-    let xk = b.repeat_kv(&xk, n_rep); // [bsz, kv_len, n_heads, head_dim]
-    let xv = b.repeat_kv(&xv, n_rep); // [bsz, kv_len, n_heads, head_dim]
-    rec.stage(
-        StageId::RepeatKv,
-        vec![
-            named("xk_repeat", &xk, Some("xk_cache")),
-            named("xv_repeat", &xv, Some("xv_cache")),
-        ],
-    );
-    rec.stages.last_mut().expect("just pushed").via =
-        vec![("x[:, :, :, None, :].expand", expanded)];
+    // xq, xk, xv = (xq.transpose(1, 2),
+    //               repeat_kv(xk, self.n_rep).transpose(1, 2), repeat_kv(xv, self.n_rep).transpose(1, 2))
+    let expand = (n_rep > 1).then(|| rules::repeat_kv_expanded(&xk.shape(), n_rep));
+    let xk = repeat_kv(b, xk, n_rep); // [bsz, kv_len, n_heads, head_dim]
+    let xv = repeat_kv(b, xv, n_rep);
+    rec.record(RepeatKv, [&xk, &xv]);
+    rec.via("x[:, :, :, None, :].expand", expand);
+    let xq = b.transpose(&xq, 1, 2); // [bsz, n_heads, seq_len, head_dim]
+    let xk = b.transpose(&xk, 1, 2); // [bsz, n_heads, kv_len, head_dim]
+    let xv = b.transpose(&xv, 1, 2); // [bsz, n_heads, kv_len, head_dim]
+    rec.record(Transpose, [&xq, &xk, &xv]);
 
-    // xq, xk, xv = xq.transpose(1, 2), xk.transpose(1, 2), xv.transpose(1, 2)
-    let xq = b.transpose12(&xq); // [bsz, n_heads, seq_len, head_dim]
-    let xk = b.transpose12(&xk); // [bsz, n_heads, kv_len, head_dim]
-    let xv = b.transpose12(&xv); // [bsz, n_heads, kv_len, head_dim]
-    rec.stage(
-        StageId::Transpose,
-        vec![
-            named("xq_t", &xq, Some("xq_rope")),
-            named("xk_t", &xk, Some("xk_repeat")),
-            named("xv_t", &xv, Some("xv_repeat")),
-        ],
+    // if self.flash and seq_len > 1 and (not self.is_causal or past_key_value is None)
+    //         and (attention_mask is None or torch.all(attention_mask == 1)):
+    //     output = F.scaled_dot_product_attention(xq, xk, xv, is_causal=self.is_causal)
+    // MiniMind takes that fused branch when `takes_fused_path` says so; it computes the same
+    // output without keeping the scores, so attnstep always runs the explicit branch below.
+    // else:
+    //     scores = (xq @ xk.transpose(-2, -1)) / math.sqrt(self.head_dim)
+    let scores = b.div(
+        &b.matmul(&xq, &b.transpose(&xk, -2, -1)),
+        (head_dim as f64).sqrt(),
     );
+    rec.record(Scores, [&scores]); // [bsz, n_heads, seq_len, kv_len]
 
-    // scores = (xq @ xk.transpose(-2, -1)) / math.sqrt(self.head_dim)
-    let scores = b.scores(&xq, &xk); // [bsz, n_heads, seq_len, kv_len]
-    rec.stage(
-        StageId::Scores,
-        vec![named("scores", &scores, Some("xq_t"))],
-    );
-
-    // if self.is_causal: scores[:, :, :, -seq_len:] += torch.full((seq_len, seq_len), -inf).triu(1)
+    //     if self.is_causal:
+    //         scores[:, :, :, -seq_len:] += torch.full((seq_len, seq_len), float("-inf")).triu(1)
     let causal_mask = b.causal_mask(seq_len, past_len, cfg.causal); // [seq_len, kv_len]
-    let mut scores_masked = if cfg.causal {
+    let scores = if cfg.causal {
         b.add(&scores, &causal_mask)
     } else {
-        scores.clone()
+        scores
     };
-    rec.stage(
-        StageId::CausalMask,
-        vec![named("causal_mask", &causal_mask, None)],
-    );
+    rec.record(CausalMask, [&causal_mask]);
 
-    // if attention_mask is not None: scores += (1.0 - attention_mask.unsqueeze(1).unsqueeze(2)) * -1e9
-    if let Some(mask) = attention_mask {
-        let padding_mask = b.padding_bias(&mask); // [bsz, 1, 1, kv_len]
-        scores_masked = b.add(&scores_masked, &padding_mask);
-        rec.stage(
-            StageId::PaddingMask,
-            vec![
-                named("attention_mask", &mask, None),
-                named("padding_mask", &padding_mask, Some("attention_mask")),
-            ],
-        );
-    }
+    //     if attention_mask is not None:
+    //         scores += (1.0 - attention_mask.unsqueeze(1).unsqueeze(2)) * -1e9
+    let scores = match attention_mask {
+        Some(mask) => {
+            let padding_mask = b.padding_bias(&mask); // [bsz, 1, 1, kv_len]
+            let scores = b.add(&scores, &padding_mask);
+            rec.record(PaddingMask, [&mask, &padding_mask]);
+            scores
+        }
+        None => scores,
+    };
 
-    // F.softmax(scores.float(), dim=-1)
-    let weights = b.softmax(&scores_masked); // [bsz, n_heads, seq_len, kv_len]
-    rec.stage(
-        StageId::Softmax,
-        vec![
-            named("scores_masked", &scores_masked, Some("scores")),
-            named("weights", &weights, Some("scores_masked")),
-        ],
-    );
-
-    // output = ... @ xv
+    //     output = self.attn_dropout(F.softmax(scores.float(), dim=-1).type_as(xq)) @ xv
+    // (attn_dropout is the identity at inference)
+    let weights = b.softmax(&scores);
+    rec.record(Softmax, [&scores, &weights]);
     let output = b.matmul(&weights, &xv); // [bsz, n_heads, seq_len, head_dim]
-    rec.stage(
-        StageId::WeightedSum,
-        vec![named("attn_out", &output, Some("weights"))],
-    );
+    rec.record(WeightedSum, [&output]);
 
     // output = output.transpose(1, 2).reshape(bsz, seq_len, -1)
-    let merged_shape = shape![
+    let merged = shape![
         (Bsz, bsz),
         (SeqLen, seq_len),
         (QFeatures, n_heads * head_dim)
     ];
-    let output = b.transpose12(&output); // [bsz, seq_len, n_heads, head_dim]
-    let output = b.view(&output, merged_shape); // [bsz, seq_len, n_heads·head_dim]
-    rec.stage(
-        StageId::MergeHeads,
-        vec![named("merged", &output, Some("attn_out"))],
-    );
+    let output = b.view(&b.transpose(&output, 1, 2), merged);
+    rec.record(MergeHeads, [&output]);
 
-    // output = self.resid_dropout(self.o_proj(output))   (dropout is 0 at inference)
+    // output = self.resid_dropout(self.o_proj(output))   (resid_dropout: identity at inference)
     let output = b.linear(&output, &w.o_proj); // [bsz, seq_len, hidden]
-    rec.stage(
-        StageId::OProj,
-        vec![named("output", &output, Some("merged"))],
-    );
+    rec.record(OProj, [&output]);
 
-    (output, present)
+    (output, past_kv)
 }

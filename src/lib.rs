@@ -16,6 +16,7 @@ pub mod progress;
 pub mod render;
 pub mod rope;
 pub mod shapes;
-pub mod text;
+pub mod stage;
 pub mod stepper;
+pub mod text;
 pub mod trace;

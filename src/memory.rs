@@ -125,7 +125,7 @@ pub fn largest_tensor(cfg: &Config) -> (&'static str, crate::dims::Shape, u128) 
         .iter()
         .flat_map(|s| s.tensors())
         .min_by_key(|n| std::cmp::Reverse(n.value.numel()))
-        .map(|n| (n.name, n.value.clone(), n.value.numel().saturating_mul(4)))
+        .map(|n| (n.name(), n.value.clone(), n.value.numel().saturating_mul(4)))
         .expect("every step records tensors")
 }
 

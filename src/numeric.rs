@@ -190,10 +190,8 @@ impl Backend for Numeric {
         Tensor::new(shape, data)
     }
 
-    fn repeat_kv(&self, x: &Tensor, n_rep: usize) -> Tensor {
-        let shape = rules::repeat_kv(&x.shape, n_rep);
+    fn expand_kv(&self, x: &Tensor, n_rep: usize) -> Tensor {
         let expanded = rules::repeat_kv_expanded(&x.shape, n_rep);
-        // x[:, :, :, None, :].expand(bs, slen, n_kv_heads, n_rep, head_dim).reshape(...)
         let data = x
             .data
             .view()
@@ -201,26 +199,19 @@ impl Backend for Numeric {
             .broadcast(IxDyn(&expanded.sizes()))
             .expect("axis 3 has size 1")
             .to_owned();
-        Tensor::new(shape.clone(), reshape(data, &shape))
+        Tensor::new(expanded, data)
     }
 
-    fn transpose12(&self, x: &Tensor) -> Tensor {
+    fn transpose(&self, x: &Tensor, a: isize, b: isize) -> Tensor {
+        let shape = rules::transpose(&x.shape, a, b);
         let mut data = x.data.clone();
-        data.swap_axes(1, 2);
-        Tensor::new(
-            rules::transpose12(&x.shape),
-            data.as_standard_layout().into_owned(),
-        )
+        data.swap_axes(rules::axis(&x.shape, a), rules::axis(&x.shape, b));
+        Tensor::new(shape, data)
     }
 
-    fn scores(&self, q: &Tensor, k: &Tensor) -> Tensor {
-        let shape = rules::scores(&q.shape, &k.shape);
-        let scale = (q.shape.last().size as f64).sqrt() as f32;
-        let mut data = per_head(&q.data, &k.data, &shape, |q2, k2, c| {
-            general_mat_mul(1.0, &q2, &k2.t(), 0.0, c); // [seq_len, head_dim] · [head_dim, kv_len]
-        });
-        data.mapv_inplace(|v| v / scale);
-        Tensor::new(shape, data)
+    fn div(&self, x: &Tensor, divisor: f64) -> Tensor {
+        let d = divisor as f32;
+        Tensor::new(x.shape.clone(), x.data.mapv(|v| v / d))
     }
 
     fn causal_mask(&mut self, seq_len: usize, past_len: usize, causal: bool) -> Tensor {

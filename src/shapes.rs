@@ -24,6 +24,13 @@ use crate::memory::{self, Dtype, KvCache, human_bytes};
 use crate::presets::{self, attention_kind};
 use crate::trace::{Named, StageId};
 
+fn rows(tensors: &[Named<Shape>], dtype: Dtype) -> Vec<TensorRow> {
+    tensors
+        .iter()
+        .map(|n| TensorRow::new(n.name(), &n.value, dtype))
+        .collect()
+}
+
 pub const FORMAT: &str = "attnstep-shapes/1";
 
 /// Everything `attnstep shapes` prints, as plain data.
@@ -150,13 +157,11 @@ pub struct CompareRow {
 /// Traces `cfg` with the shapes backend and works out every size for `layers` layers in `dtype`.
 pub fn report(cfg: &Config, layers: usize, dtype: Dtype) -> ShapesReport {
     let trace = crate::forward::trace(cfg, &mut Shapes);
-    let rows = |tensors: &[Named<Shape>]| -> Vec<TensorRow> {
-        tensors
-            .iter()
-            .map(|n| TensorRow::new(n.name, &n.value, dtype))
-            .collect()
-    };
-    let weights = rows(&trace.weights);
+    let weights: Vec<TensorRow> = trace
+        .weights
+        .iter()
+        .map(|w| TensorRow::new(w.id.name(), &w.value, dtype))
+        .collect();
     let weights_bytes_per_layer = weights.iter().fold(0u128, |a, w| a.saturating_add(w.bytes));
 
     let steps: Vec<StepRow> = trace
@@ -171,7 +176,7 @@ pub fn report(cfg: &Config, layers: usize, dtype: Dtype) -> ShapesReport {
                     id: sg.id.as_str(),
                     title: sg.id.title(),
                     code: sg.id.code(),
-                    tensors: rows(&sg.tensors),
+                    tensors: rows(&sg.tensors, dtype),
                     via: sg
                         .via
                         .iter()

@@ -3,7 +3,7 @@
 //! [`render_stage`] is the one entry point every front end uses (the `run --all` printer, the
 //! interactive stepper, lessons): it draws one stage of one step into a `String` according to a
 //! [`View`]: a banner, the MiniMind line(s), the shape table, the numbers that teach something
-//! for the selected batch row and head, and a short explanation. [`note`] draws a lesson note
+//! for the selected batch row and head, and the stage's explanation (its descriptor's prose). [`note`] draws a lesson note
 //! in the same style.
 //!
 //! - [`color`]: the `--color` decision and terminal width, made once per run.
@@ -11,10 +11,8 @@
 //! - [`matrix`]: heatmaps, masks and vector tables with numpy-style elision.
 //! - [`shapes`]: shape tables with named, coloured dimensions.
 //! - [`stages`]: which numbers each stage shows.
-//! - [`explain`]: the plain-words explanation of each stage.
 
 pub mod color;
-pub mod explain;
 pub mod matrix;
 pub mod palette;
 pub mod shapes;
@@ -23,6 +21,7 @@ pub mod stages;
 use std::io::{self, Write};
 
 use crate::numeric::Tensor;
+use crate::stage::Facts;
 use crate::trace::{StageId, StepKind, Trace};
 use palette::{Palette, Role};
 
@@ -78,11 +77,9 @@ pub fn render_stage(trace: &Trace<Tensor>, step: usize, stage: usize, view: &Vie
         out.push_str(&section);
     }
     out.push('\n');
-    out.push_str(&wrap_words(
-        &explain::explain(trace, step, stage, view),
-        view.width.min(100),
-        "",
-    ));
+    let facts = Facts::of(trace, step, view.head, view.batch);
+    let about = (trace.steps[step].stages[stage].id.spec().about)(&facts);
+    out.push_str(&wrap_words(&about, view.width.min(100), ""));
     out
 }
 

@@ -10,7 +10,7 @@ use super::palette::{Palette, Role};
 use crate::config::Config;
 use crate::dims::{Dim, DimName, Shape};
 use crate::numeric::Tensor;
-use crate::trace::{StageId, Trace};
+use crate::trace::{TensorId, Trace};
 
 /// For each dimension of `after`, whether the stage changed it: a dimension that `before` does
 /// not have, or (when only the order changed, as in a transpose) one that moved.
@@ -88,24 +88,6 @@ pub fn dims_legend(cfg: &Config, past_len: usize, seq_len: usize, pal: &Palette)
         .collect()
 }
 
-/// Tensors a stage reads besides those its outputs are made `from`, and the weights it uses.
-fn extra_reads(id: StageId) -> (&'static [&'static str], &'static [&'static str]) {
-    match id {
-        StageId::Project => (&[], &["q_proj", "k_proj", "v_proj"]),
-        StageId::QkNorm => (&[], &["q_norm", "k_norm"]),
-        StageId::Scores => (&["xk_t"], &[]),
-        StageId::CausalMask => (&["scores"], &[]),
-        StageId::WeightedSum => (&["xv_t"], &[]),
-        StageId::OProj => (&[], &["o_proj"]),
-        _ => (&[], &[]),
-    }
-}
-
-/// Tensors that come into the layer from outside (MiniMindModel passes them in).
-fn is_given(name: &str) -> bool {
-    matches!(name, "cos" | "sin" | "attention_mask" | "x")
-}
-
 /// The shape table of one stage.
 pub fn table(
     trace: &Trace<Tensor>,
@@ -119,42 +101,43 @@ pub fn table(
     let mut rows: Vec<(String, String, String)> = Vec::new();
     let plain = |s: &Shape| shape_text(s, None, pal);
 
-    let (reads, weights) = extra_reads(sg.id);
-    for name in reads {
-        if let Some(t) = st.tensor(name) {
-            rows.push(("in".into(), name.to_string(), plain(&t.shape)));
+    let spec = sg.id.spec();
+    for &id in spec.reads {
+        if let Some(t) = st.tensor(id) {
+            rows.push(("in".into(), id.name().to_string(), plain(&t.shape)));
         }
     }
-    if sg.id == StageId::KvCache && step > 0 {
+    if sg.id == crate::stage::StageId::KvCache && step > 0 {
         let prev = &trace.steps[step - 1];
-        for name in ["xk_cache", "xv_cache"] {
-            if let Some(t) = prev.tensor(name) {
+        for id in [TensorId::XkCache, TensorId::XvCache] {
+            if let Some(t) = prev.tensor(id) {
                 // The cache from the last call has past_len rows where it had kv_len.
                 let shape = t
                     .shape
                     .with(1, Dim::new(DimName::PastLen, t.shape.dim(1).size));
-                rows.push(("in".into(), format!("past {name}"), plain(&shape)));
+                rows.push(("in".into(), format!("past {id}"), plain(&shape)));
             }
         }
     }
-    for name in weights {
-        if let Some(t) = trace.weight(name) {
-            rows.push(("weight".into(), name.to_string(), plain(&t.shape)));
+    for &id in spec.weights {
+        if let Some(t) = trace.weight(id) {
+            rows.push(("weight".into(), id.name().to_string(), plain(&t.shape)));
         }
     }
     for t in &sg.tensors {
         // A tensor this stage both writes and derives another from shows once, in the pair.
-        if t.from.is_none() && sg.tensors.iter().any(|o| o.from == Some(t.name)) {
+        if t.from.is_none() && sg.tensors.iter().any(|o| o.from == Some(t.id)) {
             continue;
         }
         let src = t.from.and_then(|f| st.tensor(f).map(|s| (f, s)));
-        let role = if is_given(t.name) { "in" } else { "out" };
+        let given = spec.output(t.id).is_some_and(|o| o.given);
+        let role = if given { "in" } else { "out" };
         match src {
             Some((f, s)) if s.shape != t.value.shape => {
                 let ch = changed_dims(&s.shape, &t.value.shape);
                 rows.push((
                     "in\nout".into(),
-                    format!("{f}\n→ {}", t.name),
+                    format!("{f}\n→ {}", t.id),
                     format!(
                         "{}\n→ {}",
                         plain(&s.shape),
@@ -164,14 +147,14 @@ pub fn table(
             }
             Some((f, _)) => rows.push((
                 "in\nout".into(),
-                format!("{f}\n→ {}", t.name),
+                format!("{f}\n→ {}", t.id),
                 format!(
                     "{}  {}",
                     plain(&t.value.shape),
                     pal.paint("(same shape)", Role::Muted)
                 ),
             )),
-            None => rows.push((role.into(), t.name.to_string(), plain(&t.value.shape))),
+            None => rows.push((role.into(), t.name().to_string(), plain(&t.value.shape))),
         }
     }
     for (label, shape) in &sg.via {

@@ -10,7 +10,8 @@ use super::matrix::{self, Grid, Kind, matrix_style, plan};
 use super::palette::{Palette, Role};
 use crate::config::Config;
 use crate::numeric::Tensor;
-use crate::trace::{StageId, Step, Trace};
+use crate::stage::{HeadOf, Heat, Show, TensorId};
+use crate::trace::{Step, Trace};
 
 /// A 2-D view of `t`: axes with `Some(i)` fixed at `i`, the two `None` axes kept.
 pub fn slice2<'a>(t: &'a Tensor, idx: &[Option<usize>]) -> ArrayView2<'a, f32> {
@@ -74,8 +75,8 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn t(&self, name: &str) -> Option<&Tensor> {
-        self.st.tensor(name)
+    fn t(&self, id: TensorId) -> Option<&Tensor> {
+        self.st.tensor(id)
     }
 
     fn query_row(&self, i: usize) -> String {
@@ -125,7 +126,8 @@ fn index(j: usize) -> String {
     j.to_string()
 }
 
-/// The number sections of one stage, each a block of lines.
+/// The number sections of one stage, each a block of lines, in the order its descriptor's
+/// [`Show`] list gives.
 pub fn numbers(
     trace: &Trace<Tensor>,
     step: usize,
@@ -146,147 +148,115 @@ pub fn numbers(
         h,
         kvh: h / cfg.n_rep(),
     };
-    let (b, kvh) = (c.b, c.kvh);
     let mut out = Vec::new();
-    match st.stages[stage].id {
-        StageId::Input => {
-            if let Some(x) = c.t("x") {
-                out.push(c.vectors(
-                    format!("x[b={b}]  rows: tokens · columns: hidden features"),
-                    slice2(x, &[Some(b), None, None]),
-                    &index,
-                ));
-            }
-        }
-        StageId::Project => {
-            for (name, what) in [
-                ("xq_proj", "queries"),
-                ("xk_proj", "keys"),
-                ("xv_proj", "values"),
-            ] {
-                if let Some(t) = c.t(name) {
-                    out.push(c.vectors(
-                        format!("{name}[b={b}]  {what}: rows: tokens · columns: features"),
-                        slice2(t, &[Some(b), None, None]),
-                        &index,
-                    ));
-                }
-            }
-        }
-        StageId::SplitHeads => {
-            if let Some(t) = c.t("xq_heads") {
-                out.push(c.vectors(
-                    format!("xq_heads[b={b}, :, h={h}, :]  query head {h}"),
-                    slice2(t, &[Some(b), None, Some(h), None]),
-                    &index,
-                ));
-            }
-            if let Some(t) = c.t("xk_heads") {
-                out.push(c.vectors(
-                    format!(
-                        "xk_heads[b={b}, :, {kvh}, :]  key head {kvh} (read by query head {h})"
-                    ),
-                    slice2(t, &[Some(b), None, Some(kvh), None]),
-                    &index,
-                ));
-            }
-        }
-        StageId::QkNorm => out.push(qk_norms(&c)),
-        StageId::Rope => out.extend(rope(&c)),
-        StageId::KvCache => out.extend(kv_cache(&c, step)),
-        StageId::RepeatKv => out.extend(repeat_kv(&c)),
-        StageId::Transpose => {}
-        StageId::Scores => {
-            if let Some(t) = c.t("scores") {
-                out.push(c.attention(
-                    format!("scores[b={b}, h={h}]  rows: queries · columns: keys"),
-                    slice2(t, &[Some(b), Some(h), None, None]),
-                    Kind::Signed { scale: None },
-                    false,
-                ));
-            }
-        }
-        StageId::CausalMask => {
-            if let Some(t) = c.t("causal_mask") {
-                out.push(c.attention(
-                    format!(
-                        "causal_mask  rows: queries · columns: keys (the triangle covers the last {} of {} columns)",
-                        st.seq_len,
-                        st.kv_len()
-                    ),
-                    slice2(t, &[None, None]),
-                    Kind::CausalMask,
-                    false,
-                ));
-                out.push(legend(
-                    pal,
-                    view.width,
-                    &[
-                        (
-                            Role::Blocked,
-                            "-∞",
-                            "blocked: the key comes after the query",
-                        ),
-                        (Role::Muted, "0", "allowed"),
-                    ],
-                ));
-            }
-        }
-        StageId::PaddingMask => out.extend(padding(&c)),
-        StageId::Softmax => {
-            if let Some(t) = c.t("scores_masked") {
-                out.push(c.attention(
-                    format!("scores_masked[b={b}, h={h}]  what softmax receives"),
-                    slice2(t, &[Some(b), Some(h), None, None]),
-                    Kind::Masked,
-                    false,
-                ));
-            }
-            let mut keys = vec![(Role::Blocked, "-∞", "causal mask")];
-            if cfg.attention_mask.is_some() {
-                keys.push((Role::Pad, "pad", "score − 1e9 (padding)"));
-            }
-            out.push(legend(pal, view.width, &keys));
-            if let Some(t) = c.t("weights") {
-                out.push(c.attention(
-                    format!("weights[b={b}, h={h}]  each row sums to 1 (Σ row)"),
-                    slice2(t, &[Some(b), Some(h), None, None]),
-                    Kind::Weights,
-                    true,
-                ));
-            }
-        }
-        StageId::WeightedSum => {
-            if let Some(t) = c.t("attn_out") {
-                out.push(c.vectors(
-                    format!("attn_out[b={b}, h={h}]  rows: queries · columns: head_dim"),
-                    slice2(t, &[Some(b), Some(h), None, None]),
-                    &index,
-                ));
-            }
-        }
-        StageId::MergeHeads => {
-            if let Some(t) = c.t("merged") {
-                let hd = cfg.head_dim;
-                let col = |j: usize| format!("h{}\n{}", j / hd, j % hd);
-                out.push(c.vectors(
-                    format!("merged[b={b}]  columns: head, then feature within the head"),
-                    slice2(t, &[Some(b), None, None]),
-                    &col,
-                ));
-            }
-        }
-        StageId::OProj => {
-            if let Some(t) = c.t("output") {
-                out.push(c.vectors(
-                    format!("output[b={b}]  rows: tokens · columns: hidden features"),
-                    slice2(t, &[Some(b), None, None]),
-                    &index,
-                ));
-            }
-        }
+    for show in st.stages[stage].id.spec().show {
+        out.extend(block(&c, step, *show));
     }
     out
+}
+
+/// One [`Show`] block; none when the tensor it shows is not in this step.
+fn block(c: &Ctx, step: usize, show: Show) -> Vec<String> {
+    let (b, h, kvh) = (c.b, c.h, c.kvh);
+    let one = |s: Option<String>| s.into_iter().collect::<Vec<_>>();
+    match show {
+        Show::Tokens(id, caption) => one(c.t(id).map(|t| {
+            c.vectors(
+                format!("{id}[b={b}]  {caption}"),
+                slice2(t, &[Some(b), None, None]),
+                &index,
+            )
+        })),
+        Show::Head(id, HeadOf::Query) => one(c.t(id).map(|t| {
+            c.vectors(
+                format!("{id}[b={b}, :, h={h}, :]  query head {h}"),
+                slice2(t, &[Some(b), None, Some(h), None]),
+                &index,
+            )
+        })),
+        Show::Head(id, HeadOf::Kv) => one(c.t(id).map(|t| {
+            c.vectors(
+                format!("{id}[b={b}, :, {kvh}, :]  key head {kvh} (read by query head {h})"),
+                slice2(t, &[Some(b), None, Some(kvh), None]),
+                &index,
+            )
+        })),
+        Show::Attention(id, heat, caption) => one(c.t(id).map(|t| {
+            let (kind, row_sum) = match heat {
+                Heat::Signed => (Kind::Signed { scale: None }, false),
+                Heat::Masked => (Kind::Masked, false),
+                Heat::Weights => (Kind::Weights, true),
+            };
+            c.attention(
+                format!("{id}[b={b}, h={h}]  {caption}"),
+                slice2(t, &[Some(b), Some(h), None, None]),
+                kind,
+                row_sum,
+            )
+        })),
+        Show::HeadRows(id) => one(c.t(id).map(|t| {
+            c.vectors(
+                format!("{id}[b={b}, h={h}]  rows: queries · columns: head_dim"),
+                slice2(t, &[Some(b), Some(h), None, None]),
+                &index,
+            )
+        })),
+        Show::HeadColumns(id) => one(c.t(id).map(|t| {
+            let hd = c.cfg.head_dim;
+            let col = |j: usize| format!("h{}\n{}", j / hd, j % hd);
+            c.vectors(
+                format!("{id}[b={b}]  columns: head, then feature within the head"),
+                slice2(t, &[Some(b), None, None]),
+                &col,
+            )
+        })),
+        Show::CausalMask => causal(c),
+        Show::SoftmaxLegend => vec![softmax_legend(c)],
+        Show::QkNorms => vec![qk_norms(c)],
+        Show::Rope => rope(c),
+        Show::KvCache => kv_cache(c, step),
+        Show::RepeatKv => repeat_kv(c),
+        Show::Padding => padding(c),
+    }
+}
+
+fn causal(c: &Ctx) -> Vec<String> {
+    let Some(t) = c.t(TensorId::CausalMask) else {
+        return Vec::new();
+    };
+    let st = c.st;
+    vec![
+        c.attention(
+            format!(
+                "causal_mask  rows: queries · columns: keys (the triangle covers the last {} of {} columns)",
+                st.seq_len,
+                st.kv_len()
+            ),
+            slice2(t, &[None, None]),
+            Kind::CausalMask,
+            false,
+        ),
+        legend(
+            c.pal,
+            c.view.width,
+            &[
+                (
+                    Role::Blocked,
+                    "-∞",
+                    "blocked: the key comes after the query",
+                ),
+                (Role::Muted, "0", "allowed"),
+            ],
+        ),
+    ]
+}
+
+fn softmax_legend(c: &Ctx) -> String {
+    let mut keys = vec![(Role::Blocked, "-∞", "causal mask")];
+    if c.cfg.attention_mask.is_some() {
+        keys.push((Role::Pad, "pad", "score − 1e9 (padding)"));
+    }
+    legend(c.pal, c.view.width, &keys)
 }
 
 /// A one-line key to the symbols of a mask.
@@ -301,15 +271,15 @@ fn legend(pal: &Palette, width: usize, items: &[(Role, &str, &str)]) -> String {
 fn qk_norms(c: &Ctx) -> String {
     let (b, h, kvh) = (c.b, c.h, c.kvh);
     let pairs = [
-        ("xq_heads", h),
-        ("xq_norm", h),
-        ("xk_heads", kvh),
-        ("xk_norm", kvh),
+        (TensorId::XqHeads, h),
+        (TensorId::XqNorm, h),
+        (TensorId::XkHeads, kvh),
+        (TensorId::XkNorm, kvh),
     ];
     let views: Vec<Option<ArrayView2<f32>>> = pairs
         .iter()
         .map(|(n, head)| {
-            c.t(n)
+            c.t(*n)
                 .map(|t| slice2(t, &[Some(b), None, Some(*head), None]))
         })
         .collect();
@@ -367,12 +337,12 @@ fn rope(c: &Ctx) -> Vec<String> {
         // Features d and d + head_dim/2 rotate together with frequency index d mod half.
         format!("{j}\ni={}", j % half)
     };
-    for name in ["cos", "sin"] {
-        if let Some(t) = c.t(name) {
+    for id in [TensorId::Cos, TensorId::Sin] {
+        if let Some(t) = c.t(id) {
             let row = |i: usize| format!("pos {}", st.start_pos + i);
             out.push(c.grid(Grid {
                 title: format!(
-                    "{name}[positions, head_dim]  feature d uses frequency i = d mod {half}"
+                    "{id}[positions, head_dim]  feature d uses frequency i = d mod {half}"
                 ),
                 data: slice2(t, &[None, None]),
                 corner: "".into(),
@@ -391,7 +361,7 @@ fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
     let past = st.start_pos;
     let mut out = Vec::new();
     let before = if step > 0 {
-        c.trace.steps[step - 1].tensor("xk_cache")
+        c.trace.steps[step - 1].tensor(TensorId::XkCache)
     } else {
         None
     };
@@ -422,7 +392,7 @@ fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
             row_sum: false,
         }));
     }
-    if let Some(t) = c.t("xk_cache") {
+    if let Some(t) = c.t(TensorId::XkCache) {
         let row = |i: usize| {
             let l = pos_label(c.cfg, i);
             if i >= past {
@@ -488,7 +458,7 @@ fn repeat_kv(c: &Ctx) -> Vec<String> {
             .paint("which query heads share each KV head", Role::Heading),
         table
     )];
-    if let Some(t) = c.t("xk_repeat") {
+    if let Some(t) = c.t(TensorId::XkRepeat) {
         let last = c.st.kv_len() - 1;
         let row = |q: usize| format!("q{q} ← kv{}", q / n_rep);
         out.push(c.grid(Grid {
@@ -522,7 +492,7 @@ fn padding(c: &Ctx) -> Vec<String> {
         }
     };
     let col = |j: usize| key_header(c.cfg, c.st, j, c.pal);
-    if let Some(t) = c.t("attention_mask") {
+    if let Some(t) = c.t(TensorId::AttentionMask) {
         out.push(c.grid(Grid {
             title: "attention_mask[bsz, kv_len]  1 = real token, 0 = padding".into(),
             data: slice2(t, &[None, None]),
@@ -533,7 +503,7 @@ fn padding(c: &Ctx) -> Vec<String> {
             row_sum: false,
         }));
     }
-    if let Some(t) = c.t("padding_mask") {
+    if let Some(t) = c.t(TensorId::PaddingMask) {
         out.push(c.grid(Grid {
             title:
                 "padding_mask[bsz, 1, 1, kv_len]  added to every head's and query's scores".into(),

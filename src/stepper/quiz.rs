@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::backend::HasShape;
 use crate::dims::{DimName, Shape};
-use crate::trace::{StageId, Step, Trace};
+use crate::trace::{StageId, Step, TensorId, Trace};
 
 /// One question: "what shape is `tensor` after `op`?"
 #[derive(Clone, Debug, PartialEq)]
@@ -19,13 +19,13 @@ pub struct Question {
     /// Index into `trace.steps[step].stages`.
     pub stage: usize,
     pub id: StageId,
-    pub tensor: &'static str,
+    pub tensor: TensorId,
     /// The tensor it is made from, and that tensor's shape.
-    pub from: &'static str,
+    pub from: TensorId,
     pub before: Shape,
     pub expected: Shape,
     /// Other tensors of the stage that go through the same change.
-    pub same: Vec<&'static str>,
+    pub same: Vec<TensorId>,
     /// Tokens already cached before this step (for the kv_len explanation).
     pub past_len: usize,
 }
@@ -51,14 +51,14 @@ pub fn questions<T: HasShape>(trace: &Trace<T>, step: usize, stage: usize) -> Ve
             .iter_mut()
             .find(|q| q.before == before && q.expected == expected)
         {
-            q.same.push(t.name);
+            q.same.push(t.id);
             continue;
         }
         out.push(Question {
             step,
             stage,
             id: sg.id,
-            tensor: t.name,
+            tensor: t.id,
             from,
             before,
             expected,
@@ -69,39 +69,19 @@ pub fn questions<T: HasShape>(trace: &Trace<T>, step: usize, stage: usize) -> Ve
     out
 }
 
-fn shape_in<T: HasShape>(st: &Step<T>, name: &str) -> Option<Shape> {
-    st.tensor(name).map(HasShape::shape)
+fn shape_in<T: HasShape>(st: &Step<T>, id: TensorId) -> Option<Shape> {
+    st.tensor(id).map(HasShape::shape)
 }
 
-/// What MiniMind does to make each tensor, as the question names it.
-pub fn operation(tensor: &str, id: StageId) -> String {
-    let op = match tensor {
-        "xq_proj" => "q_proj(x)",
-        "xk_proj" => "k_proj(x)",
-        "xv_proj" => "v_proj(x)",
-        "xq_heads" => "xq.view(bsz, seq_len, n_heads, head_dim)",
-        "xk_heads" => "xk.view(bsz, seq_len, n_kv_heads, head_dim)",
-        "xv_heads" => "xv.view(bsz, seq_len, n_kv_heads, head_dim)",
-        "xk_cache" => "torch.cat([past_k, xk], dim=1)",
-        "xv_cache" => "torch.cat([past_v, xv], dim=1)",
-        "xk_repeat" => "repeat_kv(xk, n_rep)",
-        "xv_repeat" => "repeat_kv(xv, n_rep)",
-        "xq_t" => "xq.transpose(1, 2)",
-        "xk_t" => "xk.transpose(1, 2)",
-        "xv_t" => "xv.transpose(1, 2)",
-        "scores" => "xq @ xk.transpose(-2, -1) / sqrt(head_dim)",
-        "attn_out" => "weights @ xv",
-        "merged" => "output.transpose(1, 2).reshape(bsz, seq_len, -1)",
-        "output" => "o_proj(output)",
-        _ => return id.title().to_lowercase(),
-    };
-    op.to_string()
+/// What MiniMind does to make a tensor, as the question names it (from the stage descriptor).
+pub fn operation(tensor: TensorId) -> &'static str {
+    tensor.stage().spec().output(tensor).map_or("", |o| o.op)
 }
 
 impl Question {
     /// The question itself: `xq_t after xq.transpose(1, 2)?`
     pub fn text(&self) -> String {
-        format!("{} after {}?", self.tensor, operation(self.tensor, self.id))
+        format!("{} after {}?", self.tensor, operation(self.tensor))
     }
 
     /// Why axis `axis` of the answer is what it is.
@@ -117,14 +97,14 @@ impl Question {
         if axis < b.rank() && b.dim(axis) == e && self.id != StageId::Transpose {
             return format!(
                 "{} keeps this axis from {}",
-                operation(self.tensor, self.id),
+                operation(self.tensor),
                 self.from
             );
         }
         match (self.id, e.name) {
             (StageId::Project, _) => format!(
                 "{} maps each token's {} features to {}",
-                operation(self.tensor, self.id),
+                operation(self.tensor),
                 b.last(),
                 features(e.name, e.size)
             ),
@@ -293,7 +273,7 @@ pub fn check(q: &Question, sizes: &[usize]) -> Verdict {
 pub struct Missed {
     pub step: usize,
     pub stage: StageId,
-    pub tensor: &'static str,
+    pub tensor: TensorId,
 }
 
 /// The quiz result: questions asked and how many were right the first time.
@@ -328,7 +308,7 @@ impl QuizScore {
 /// Which questions have been asked, the one being asked, and the score.
 #[derive(Clone, Debug, Default)]
 pub struct Quiz {
-    asked: HashSet<(usize, usize, &'static str)>,
+    asked: HashSet<(usize, usize, TensorId)>,
     pending: Vec<Question>,
     /// Wrong answers to the current question so far.
     tries: u8,
@@ -339,12 +319,12 @@ pub struct Quiz {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     /// Right; the shape is given for the record.
-    Right { tensor: &'static str, shape: String },
+    Right { tensor: TensorId, shape: String },
     /// Wrong the first time: why, then one more try.
     Retry { why: Vec<String> },
     /// Wrong again (or skipped): the right shape and why.
     Reveal {
-        tensor: &'static str,
+        tensor: TensorId,
         shape: String,
         why: Vec<String>,
     },
@@ -466,7 +446,7 @@ mod tests {
             .unwrap();
         questions(trace, step, stage)
             .into_iter()
-            .find(|q| q.tensor == tensor)
+            .find(|q| q.tensor.name() == tensor)
             .unwrap_or_else(|| panic!("no question for {tensor} at {id}"))
     }
 
@@ -507,11 +487,11 @@ mod tests {
         let qs = questions(&t, 0, project);
         // xq_proj goes to 8·8 = 64 features, xk_proj and xv_proj both to 2·8 = 16.
         assert_eq!(qs.len(), 2);
-        assert_eq!(qs[0].tensor, "xq_proj");
+        assert_eq!(qs[0].tensor, TensorId::XqProj);
         assert_eq!(qs[0].expected.sizes(), vec![2, 5, 64]);
-        assert_eq!(qs[1].tensor, "xk_proj");
+        assert_eq!(qs[1].tensor, TensorId::XkProj);
         assert_eq!(qs[1].expected.sizes(), vec![2, 5, 16]);
-        assert_eq!(qs[1].same, vec!["xv_proj"]);
+        assert_eq!(qs[1].same, vec![TensorId::XvProj]);
         assert_eq!(qs[0].text(), "xq_proj after q_proj(x)?");
     }
 
@@ -566,7 +546,7 @@ mod tests {
         let t = gqa();
         let q = question(&t, 1, StageId::KvCache, "xk_cache");
         assert_eq!(q.expected.sizes(), vec![2, 6, 2, 8]);
-        assert_eq!(q.same, vec!["xv_cache"]);
+        assert_eq!(q.same, vec![TensorId::XvCache]);
         let Verdict::Wrong(why) = check(&q, &[2, 1, 2, 8]) else {
             panic!()
         };
@@ -644,18 +624,24 @@ mod tests {
             .unwrap();
         let mut quiz = Quiz::default();
         assert!(quiz.enter(questions(&t, 0, transpose)));
-        assert_eq!(quiz.current().unwrap().tensor, "xq_t");
+        assert_eq!(quiz.current().unwrap().tensor, TensorId::XqT);
         assert!(matches!(quiz.answer("banana"), Some(Reply::Unreadable(_))));
         assert_eq!(quiz.tries(), 0, "an unreadable answer is not a try");
         assert!(matches!(
             quiz.answer("[2, 8, 5, 8]"),
-            Some(Reply::Right { tensor: "xq_t", .. })
+            Some(Reply::Right {
+                tensor: TensorId::XqT,
+                ..
+            })
         ));
-        assert_eq!(quiz.current().unwrap().tensor, "xk_t");
+        assert_eq!(quiz.current().unwrap().tensor, TensorId::XkT);
         assert!(matches!(quiz.answer("2 5 8 8"), Some(Reply::Retry { .. })));
         assert!(matches!(
             quiz.answer("2 5 8 8"),
-            Some(Reply::Reveal { tensor: "xk_t", .. })
+            Some(Reply::Reveal {
+                tensor: TensorId::XkT,
+                ..
+            })
         ));
         assert!(quiz.current().is_none());
         assert_eq!(quiz.score.asked, 2);

@@ -179,7 +179,14 @@ impl<'a> Walk<'a> {
             q.text()
         );
         if !q.same.is_empty() {
-            ask.push_str(&format!(" ({} changes the same way)", q.same.join(", ")));
+            ask.push_str(&format!(
+                " ({} changes the same way)",
+                q.same
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         if with_keys {
             ask.push_str("  [sizes like 2 8 5 64 · h hint · skip]");

@@ -5,7 +5,7 @@ use attnstep::config::{Config, ConfigSpec};
 use attnstep::dims::Shape;
 use attnstep::forward::{self, Weights};
 use attnstep::numeric::{Numeric, Tensor};
-use attnstep::trace::{Step, Trace};
+use attnstep::trace::{Step, TensorId, Trace};
 use ndarray::{Array2, ArrayD, Axis, IxDyn, s};
 use proptest::prelude::*;
 
@@ -22,7 +22,7 @@ fn identity(shape: Shape) -> Tensor {
 
 fn at<'a>(step: &'a Step<Tensor>, name: &str) -> &'a ArrayD<f32> {
     &step
-        .tensor(name)
+        .tensor(TensorId::parse(name).expect("a tensor name"))
         .unwrap_or_else(|| panic!("{name} recorded"))
         .data
 }
@@ -350,10 +350,10 @@ proptest! {
         let trace = run(&case.cfg);
         for (i, step) in trace.steps.iter().enumerate() {
             let want = expected_shapes(&case.cfg, i);
-            let got: Vec<_> = step.tensors().map(|n| n.name).collect();
+            let got: Vec<_> = step.tensors().map(|n| n.name()).collect();
             prop_assert_eq!(got.len(), want.len(), "tensor names of step {}: {:?}", i, got);
             for (name, shape) in want {
-                let t = step.tensor(name);
+                let t = step.tensor(TensorId::parse(name).expect("a tensor name"));
                 prop_assert!(t.is_some(), "{} missing", name);
                 prop_assert_eq!(t.unwrap().shape.sizes(), shape, "{}", name);
             }

@@ -197,13 +197,15 @@ fn exported_numbers_round_trip_exactly() {
     let trace = forward::trace(&cfg, &mut Numeric::new(11));
     for (s, step) in trace.steps.iter().enumerate() {
         for n in step.tensors() {
-            let data = j["steps"][s]["tensors"][n.name]["data"].as_array().unwrap();
+            let data = j["steps"][s]["tensors"][n.name()]["data"]
+                .as_array()
+                .unwrap();
             for (v, want) in data.iter().zip(n.value.data.iter()) {
                 let got = parse_value(v).unwrap();
                 assert!(
                     got == *want || (got.is_nan() && want.is_nan()),
                     "{}: {got} != {want}",
-                    n.name
+                    n.name()
                 );
             }
         }

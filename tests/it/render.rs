@@ -8,7 +8,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use attnstep::config::ConfigSpec;
 use attnstep::numeric::{Numeric, Tensor};
 use attnstep::render::{self, Selection, View};
-use attnstep::trace::{StageId, Trace};
+use attnstep::trace::{StageId, TensorId, Trace};
 
 fn trace(spec: ConfigSpec) -> Trace<Tensor> {
     let cfg = spec.resolve().expect("valid test config");
@@ -454,8 +454,8 @@ fn score_cells_are_the_scaled_dot_products() {
         ..small(2, 1)
     });
     let st = &t.steps[0];
-    let q = &st.tensor("xq_t").unwrap().data;
-    let k = &st.tensor("xk_t").unwrap().data;
+    let q = &st.tensor(TensorId::XqT).unwrap().data;
+    let k = &st.tensor(TensorId::XkT).unwrap().data;
     let hd = 8;
     let text = stage(
         &t,
