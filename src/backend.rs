@@ -55,14 +55,16 @@ pub trait Backend {
     fn transpose(&self, x: &Self::T, a: isize, b: isize) -> Self::T;
     /// `x / divisor`, elementwise.
     fn div(&self, x: &Self::T, divisor: f64) -> Self::T;
-    /// `torch.full((seq_len, seq_len), -inf).triu(1)` placed over the last seq_len of kv_len
-    /// columns: 0 where query i may see key j (j ≤ past_len + i), -inf elsewhere; all 0 when
-    /// `causal` is false.
-    fn causal_mask(&mut self, seq_len: usize, past_len: usize, causal: bool) -> Self::T;
+    /// `torch.full((seq_len, seq_len), -inf).triu(1)` placed over the `seq_len` columns of a
+    /// `[seq_len, kv_len]` matrix that start at column `from` (MiniMind's `[..., -seq_len:]` is
+    /// `from = kv_len - seq_len`): -inf where key `from + j` comes after query i (j > i), 0
+    /// elsewhere; all 0 when `causal` is false.
+    fn causal_mask(&mut self, seq_len: usize, kv_len: usize, from: usize, causal: bool) -> Self::T;
     /// The first `kv_len` columns of the user's 0/1 mask, as `[bsz, kv_len]`.
     fn attention_mask(&mut self, rows: &[Vec<u8>], kv_len: usize) -> Self::T;
-    /// `(1.0 - attention_mask.unsqueeze(1).unsqueeze(2)) * -1e9`: `[bsz, 1, 1, kv_len]`.
-    fn padding_bias(&self, mask: &Self::T) -> Self::T;
+    /// `(1.0 - attention_mask.unsqueeze(1).unsqueeze(2)) * fill` for a 0/1 mask: `fill` where
+    /// the mask is 0, 0 where it is 1, as `[bsz, 1, 1, kv_len]` (MiniMind's fill is -1e9).
+    fn padding_bias(&self, mask: &Self::T, fill: f32) -> Self::T;
     /// `a + b` with `b` broadcast against `a`'s trailing axes; the result has `a`'s shape.
     fn add(&self, a: &Self::T, b: &Self::T) -> Self::T;
     /// `F.softmax(x.float(), dim=-1)`.
@@ -123,10 +125,10 @@ pub mod rules {
         x.swapped(axis(x, a), axis(x, b))
     }
 
-    pub fn causal_mask(seq_len: usize, past_len: usize) -> Shape {
+    pub fn causal_mask(seq_len: usize, kv_len: usize) -> Shape {
         Shape::new([
             Dim::new(DimName::SeqLen, seq_len),
-            Dim::new(DimName::KvLen, past_len + seq_len),
+            Dim::new(DimName::KvLen, kv_len),
         ])
     }
 
@@ -204,13 +206,13 @@ impl Backend for Shapes {
     fn div(&self, x: &Shape, _divisor: f64) -> Shape {
         x.clone()
     }
-    fn causal_mask(&mut self, seq_len: usize, past_len: usize, _causal: bool) -> Shape {
-        rules::causal_mask(seq_len, past_len)
+    fn causal_mask(&mut self, seq_len: usize, kv_len: usize, _from: usize, _c: bool) -> Shape {
+        rules::causal_mask(seq_len, kv_len)
     }
     fn attention_mask(&mut self, rows: &[Vec<u8>], kv_len: usize) -> Shape {
         rules::attention_mask(rows.len(), kv_len)
     }
-    fn padding_bias(&self, mask: &Shape) -> Shape {
+    fn padding_bias(&self, mask: &Shape, _fill: f32) -> Shape {
         rules::padding_bias(mask)
     }
     fn add(&self, a: &Shape, _b: &Shape) -> Shape {

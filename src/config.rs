@@ -30,6 +30,9 @@ pub struct Config {
     pub tokens: Option<Vec<String>>,
     /// The preset this configuration started from, if any.
     pub preset: Option<String>,
+    /// A slip planted in the forward pass (lessons that hunt a bug); `None` runs MiniMind's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 impl Config {
@@ -289,6 +292,7 @@ impl ConfigSpec {
             seed: self.seed.unwrap_or(defaults::SEED),
             tokens,
             preset: self.preset.clone(),
+            bug: None,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! ([`crate::numeric::Numeric`]) or just shapes ([`crate::backend::Shapes`]).
 
 use crate::backend::{Backend, HasShape, rules};
+use crate::bugs::Bug;
 use crate::config::Config;
 use crate::dims::{Dim, DimName, Shape};
 use crate::shape;
@@ -115,7 +116,13 @@ pub fn trace_with<B: Backend>(
         let seq_len = cfg.steps[index];
         let start_pos = cfg.start_pos(index);
         // MiniMindModel.forward: freqs_cos[start_pos:start_pos + seq_length] (same for sin).
-        let position_embeddings = b.rope_tables(start_pos, seq_len, cfg.head_dim, cfg.rope_theta);
+        // Slip: every call starts its positions at 0.
+        let rope_start = if cfg.bug == Some(Bug::RopeRestarts) {
+            0
+        } else {
+            start_pos
+        };
+        let position_embeddings = b.rope_tables(rope_start, seq_len, cfg.head_dim, cfg.rope_theta);
         // The caller's mask covers every token so far: [bsz, kv_len].
         let attention_mask = cfg
             .attention_mask
@@ -201,12 +208,17 @@ impl<T: Clone> Recorder<T> {
 
 /// `repeat_kv(x, n_rep)`: `[bsz, kv_len, n_kv_heads, head_dim]` → `[bsz, kv_len, n_heads, head_dim]`,
 /// each KV head repeated `n_rep` times in a row.
-pub fn repeat_kv<B: Backend>(b: &B, x: B::T, n_rep: usize) -> B::T {
+pub fn repeat_kv<B: Backend>(b: &B, x: B::T, n_rep: usize, bug: Option<Bug>) -> B::T {
     if n_rep == 1 {
         return x;
     }
     // x[:, :, :, None, :].expand(bs, slen, num_key_value_heads, n_rep, head_dim)
     let expanded = b.expand_kv(&x, n_rep); // [bsz, kv_len, n_kv_heads, n_rep, head_dim]
+    // Slip: x.repeat(1, 1, n_rep, 1) tiles the heads: the n_rep axis before the KV-head axis.
+    let expanded = match bug {
+        Some(Bug::RepeatKvTiles) => b.transpose(&expanded, 2, 3),
+        _ => expanded,
+    };
     // .reshape(bs, slen, num_key_value_heads * n_rep, head_dim)
     b.view(&expanded, rules::repeat_kv(&x.shape(), n_rep))
 }
@@ -231,6 +243,7 @@ fn attention_forward<B: Backend>(
         cfg.head_dim,
         cfg.n_rep(),
     );
+    let bug = cfg.bug;
 
     // bsz, seq_len, _ = x.shape
     let (bsz, seq_len) = (x.shape().dim(0).size, x.shape().dim(1).size);
@@ -256,9 +269,23 @@ fn attention_forward<B: Backend>(
         (NKvHeads, n_kv_heads),
         (HeadDim, head_dim)
     ];
-    let xq = b.view(&xq, q_heads);
-    let xk = b.view(&xk, kv_heads.clone());
-    let xv = b.view(&xv, kv_heads);
+    let (xq, xk, xv) = if bug == Some(Bug::ViewWithoutTranspose) {
+        // Slip: .view(bsz, n_heads, seq_len, head_dim) straight away (shown in the layout the
+        // correct code has here, so every later line runs unchanged on scrambled numbers).
+        let scrambled =
+            |t: &B::T, heads: &Shape| b.transpose(&b.view(t, heads.swapped(1, 2)), 1, 2);
+        (
+            scrambled(&xq, &q_heads),
+            scrambled(&xk, &kv_heads),
+            scrambled(&xv, &kv_heads),
+        )
+    } else {
+        (
+            b.view(&xq, q_heads),
+            b.view(&xk, kv_heads.clone()),
+            b.view(&xv, kv_heads),
+        )
+    };
     rec.record(SplitHeads, [&xq, &xk, &xv]);
 
     // xq, xk = self.q_norm(xq), self.k_norm(xk)   (MiniMind-3; MiniMind2 has no QK-norm)
@@ -275,6 +302,7 @@ fn attention_forward<B: Backend>(
     // cos, sin = position_embeddings
     // xq, xk = apply_rotary_pos_emb(xq, xk, cos, sin)
     let (cos, sin) = position_embeddings; // [seq_len, head_dim] each
+    let xk_unrotated = (bug == Some(Bug::CacheBeforeRope)).then(|| xk.clone());
     let xq = b.apply_rope(&xq, &cos, &sin);
     let xk = b.apply_rope(&xk, &cos, &sin);
     rec.record(Rope, [&cos, &sin, &xq, &xk]);
@@ -288,14 +316,21 @@ fn attention_forward<B: Backend>(
     let xk = b.cat_seq(past_k.as_ref(), &xk); // [bsz, kv_len, n_kv_heads, head_dim]
     let xv = b.cat_seq(past_v.as_ref(), &xv); // [bsz, kv_len, n_kv_heads, head_dim]
     // past_kv = (xk, xv) if use_cache else None
-    let past_kv = (xk.clone(), xv.clone());
+    let past_kv = match xk_unrotated {
+        // Slip: the cache keeps the keys from before RoPE.
+        Some(k) => (b.cat_seq(past_k.as_ref(), &k), xv.clone()),
+        None => (xk.clone(), xv.clone()),
+    };
     rec.record(KvCache, [&xk, &xv]);
 
     // xq, xk, xv = (xq.transpose(1, 2),
     //               repeat_kv(xk, self.n_rep).transpose(1, 2), repeat_kv(xv, self.n_rep).transpose(1, 2))
     let expand = (n_rep > 1).then(|| rules::repeat_kv_expanded(&xk.shape(), n_rep));
-    let xk = repeat_kv(b, xk, n_rep); // [bsz, kv_len, n_heads, head_dim]
-    let xv = repeat_kv(b, xv, n_rep);
+    let xk = repeat_kv(b, xk, n_rep, bug); // [bsz, kv_len, n_heads, head_dim]
+    let xv = match bug {
+        Some(Bug::ValuesNotRepeated) => xv, // Slip: repeat_kv on the keys only.
+        _ => repeat_kv(b, xv, n_rep, bug),
+    };
     rec.record(RepeatKv, [&xk, &xv]);
     rec.via("x[:, :, :, None, :].expand", expand);
     let xq = b.transpose(&xq, 1, 2); // [bsz, n_heads, seq_len, head_dim]
@@ -310,15 +345,24 @@ fn attention_forward<B: Backend>(
     // output without keeping the scores, so attnstep always runs the explicit branch below.
     // else:
     //     scores = (xq @ xk.transpose(-2, -1)) / math.sqrt(self.head_dim)
-    let scores = b.div(
-        &b.matmul(&xq, &b.transpose(&xk, -2, -1)),
-        (head_dim as f64).sqrt(),
-    );
-    rec.record(Scores, [&scores]); // [bsz, n_heads, seq_len, kv_len]
+    let scores = b.matmul(&xq, &b.transpose(&xk, -2, -1)); // [bsz, n_heads, seq_len, kv_len]
+    let scores = match bug {
+        Some(Bug::ScaleByHidden) => b.div(&scores, (cfg.hidden_size as f64).sqrt()), // Slip.
+        Some(Bug::NoScale) => scores, // Slip: no scale at all.
+        _ => b.div(&scores, (head_dim as f64).sqrt()),
+    };
+    rec.record(Scores, [&scores]);
 
     //     if self.is_causal:
     //         scores[:, :, :, -seq_len:] += torch.full((seq_len, seq_len), float("-inf")).triu(1)
-    let causal_mask = b.causal_mask(seq_len, past_len, cfg.causal); // [seq_len, kv_len]
+    let kv_len = past_len + seq_len;
+    // Slip: the triangle over the first seq_len columns (scores[..., :seq_len]).
+    let from = if bug == Some(Bug::CausalNotOffset) {
+        0
+    } else {
+        kv_len - seq_len
+    };
+    let causal_mask = b.causal_mask(seq_len, kv_len, from, cfg.causal); // [seq_len, kv_len]
     let scores = if cfg.causal {
         b.add(&scores, &causal_mask)
     } else {
@@ -330,7 +374,13 @@ fn attention_forward<B: Backend>(
     //         scores += (1.0 - attention_mask.unsqueeze(1).unsqueeze(2)) * -1e9
     let scores = match attention_mask {
         Some(mask) => {
-            let padding_mask = b.padding_bias(&mask); // [bsz, 1, 1, kv_len]
+            // Slip: masked_fill(mask == 0, -inf) instead of -1e9.
+            let fill = if bug == Some(Bug::PaddingNegInf) {
+                f32::NEG_INFINITY
+            } else {
+                -1e9
+            };
+            let padding_mask = b.padding_bias(&mask, fill); // [bsz, 1, 1, kv_len]
             let scores = b.add(&scores, &padding_mask);
             rec.record(PaddingMask, [&mask, &padding_mask]);
             scores
@@ -340,7 +390,13 @@ fn attention_forward<B: Backend>(
 
     //     output = self.attn_dropout(F.softmax(scores.float(), dim=-1).type_as(xq)) @ xv
     // (attn_dropout is the identity at inference)
-    let weights = b.softmax(&scores);
+    let weights = match bug {
+        // Slip: F.softmax(scores, dim=-2), over the queries.
+        Some(Bug::SoftmaxOverQueries) => {
+            b.transpose(&b.softmax(&b.transpose(&scores, -2, -1)), -2, -1)
+        }
+        _ => b.softmax(&scores),
+    };
     rec.record(Softmax, [&scores, &weights]);
     let output = b.matmul(&weights, &xv); // [bsz, n_heads, seq_len, head_dim]
     rec.record(WeightedSum, [&output]);

@@ -2,8 +2,10 @@
 
 pub mod app;
 pub mod backend;
+pub mod bugs;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod dims;
 pub mod export;
 pub mod forward;

@@ -71,7 +71,8 @@ fn reshape(data: ArrayD<f32>, shape: &Shape) -> ArrayD<f32> {
         .expect("the view keeps the element count")
 }
 
-/// Applies `f(a_slice, b_slice, out_slice)` for every leading index of rank-4 tensors.
+/// Applies `f(a_slice, b_slice, out_slice)` for every leading index of rank-4 tensors; a head
+/// axis of size 1 broadcasts, as in PyTorch's batched matmul.
 fn per_head(
     a: &ArrayD<f32>,
     b: &ArrayD<f32>,
@@ -83,8 +84,8 @@ fn per_head(
     let mut out = ArrayD::<f32>::zeros(IxDyn(&sizes));
     for bi in 0..bsz {
         for h in 0..heads {
-            let a2 = a.slice(ndarray::s![bi, h, .., ..]);
-            let b2 = b.slice(ndarray::s![bi, h, .., ..]);
+            let a2 = a.slice(ndarray::s![bi, h.min(a.shape()[1] - 1), .., ..]);
+            let b2 = b.slice(ndarray::s![bi, h.min(b.shape()[1] - 1), .., ..]);
             let mut c = Array2::<f32>::zeros((sizes[2], sizes[3]));
             f(a2, b2, &mut c);
             out.slice_mut(ndarray::s![bi, h, .., ..]).assign(&c);
@@ -214,10 +215,10 @@ impl Backend for Numeric {
         Tensor::new(x.shape.clone(), x.data.mapv(|v| v / d))
     }
 
-    fn causal_mask(&mut self, seq_len: usize, past_len: usize, causal: bool) -> Tensor {
-        let shape = rules::causal_mask(seq_len, past_len);
-        let data = Array2::from_shape_fn((seq_len, past_len + seq_len), |(i, j)| {
-            if causal && j > past_len + i {
+    fn causal_mask(&mut self, seq_len: usize, kv_len: usize, from: usize, causal: bool) -> Tensor {
+        let shape = rules::causal_mask(seq_len, kv_len);
+        let data = Array2::from_shape_fn((seq_len, kv_len), |(i, j)| {
+            if causal && j > from + i && j < from + seq_len {
                 f32::NEG_INFINITY
             } else {
                 0.0
@@ -232,9 +233,9 @@ impl Backend for Numeric {
         Tensor::new(shape, data.into_dyn())
     }
 
-    fn padding_bias(&self, mask: &Tensor) -> Tensor {
+    fn padding_bias(&self, mask: &Tensor, fill: f32) -> Tensor {
         let shape = rules::padding_bias(&mask.shape);
-        let data = mask.data.mapv(|m| (1.0 - m) * -1e9);
+        let data = mask.data.mapv(|m| if m == 0.0 { fill } else { 0.0 });
         Tensor::new(shape.clone(), reshape(data, &shape))
     }
 
