@@ -3,6 +3,7 @@
 mod cli_errors;
 mod engine;
 mod export;
+mod golden;
 mod lessons;
 mod render;
 mod shapes;
