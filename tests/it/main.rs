@@ -4,6 +4,7 @@ mod bugs;
 mod cli_errors;
 mod engine;
 mod export;
+mod golden;
 mod lessons;
 mod render;
 mod shapes;
