@@ -16,7 +16,7 @@ use attnstep::dims::Shape;
 use attnstep::export::parse_value;
 use attnstep::forward::{self, Weights};
 use attnstep::numeric::{Numeric, Tensor};
-use attnstep::trace::Trace;
+use attnstep::trace::{TensorId, Trace};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
 
@@ -251,14 +251,18 @@ fn compare(g: &Golden, trace: &Trace<Tensor>) -> (Vec<String>, f64) {
     assert_eq!(trace.steps.len(), g.steps.len(), "{p}: step count");
     for (si, (gs, ts)) in g.steps.iter().zip(&trace.steps).enumerate() {
         assert_eq!(ts.start_pos, gs.start_pos, "{p}: step {si} start_pos");
-        for name in gs.tensors.keys().filter(|n| ts.tensor(n).is_none()) {
+        for name in gs
+            .tensors
+            .keys()
+            .filter(|n| TensorId::parse(n).and_then(|id| ts.tensor(id)).is_none())
+        {
             failures.push(format!(
                 "{p}: step {si}: attnstep records no tensor named {name}"
             ));
         }
         // In the trace's stage order, so the first difference listed is the earliest.
         for named in ts.tensors() {
-            let (name, got) = (named.name, &named.value);
+            let (name, got) = (named.name(), &named.value);
             let Some(want) = gs.tensors.get(name) else {
                 continue;
             };
@@ -301,7 +305,7 @@ fn attnstep_matches_minimind_on_every_golden() {
     for g in goldens() {
         let trace = run(&g);
         // The weights come out under the golden's names (q_norm, k_norm only with QK-norm).
-        let names: BTreeSet<&str> = trace.weights.iter().map(|n| n.name).collect();
+        let names: BTreeSet<&str> = trace.weights.iter().map(|w| w.id.name()).collect();
         let golden_names: BTreeSet<&str> = g.weights.keys().map(String::as_str).collect();
         assert_eq!(names, golden_names, "{}: weight names", g.path.display());
         let (f, worst) = compare(&g, &trace);
@@ -329,7 +333,7 @@ fn goldens_and_traces_name_the_same_tensors() {
     for g in goldens() {
         let trace = run(&g);
         for (si, (gs, ts)) in g.steps.iter().zip(&trace.steps).enumerate() {
-            let mine: BTreeSet<&str> = ts.tensors().map(|n| n.name).collect();
+            let mine: BTreeSet<&str> = ts.tensors().map(|n| n.name()).collect();
             let theirs: BTreeSet<&str> = gs.tensors.keys().map(String::as_str).collect();
             let unknown: Vec<_> = theirs.difference(&mine).collect();
             assert!(
