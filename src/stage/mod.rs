@@ -12,6 +12,7 @@
 
 pub mod facts;
 pub mod prose;
+pub mod template;
 
 pub use facts::Facts;
 
