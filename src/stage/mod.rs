@@ -10,6 +10,7 @@
 //! Adding a stage: a [`StageId`] variant, its [`StageSpec`] entry (with its prose in
 //! [`prose`]), and the lines in `forward.rs` that compute and record it.
 
+pub mod concepts;
 pub mod facts;
 pub mod prose;
 pub mod template;
