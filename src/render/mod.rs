@@ -13,6 +13,7 @@
 //! - [`stages`]: which numbers each stage shows.
 
 pub mod color;
+pub mod diff;
 pub mod matrix;
 pub mod palette;
 pub mod shapes;

@@ -211,3 +211,22 @@ fn chunked_and_one_shot_prefill_agree_where_they_overlap() {
         d.first_difference(1e-5)
     );
 }
+
+#[test]
+fn the_diff_report_marks_the_first_differing_stage() {
+    use attnstep::render::{diff::report, palette::Palette};
+    let cfg = config(&[4, 3, 1]);
+    let d = compare(&cfg, Bug::NoScale);
+    let text = report(&d, ("faithful", "buggy"), 1e-5, &Palette::new(false));
+    let marked: Vec<&str> = text.lines().filter(|l| l.starts_with('▶')).collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(marked[0].starts_with("▶ scores"), "{text}");
+    assert!(text.contains("only the numbers are wrong"), "{text}");
+    // Every stage before the scores in the first call reads "same numbers".
+    let first_call: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with('▶'))
+        .collect();
+    assert!(first_call.len() >= 7 && first_call.iter().all(|l| l.contains("same numbers")));
+}
