@@ -106,11 +106,8 @@ pub fn largest_tensor(cfg: &Config) -> (&'static str, Shape, u128) {
     let terms: Vec<Term> = probe.tensors().map(|n| Term::of(&n.value)).collect();
     let mut best: Option<(u128, usize, usize)> = None; // (elements, call, tensor position)
     for run in runs(&cfg.steps) {
-        let ends = if run.count == 1 {
-            vec![0]
-        } else {
-            vec![0, run.count - 1]
-        };
+        let mut ends = vec![0, run.count - 1];
+        ends.dedup();
         for j in ends {
             let kv_len = run.kv_len(j) as u128;
             for (position, t) in terms.iter().enumerate() {
@@ -283,11 +280,8 @@ fn square_pyramid(m: u128) -> u128 {
     let mut f = [m, m + 1, 2 * m + 1];
     let even = if f[0].is_multiple_of(2) { 0 } else { 1 };
     f[even] /= 2;
-    let third = f
-        .iter()
-        .position(|x| x.is_multiple_of(3))
-        .expect("one of m, m+1, 2m+1 is a multiple of 3");
-    f[third] /= 3;
+    // m ≡ 0 (mod 3): m is a multiple of 3; m ≡ 1: 2m+1 is; m ≡ 2: m+1 is.
+    f[[0, 2, 1][(m % 3) as usize]] /= 3;
     f[0].saturating_mul(f[1]).saturating_mul(f[2])
 }
 
@@ -581,18 +575,12 @@ mod tests {
         // x 12, xq/xk/xv_proj 12+6+6, xq/xk/xv_heads 12+6+6, cos/sin 6+6, xq/xk_rope 12+6,
         // xk/xv_cache 6+6, xk/xv_repeat 12+12, xq/xk/xv_t 12+12+12, scores 18, causal_mask 9,
         // scores_masked 18, weights 18, attn_out 12, merged 12, output 12.
-        let tensors = 12
-            + (12 + 6 + 6)
-            + (12 + 6 + 6)
-            + (6 + 6)
-            + (12 + 6)
-            + (6 + 6)
-            + (12 + 12)
-            + (12 + 12 + 12)
-            + 18
-            + 9
-            + (18 + 18)
-            + (12 + 12 + 12);
+        let tensors: u128 = [
+            12, 12, 6, 6, 12, 6, 6, 6, 6, 12, 6, 6, 6, 12, 12, 12, 12, 12, 18, 9, 18, 18, 12, 12,
+            12,
+        ]
+        .iter()
+        .sum();
         let e = estimate(&cfg);
         assert_eq!(e.trace_bytes, (weights + tensors) * 4);
         // The call's own copies, the new cache (no past) of 2 · 3 tokens · 1 head · 2, the
