@@ -61,16 +61,15 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 pub fn numeric_trace(cfg: &Config, guard: &GuardArgs) -> Result<Trace<Tensor>> {
     let limit = memory::parse_bytes(&guard.max_memory)
         .map_err(|e| UsageError(format!("--max-memory: {e}")))?;
-    let need = memory::numeric_trace_bytes(cfg);
+    let need = memory::estimate(cfg).total();
     if need > u128::from(limit) {
         let (name, shape, bytes) = memory::largest_tensor(cfg);
         return Err(UsageError(format!(
-            "this numeric trace would need about {} ({} bytes), over the --max-memory limit of {}; \
+            "this numeric trace would need {}, over the --max-memory limit of {}; \
              use `attnstep shapes` with the same flags to see every shape without the numbers, \
              make the run smaller (--seq-len, --batch, --hidden-size), or raise --max-memory \
              (the largest tensor, {name} {shape}, alone takes {} in f32)",
-            memory::human_bytes(need),
-            need,
+            memory::approx_bytes(need),
             memory::human_bytes(u128::from(limit)),
             memory::human_bytes(bytes)
         ))
@@ -237,19 +236,19 @@ fn cmd_shapes(args: ShapesArgs) -> Result<()> {
             .map_or(1, |p| p.num_hidden_layers),
     };
     let Selection { step, stage } = selection(&args.select, &cfg)?;
-    let report = crate::shapes::report(&cfg, layers, args.dtype);
+    let report = crate::report::report(&cfg, layers, args.dtype, step);
     let mut out = BufWriter::new(io::stdout().lock());
     if args.json {
-        crate::shapes::write_json(&report, &mut out)?;
+        crate::report::write_json(&report, &mut out)?;
         writeln!(out)?;
     } else {
-        let opt = crate::shapes::TextOptions {
+        let opt = render::report::TextOptions {
             exact_bytes: args.bytes,
             compare: args.compare,
             stage,
             step,
         };
-        crate::shapes::write_text(&mut out, &report, &opt)?;
+        render::report::write_text(&mut out, &report, &opt)?;
     }
     out.flush()?;
     Ok(())
@@ -261,7 +260,7 @@ fn cmd_presets(args: PresetsArgs) -> Result<()> {
         serde_json::to_writer_pretty(&mut out, crate::presets::PRESETS)?;
         writeln!(out)?;
     } else {
-        crate::shapes::write_presets(&mut out)?;
+        render::report::write_presets(&mut out)?;
     }
     out.flush()?;
     Ok(())

@@ -59,8 +59,9 @@ pub struct ShapesArgs {
     /// Show exact byte counts beside the human units.
     #[arg(long)]
     pub bytes: bool,
-    /// Print the whole table as JSON (format attnstep-shapes/1) instead of text; the JSON
-    /// always holds every stage and step, whatever --stage and --step pick.
+    /// Print the whole table as JSON (format attnstep-shapes/2) instead of text; the JSON
+    /// holds every stage of every step shown (decode calls alike but for kv_len grouped),
+    /// whatever --stage picks.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
 /// The role a dimension plays in MiniMind's attention (design.md, "Named dimensions").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -143,6 +144,17 @@ impl fmt::Display for Shape {
     }
 }
 
+/// A shape serialises as its sizes and its axis names side by side, the layout of the trace
+/// export: `{"shape": [1, 5, 64], "dims": ["bsz", "seq_len", "head_dim"]}`.
+impl Serialize for Shape {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Shape", 2)?;
+        st.serialize_field("shape", &self.sizes())?;
+        st.serialize_field("dims", &self.names())?;
+        st.end()
+    }
+}
+
 /// Builds a [`Shape`] from `(name, size)` pairs: `shape![(Bsz, 2), (SeqLen, 5)]`.
 #[macro_export]
 macro_rules! shape {
@@ -164,5 +176,9 @@ mod tests {
         );
         let p = shape![(Bsz, 2), (One, 1), (One, 1), (KvLen, 7)];
         assert_eq!(p.to_string(), "[bsz=2, 1, 1, kv_len=7]");
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"shape":[2,1,1,7],"dims":["bsz","1","1","kv_len"]}"#
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! - [`color`]: the `--color` decision and terminal width, made once per run.
 //! - [`palette`]: semantic colours (and their absence).
 //! - [`matrix`]: heatmaps, masks and vector tables with numpy-style elision.
+//! - [`report`]: the `attnstep shapes` report and the presets table as plain text.
 //! - [`shapes`]: shape tables with named, coloured dimensions.
 //! - [`stages`]: which numbers each stage shows.
 
@@ -16,6 +17,7 @@ pub mod color;
 pub mod diff;
 pub mod matrix;
 pub mod palette;
+pub mod report;
 pub mod shapes;
 pub mod stages;
 

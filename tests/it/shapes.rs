@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use attnstep::backend::Shapes;
 use attnstep::config::{Config, ConfigSpec};
+use attnstep::dims::Shape;
 use attnstep::memory::{self, Dtype};
 use attnstep::numeric::Numeric;
-use attnstep::shapes;
+use attnstep::render::report::{TextOptions, write_text};
+use attnstep::report;
+use attnstep::trace::{StageId, Step, Trace};
 use predicates::prelude::*;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -95,43 +98,40 @@ fn small_config() -> impl Strategy<Value = Config> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Every stage of every step of `shapes` names the same tensors, with the same named shapes,
-    /// as the numeric trace, and its sizes are the numeric data's element counts.
+    /// Every stage of every step of `shapes` (each picked in turn, so steps inside a group are
+    /// checked too) names the same tensors, with the same named shapes, as the numeric trace,
+    /// and its sizes are the numeric data's element counts.
     #[test]
     fn shapes_agree_with_the_numeric_trace(cfg in small_config(), layers in 1usize..=4) {
-        let report = shapes::report(&cfg, layers, Dtype::F16);
         let numeric = attnstep::forward::trace(&cfg, &mut Numeric::new(cfg.seed));
-
-        prop_assert_eq!(report.weights.len(), numeric.weights.len());
-        for (row, w) in report.weights.iter().zip(&numeric.weights) {
-            prop_assert_eq!(row.name, w.id.name());
-            prop_assert_eq!(&row.shape, &w.value.data.shape().to_vec());
-            prop_assert_eq!(&row.named_shape, &w.value.shape);
-        }
-        prop_assert_eq!(report.steps.len(), numeric.steps.len());
-        for (srow, step) in report.steps.iter().zip(&numeric.steps) {
-            prop_assert_eq!(srow.kind, step.kind.as_str());
+        for (i, step) in numeric.steps.iter().enumerate() {
+            let report = report::report(&cfg, layers, Dtype::F16, Some(i));
+            prop_assert_eq!(report.step_count, numeric.steps.len());
+            prop_assert_eq!(report.weights.len(), numeric.weights.len());
+            for (row, w) in report.weights.iter().zip(&numeric.weights) {
+                prop_assert_eq!(row.name, w.id.name());
+                prop_assert_eq!(&row.shape.sizes(), &w.value.data.shape().to_vec());
+                prop_assert_eq!(&row.shape, &w.value.shape);
+            }
+            let srow = report.steps.iter().find(|s| s.index == i + 1).expect("the picked step");
+            prop_assert_eq!(srow.kind, step.kind);
             prop_assert_eq!((srow.start_pos, srow.seq_len), (step.start_pos, step.seq_len));
-            let ids: Vec<&str> = srow.stages.iter().map(|s| s.id).collect();
-            let want: Vec<&str> = step.stages.iter().map(|s| s.id.as_str()).collect();
+            let ids: Vec<StageId> = srow.stages.iter().map(|s| s.stage).collect();
+            let want: Vec<StageId> = step.stages.iter().map(|s| s.id).collect();
             prop_assert_eq!(ids, want);
             for (grow, stage) in srow.stages.iter().zip(&step.stages) {
                 prop_assert_eq!(grow.tensors.len(), stage.tensors.len());
                 for (t, n) in grow.tensors.iter().zip(&stage.tensors) {
                     prop_assert_eq!(t.name, n.name());
-                    prop_assert_eq!(&t.shape, &n.value.data.shape().to_vec());
-                    prop_assert_eq!(&t.dims, &n.value.shape.names());
+                    prop_assert_eq!(&t.shape.sizes(), &n.value.data.shape().to_vec());
+                    prop_assert_eq!(&t.shape, &n.value.shape);
                     prop_assert_eq!(t.numel, n.value.data.len() as u128);
                     prop_assert_eq!(t.bytes, 2 * n.value.data.len() as u128);
                 }
-                let via: Vec<_> = grow.via.iter().map(|v| (v.label, v.named_shape.clone())).collect();
+                let via: Vec<_> = grow.via.iter().map(|v| (v.label, v.shape.clone())).collect();
                 prop_assert_eq!(via, stage.via.clone());
             }
         }
-        // The guard's estimate is the same trace's f32 size.
-        let f32_bytes: u128 = numeric.weights.iter().map(|w| w.value.data.len() as u128 * 4).sum::<u128>()
-            + numeric.steps.iter().flat_map(|s| s.tensors()).map(|n| n.value.data.len() as u128 * 4).sum::<u128>();
-        prop_assert_eq!(memory::numeric_trace_bytes(&cfg), f32_bytes);
     }
 }
 
@@ -148,7 +148,7 @@ fn llama_3_8b_at_8k_in_bf16() {
         "--dtype",
         "bf16",
     ]);
-    assert_eq!(r["format"], "attnstep-shapes/1");
+    assert_eq!(r["format"], "attnstep-shapes/2");
     assert_eq!(r["layers"], 32, "layers default to the preset's");
     let kv = &r["kv_cache"];
     // 2 (k, v) · 8 KV heads · 128 · 2 bytes = 4096 bytes per token per layer.
@@ -388,9 +388,9 @@ fn a_billion_tokens_costs_nothing() {
     .resolve()
     .unwrap();
     let start = Instant::now();
-    let r = shapes::report(&cfg, 80, Dtype::Bf16);
+    let r = report::report(&cfg, 80, Dtype::Bf16, None);
     let mut text = Vec::new();
-    shapes::write_text(&mut text, &r, &shapes::TextOptions::default()).unwrap();
+    write_text(&mut text, &r, &TextOptions::default()).unwrap();
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "took {:?}",
@@ -667,7 +667,10 @@ fn guard_limit_is_exact() {
     // weights q 8·8 + k 4·8 + v 4·8 + o 8·8 = 192 elements;
     // x 16, xq/xk/xv_proj 16+8+8, heads 16+8+8, cos/sin 8+8, xq/xk_rope 16+8, caches 8+8,
     // repeats 16+16, transposes 16+16+16, scores 8, causal_mask 4, scores_masked 8,
-    // weights 8, attn_out 16, merged 16, output 16 = 292 elements; (192 + 292) · 4 = 1936 B.
+    // weights 8, attn_out 16, merged 16, output 16 = 292 elements; the trace is
+    // (192 + 292) · 4 = 1936 B. Beside it the call holds its own 292, the cache it returns
+    // (2 · 2 tokens · 1 head · 4 = 16), the input x (16) and the weights (192):
+    // (292 + 16 + 16 + 192) · 4 = 2064 B. In all 4000 B.
     let base = [
         "export",
         "--hidden-size",
@@ -683,13 +686,363 @@ fn guard_limit_is_exact() {
     ];
     attnstep()
         .args(base)
-        .args(["--max-memory", "1935"])
+        .args(["--max-memory", "3999"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("(1936 bytes)"));
+        .stderr(predicate::str::contains("about 3.91 KiB (4000 bytes)"));
     attnstep()
         .args(base)
-        .args(["--max-memory", "1936"])
+        .args(["--max-memory", "4000"])
         .assert()
         .success();
+}
+
+#[test]
+fn guard_refuses_absurd_sizes_with_a_message() {
+    // The total overflowed and wrapped, letting the run through to a panic in ndarray.
+    let absurd = [
+        "--batch",
+        "5892709912434995655",
+        "--seq-len",
+        "9223372036854775808",
+        "--hidden-size",
+        "1",
+        "--num-heads",
+        "1",
+        "--num-kv-heads",
+        "1",
+        "--head-dim",
+        "2",
+    ];
+    for cmd in [&["run", "--all"][..], &["export", "-o", "-"][..]] {
+        let args: Vec<&str> = cmd.iter().chain(&absurd).copied().collect();
+        fails_with(
+            &args,
+            &["would need more than 2.95e20 EiB, over the --max-memory limit of 2 GiB"],
+        );
+    }
+    // A total is never smaller than its largest part: both saturate, and say so.
+    fails_with(
+        &[
+            "run",
+            "--steps",
+            "18446744073709551615",
+            "--max-memory",
+            "1",
+        ],
+        &[
+            "would need more than 2.95e20 EiB, over the --max-memory limit of 1 B",
+            "kv_len=18446744073709551615], alone takes more than 2.95e20 EiB in f32",
+        ],
+    );
+}
+
+#[test]
+fn guard_refuses_a_million_decode_calls() {
+    // Σ over a million calls of a cache growing by one token: far over 2 GiB. The estimate is
+    // closed-form (its cost is measured in the report, not asserted here).
+    fails_with(
+        &["run", "--seq-len", "1", "--decode", "1000000"],
+        &["over the --max-memory limit of 2 GiB", "kv_len=1000001,"],
+    );
+}
+
+/// Every tensor the full shapes trace holds, and what the forward holds beside it while the
+/// largest call runs, counted one step at a time.
+fn brute_force_estimate(trace: &Trace<Shape>) -> memory::Estimate {
+    let numel = |step: &Step<Shape>, id: StageId| -> u128 {
+        step.stage(id)
+            .map_or(0, |s| s.tensors.iter().map(|n| n.value.numel()).sum())
+    };
+    let weights: u128 = trace.weights.iter().map(|w| w.value.numel()).sum();
+    let per_step: Vec<u128> = trace
+        .steps
+        .iter()
+        .map(|s| s.tensors().map(|n| n.value.numel()).sum())
+        .collect();
+    let largest_call = (0..trace.steps.len())
+        .map(|i| {
+            let past = if i == 0 {
+                0
+            } else {
+                numel(&trace.steps[i - 1], StageId::KvCache)
+            };
+            per_step[i] + past + numel(&trace.steps[i], StageId::KvCache)
+        })
+        .max()
+        .unwrap();
+    let inputs: u128 = trace.steps.iter().map(|s| numel(s, StageId::Input)).sum();
+    memory::Estimate {
+        trace_bytes: (weights + per_step.iter().sum::<u128>()) * 4,
+        working_set_bytes: (largest_call + inputs + weights) * 4,
+    }
+}
+
+fn many_steps_config() -> impl Strategy<Value = Config> {
+    (
+        small_config(),
+        proptest::collection::vec((1usize..=5, 1usize..=12), 0..=4), // (seq_len, repeats)
+        0usize..=40,                                                 // decode calls
+        proptest::option::of(0usize..=80), // the one padded column, if any
+    )
+        .prop_map(|(cfg, chunks, decode, zero)| {
+            let mut steps = cfg.steps.clone();
+            for (seq_len, n) in chunks {
+                steps.extend(std::iter::repeat_n(seq_len, n));
+            }
+            let total = steps.iter().sum::<usize>() + decode;
+            // With a mask: ones, but for one column (maybe past the end, so none).
+            let mask = cfg.attention_mask.as_ref().map(|rows| {
+                let row: String = (0..total)
+                    .map(|c| if Some(c) == zero { '0' } else { '1' })
+                    .collect();
+                vec![row; rows.len()]
+            });
+            ConfigSpec {
+                hidden_size: Some(cfg.hidden_size),
+                num_attention_heads: Some(cfg.num_attention_heads),
+                num_key_value_heads: Some(cfg.num_key_value_heads),
+                head_dim: Some(cfg.head_dim),
+                batch: Some(cfg.batch),
+                steps: Some(steps),
+                decode: Some(decode),
+                attention_mask: mask,
+                qk_norm: Some(cfg.qk_norm),
+                causal: Some(cfg.causal),
+                ..Default::default()
+            }
+            .resolve()
+            .expect("valid")
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// The guard's closed form equals the brute-force sum over the full shapes trace, and its
+    /// largest tensor is the brute-force one (the first recorded on a tie).
+    #[test]
+    fn closed_form_estimate_equals_the_brute_force_sum(cfg in many_steps_config()) {
+        let trace = attnstep::forward::trace(&cfg, &mut Shapes);
+        prop_assert_eq!(memory::estimate(&cfg), brute_force_estimate(&trace));
+        let brute = trace
+            .steps
+            .iter()
+            .flat_map(|s| s.tensors())
+            .min_by_key(|n| std::cmp::Reverse(n.value.numel()))
+            .unwrap();
+        let (name, shape, bytes) = memory::largest_tensor(&cfg);
+        prop_assert_eq!(name, brute.name());
+        prop_assert_eq!(&shape, &brute.value);
+        prop_assert_eq!(bytes, brute.value.numel() * 4);
+    }
+
+    /// Grouping leaves out only calls inside a group, and every shown call and group agrees
+    /// with the full trace and MiniMind's fused-path rule worked out call by call.
+    #[test]
+    fn grouped_report_agrees_with_every_call(cfg in many_steps_config()) {
+        let trace = attnstep::forward::trace(&cfg, &mut Shapes);
+        let r = report::report(&cfg, 1, Dtype::F32, None);
+        prop_assert_eq!(r.step_count, trace.steps.len());
+        let fused = |i: usize| {
+            let s = &trace.steps[i];
+            s.seq_len > 1
+                && (!cfg.causal || i == 0)
+                && cfg.attention_mask.as_ref().is_none_or(|rows| {
+                    rows.iter().all(|row| row[..s.kv_len()].iter().all(|&b| b == 1))
+                })
+        };
+        let mut covered = vec![false; trace.steps.len()];
+        for row in &r.steps {
+            let step = &trace.steps[row.index - 1];
+            prop_assert_eq!((row.start_pos, row.seq_len), (step.start_pos, step.seq_len));
+            prop_assert_eq!(row.fused_attention, fused(row.index - 1));
+            let shapes: Vec<&Shape> = row.stages.iter().flat_map(|s| &s.tensors).map(|t| &t.shape).collect();
+            let want: Vec<&Shape> = step.tensors().map(|n| &n.value).collect();
+            prop_assert_eq!(shapes, want);
+            covered[row.index - 1] = true;
+        }
+        for g in &r.groups {
+            prop_assert!(g.count >= report::GROUP_MIN);
+            prop_assert_eq!(g.count, g.last - g.first + 1);
+            for (j, s) in trace.steps[g.first - 1..g.last].iter().enumerate() {
+                prop_assert_eq!(s.seq_len, g.seq_len);
+                prop_assert_eq!(fused(g.first - 1 + j), g.fused_attention);
+                prop_assert_eq!(s.kv_len(), g.kv_len_first + j * g.seq_len);
+            }
+            covered[g.first - 1..g.last].fill(true);
+            prop_assert_eq!(g.kv_len_last, trace.steps[g.last - 1].kv_len());
+        }
+        prop_assert!(covered.iter().all(|&c| c), "every call is shown or in a group");
+        // The largest score matrix is that of the full trace.
+        let scores = trace
+            .steps
+            .iter()
+            .map(|s| s.stage(StageId::Scores).unwrap().tensors[0].value.numel())
+            .max()
+            .unwrap();
+        prop_assert_eq!(r.scores.numel, scores);
+    }
+}
+
+// ---- MiniMind's fused path, clause by clause ------------------------------------------------
+
+fn fused_flags(args: &[&str]) -> Vec<bool> {
+    let mut all = vec!["shapes"];
+    all.extend_from_slice(args);
+    json_of(&all)["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["fused_attention"].as_bool().unwrap())
+        .collect()
+}
+
+#[test]
+fn fused_without_the_causal_mask_even_with_a_cache() {
+    // not is_causal: the cache no longer matters.
+    assert_eq!(
+        fused_flags(&["--no-causal", "--steps", "4,2"]),
+        [true, true]
+    );
+}
+
+#[test]
+fn fused_with_a_cache_only_when_not_causal() {
+    // is_causal and past_key_value is not None in the second call.
+    assert_eq!(fused_flags(&["--steps", "4,2"]), [true, false]);
+}
+
+#[test]
+fn fused_with_a_mask_of_all_ones() {
+    // torch.all(attention_mask == 1): a mask of ones is as good as none.
+    assert_eq!(
+        fused_flags(&["--steps", "4", "--attention-mask", "1111"]),
+        [true]
+    );
+}
+
+#[test]
+fn never_fused_for_one_token() {
+    // seq_len > 1 fails for a decode call, causal or not.
+    assert_eq!(
+        fused_flags(&["--no-causal", "--steps", "4", "--decode", "1"]),
+        [true, false]
+    );
+    assert_eq!(fused_flags(&["--no-causal", "--steps", "1"]), [false]);
+}
+
+#[test]
+fn never_fused_with_a_padding_zero_in_view() {
+    assert_eq!(
+        fused_flags(&["--steps", "4", "--attention-mask", "0111"]),
+        [false]
+    );
+    // The second call sees the 0 in column 5; the first call's four columns are all ones.
+    assert_eq!(
+        fused_flags(&[
+            "--no-causal",
+            "--steps",
+            "4,2",
+            "--attention-mask",
+            "111101"
+        ]),
+        [true, false]
+    );
+}
+
+// ---- shapes at any step count -------------------------------------------------------------
+
+#[test]
+fn a_million_decode_calls_print_as_a_group() {
+    let args = [
+        "shapes",
+        "--preset",
+        "minimind2",
+        "--seq-len",
+        "4",
+        "--decode",
+        "1000000",
+    ];
+    let out = attnstep().args(args).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.lines().count() < 200, "{} lines", text.lines().count());
+    // Prefill 4, then calls 2 to 1000001 with kv_len 5 to 1000004.
+    assert!(text.contains(
+        "steps 2 to 1000001: 1000000 decode calls with the same shapes but for \
+         kv_len = past_len + 1,\n  from 5 to 1000004;"
+    ));
+    assert!(
+        text.contains(
+            "step 1000001/1000001 · decode · seq_len 1 · past_len 1000003 · kv_len 1000004"
+        )
+    );
+
+    let json = attnstep().args(args).arg("--json").assert().success();
+    let bytes = &json.get_output().stdout;
+    assert!(bytes.len() < 1 << 20, "{} bytes of JSON", bytes.len());
+    let r: Value = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(r["step_count"], 1_000_001);
+    assert_eq!(
+        r["config"]["steps"],
+        serde_json::json!([{"seq_len": 4, "count": 1}, {"seq_len": 1, "count": 1_000_000}])
+    );
+    let shown: Vec<u64> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(shown, [1, 2, 1_000_001]);
+    let g = &r["groups"][0];
+    assert_eq!(
+        (
+            &g["first"],
+            &g["last"],
+            &g["count"],
+            &g["kv_len_first"],
+            &g["kv_len_last"]
+        ),
+        (
+            &Value::from(2),
+            &Value::from(1_000_001),
+            &Value::from(1_000_000),
+            &Value::from(5),
+            &Value::from(1_000_004)
+        )
+    );
+    // The largest score matrix is the last call's: [1, 8, 1, 1000004].
+    assert_eq!(r["scores"]["step"], 1_000_001);
+    assert_eq!(
+        r["scores"]["shape"],
+        serde_json::json!([1, 8, 1, 1_000_004])
+    );
+}
+
+#[test]
+fn any_call_inside_a_group_is_shown_exactly() {
+    // Call 500000: past_len 4 + 499998 decode tokens = 500002, kv_len 500003.
+    attnstep()
+        .args([
+            "shapes",
+            "--preset",
+            "minimind2",
+            "--seq-len",
+            "4",
+            "--decode",
+            "1000000",
+            "--step",
+            "500000",
+            "--stage",
+            "kv_cache",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "step 500000/1000001 · decode · seq_len 1 · past_len 500002 · kv_len 500003",
+        ))
+        .stdout(predicate::str::contains(
+            "xk_cache  [bsz=1, kv_len=500003, n_kv_heads=2, head_dim=64]",
+        ))
+        .stdout(predicate::str::contains("steps 2 to").not());
 }
