@@ -354,9 +354,12 @@ impl FusedRule {
     /// Whether a call of `seq_len` new tokens after `start_pos` cached ones takes the branch
     /// (the first call, and only it, has no cache).
     fn taken(&self, start_pos: usize, seq_len: usize) -> bool {
-        seq_len > 1
-            && (!self.causal || start_pos == 0)
-            && start_pos.saturating_add(seq_len) <= self.ones
+        crate::forward::takes_fused_path(
+            seq_len,
+            self.causal,
+            start_pos > 0,
+            start_pos.saturating_add(seq_len) <= self.ones,
+        )
     }
 }
 
