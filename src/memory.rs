@@ -1,8 +1,7 @@
 //! Memory arithmetic: the size of a numeric trace before it is computed (so a run that would not
 //! fit is refused with advice instead of exhausting memory), the KV cache of a whole model in a
-//! chosen dtype, byte sizes in human units, and parsing sizes such as `2GiB` from the command
-//! line. Every byte count is a `u128` computed with saturating arithmetic, so absurd sizes are
-//! reported instead of overflowing.
+//! chosen dtype, and byte sizes in human units. Every byte count is a `u128` computed with
+//! saturating arithmetic, so absurd sizes are reported instead of overflowing.
 
 use crate::backend::Shapes;
 use crate::config::Config;
@@ -26,18 +25,13 @@ pub fn numeric_trace_bytes(cfg: &Config) -> u128 {
 }
 
 /// The element type the tensors are stored in, for byte counts (`--dtype`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
-    #[value(alias = "float32", alias = "fp32")]
     F32,
-    #[value(alias = "bfloat16")]
     Bf16,
-    #[value(alias = "float16", alias = "fp16")]
     F16,
-    #[value(alias = "float8")]
     Fp8,
-    #[value(alias = "i8")]
     Int8,
 }
 
@@ -146,35 +140,6 @@ pub fn human_bytes(bytes: u128) -> String {
     format!("{text} {}", UNITS[unit])
 }
 
-/// Parses `4096`, `512MiB`, `2GiB`, `1.5GB` (decimal units are powers of 1000, binary of 1024).
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size; write e.g. 512MiB, 2GiB or 1000000"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kib" => 1024.0,
-        "kb" => 1e3,
-        "m" | "mib" => 1024.0 * 1024.0,
-        "mb" => 1e6,
-        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "gb" => 1e9,
-        "t" | "tib" => 1024f64.powi(4),
-        "tb" => 1e12,
-        other => {
-            return Err(format!(
-                "unknown size unit '{other}' in '{text}'; use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
-            ));
-        }
-    };
-    Ok((num * mult).round() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,15 +188,6 @@ mod tests {
         assert_eq!(name, "scores");
         assert_eq!(shape.sizes(), [1, 4, 100, 100]);
         assert_eq!(bytes, 4 * 100 * 100 * 4);
-    }
-
-    #[test]
-    fn parses_sizes() {
-        assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
-        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
-        assert_eq!(parse_bytes("1.5GB").unwrap(), 1_500_000_000);
-        assert_eq!(parse_bytes("4096").unwrap(), 4096);
-        assert!(parse_bytes("2 lightyears").is_err());
     }
 
     #[test]

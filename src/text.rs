@@ -76,7 +76,11 @@ pub fn wrap(text: &str, width: usize, extra_indent: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in text.lines() {
         let lead = &line[..line.len() - line.trim_start_matches(' ').len()];
-        out.extend(wrap_paragraph(line, width, &format!("{lead}{extra_indent}")));
+        out.extend(wrap_paragraph(
+            line,
+            width,
+            &format!("{lead}{extra_indent}"),
+        ));
     }
     out
 }
@@ -116,6 +120,14 @@ pub fn printable_line(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// Space-separated words (token labels), each made [`printable_line`], joined by single spaces.
+pub fn printable_words(s: &str) -> String {
+    s.split_whitespace()
+        .map(printable_line)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn is_unsafe(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
 }
@@ -147,7 +159,10 @@ mod tests {
     #[test]
     fn wrapping_keeps_indent_and_width() {
         let lines = wrap("  one two three four five", 12, "  ");
-        assert_eq!(lines, vec!["  one two", "    three", "    four", "    five"]);
+        assert_eq!(
+            lines,
+            vec!["  one two", "    three", "    four", "    five"]
+        );
         assert!(lines.iter().all(|l| visible_width(l) <= 12));
         assert_eq!(wrap("a\n\nb", 10, ""), vec!["a", "", "b"]);
         let coloured = wrap_paragraph("\x1b[1mbold\x1b[0m word", 9, "");

@@ -1,10 +1,11 @@
 //! The lesson commands end to end: every bundled lesson checks and runs, bad lesson files get
 //! located messages and exit 2, flags override the lesson, progress is kept in the state dir.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
+
+use crate::support::{self, manifest_dir, state_dir};
 
 const NAMES: [&str; 12] = [
     "tour",
@@ -21,26 +22,10 @@ const NAMES: [&str; 12] = [
     "minimind3",
 ];
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh, empty state directory for one test.
-fn state_dir(tag: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("attnstep-it-lessons-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// `attnstep` run from the crate root (so fixture paths in messages are short), with its own
-/// state directory, no colour and no backtraces.
-fn attnstep(state: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("attnstep").unwrap();
-    cmd.current_dir(manifest_dir())
-        .env("ATTNSTEP_STATE_DIR", state)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_BACKTRACE");
+/// `attnstep` with its own state directory.
+fn attnstep(state: &Path) -> assert_cmd::Command {
+    let mut cmd = support::attnstep();
+    cmd.env("ATTNSTEP_STATE_DIR", state);
     cmd
 }
 
@@ -98,7 +83,16 @@ fn every_bundled_lesson_runs_to_the_end_with_snapshots_of_first_and_last_screens
         insta::assert_snapshot!(format!("lesson_{:02}_{name}_first", i + 1), first);
         insta::assert_snapshot!(format!("lesson_{:02}_{name}_last", i + 1), last);
     }
-    assert!(!state.exists(), "--all must not save progress");
+    // Each lesson printed to the end counts as read (issue 12, item 4).
+    let list = stdout_of(&["lessons"], &state);
+    for (i, name) in NAMES.iter().enumerate() {
+        let line = list
+            .lines()
+            .find(|l| l.starts_with(&format!("{:>3}  {name} ", i + 1)))
+            .unwrap();
+        assert!(line.ends_with("[read]"), "{line}");
+    }
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 #[test]
@@ -175,13 +169,13 @@ fn unknown_key_is_located_with_a_suggestion() {
 fn wrong_type_is_located_and_names_the_key() {
     assert_eq!(
         usage_error(&["lesson", "tests/it/fixtures/wrong-type.toml"]),
-        "attnstep: error: tests/it/fixtures/wrong-type.toml:6:15: key \"hidden_size\": \
-         invalid type: string \"8\", expected a whole number\n"
+        "attnstep: error: tests/it/fixtures/wrong-type.toml:6:15: hidden_size must be a whole \
+         number (0 or more), but it is the text \"8\"\n"
     );
 }
 
 #[test]
-fn invalid_config_gets_the_cli_message_with_the_location() {
+fn invalid_config_gets_the_same_message_worded_for_flags_or_for_the_file() {
     let cli = usage_error(&[
         "run",
         "--hidden-size",
@@ -191,13 +185,32 @@ fn invalid_config_gets_the_cli_message_with_the_location() {
         "--num-kv-heads",
         "3",
     ]);
-    let cli_msg = cli.strip_prefix("attnstep: error: ").unwrap();
+    let rule = "num_attention_heads (4) must be divisible by num_key_value_heads (3)";
     assert!(
-        cli_msg.starts_with("num_attention_heads (4) must be divisible by num_key_value_heads (3)")
+        cli.starts_with(&format!("attnstep: error: {rule}")),
+        "{cli}"
     );
+    assert!(
+        cli.ends_with("Use --num-kv-heads 1, 2 or 4 (the divisors of 4)\n"),
+        "{cli}"
+    );
+    let file = usage_error(&["lesson", "tests/it/fixtures/invalid-config.toml"]);
+    assert!(
+        file.starts_with(&format!(
+            "attnstep: error: tests/it/fixtures/invalid-config.toml:8:1: {rule}"
+        )),
+        "{file}"
+    );
+    assert!(
+        file.ends_with("Use num_kv_heads 1, 2 or 4 (the divisors of 4)\n"),
+        "{file}"
+    );
+    // Everything between the rule and the advice is the same text.
+    let strip =
+        |m: &str, advice: &str| m[m.find(rule).unwrap()..m.find(advice).unwrap()].to_owned();
     assert_eq!(
-        usage_error(&["lesson", "tests/it/fixtures/invalid-config.toml"]),
-        format!("attnstep: error: tests/it/fixtures/invalid-config.toml:8:1: {cli_msg}")
+        strip(&cli, "Use --num-kv-heads"),
+        strip(&file, "Use num_kv_heads")
     );
 }
 
@@ -206,7 +219,7 @@ fn mask_of_the_wrong_length_points_at_the_short_row() {
     let err = usage_error(&["lesson", "tests/it/fixtures/mask-length.toml"]);
     assert!(
         err.starts_with(
-            "attnstep: error: tests/it/fixtures/mask-length.toml:8:27: --attention-mask row 1 \
+            "attnstep: error: tests/it/fixtures/mask-length.toml:8:27: attention_mask row 1 \
              has 3 entries but the steps cover 4 tokens"
         ),
         "{err}"
@@ -327,12 +340,10 @@ mod terminal {
     use std::time::Duration;
 
     fn spawn(args: &[&str], state: &Path) -> OsSession {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("attnstep"));
+        let mut cmd = support::command();
         cmd.args(args)
-            .current_dir(manifest_dir())
             .env("ATTNSTEP_STATE_DIR", state)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_BACKTRACE");
+            .env("NO_COLOR", "1");
         let mut s = Session::spawn(cmd).unwrap();
         s.set_expect_timeout(Some(Duration::from_secs(20)));
         s

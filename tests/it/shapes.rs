@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use attnstep::backend::Shapes;
 use attnstep::config::{Config, ConfigSpec};
 use attnstep::memory::{self, Dtype};
@@ -15,11 +14,7 @@ use predicates::prelude::*;
 use proptest::prelude::*;
 use serde_json::Value;
 
-fn attnstep() -> Command {
-    let mut cmd = Command::cargo_bin("attnstep").unwrap();
-    cmd.env_remove("RUST_BACKTRACE").env("NO_COLOR", "1");
-    cmd
-}
+use crate::support::attnstep;
 
 fn json_of(args: &[&str]) -> Value {
     let out = attnstep().args(args).arg("--json").assert().success();

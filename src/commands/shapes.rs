@@ -1,0 +1,52 @@
+//! `attnstep shapes`: every stage's shapes and sizes at any model size, no numbers computed.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::cli::ShapesArgs;
+use crate::error::{self, UsageError};
+use crate::plan::{self, Environment, Request};
+
+pub fn run(args: &ShapesArgs, env: &Environment) -> Result<()> {
+    let request = Request {
+        config: &args.config,
+        view: None,
+        select: Some(&args.select),
+        max_memory: None,
+        all: true,
+        quiz: false,
+    };
+    let plan = plan::build(&request, None, env)?;
+    let cfg = &plan.config;
+    let layers = match args.layers {
+        Some(0) => {
+            return Err(UsageError(
+                "--layers must be at least 1 (the model has at least one attention layer)".into(),
+            )
+            .into());
+        }
+        Some(n) => n,
+        None => cfg
+            .preset
+            .as_deref()
+            .and_then(crate::presets::find)
+            .map_or(1, |p| p.num_hidden_layers),
+    };
+    let report = crate::shapes::report(cfg, layers, args.dtype.into());
+    let mut out = error::stdout();
+    if args.json {
+        crate::shapes::write_json(&report, &mut out)?;
+        writeln!(out)?;
+    } else {
+        let opt = crate::shapes::TextOptions {
+            exact_bytes: args.bytes,
+            compare: args.compare,
+            stage: plan.selection.stage,
+            step: plan.selection.step,
+        };
+        crate::shapes::write_text(&mut out, &report, &opt)?;
+    }
+    out.flush()?;
+    Ok(())
+}
