@@ -1,7 +1,7 @@
 //! The lesson commands end to end: every bundled lesson checks and runs, bad lesson files get
 //! located messages and exit 2, flags override the lesson, progress is kept in the state dir.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 
@@ -331,6 +331,272 @@ fn progress_is_saved_per_lesson_and_shown_in_the_list() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue 10's defects in lesson files and the progress store (the item number in each comment).
+
+/// A scratch directory holding files a test writes.
+fn scratch(tag: &str) -> PathBuf {
+    let dir = state_dir(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A lesson whose texts carry OSC 0 (window title), OSC 52 (clipboard) and a screen clear.
+const HOSTILE: &str = "format_version = 1\n\
+    title = \"Hostile \\u001b]0;owned\\u0007\"\n\
+    summary = \"Sets the title\\u001b]52;c;aGk=\\u0007\"\n\
+    welcome = \"Welcome\\u001b[2J\"\n\
+    closing = \"Bye\\u009b2J\"\n\
+    [config]\nseq_len = 2\ntokens = \"x\\u001b]0;t\\u0007 y\"\n\
+    [[notes]]\nstage = \"scores\"\ntext = \"Note \\u001b]0;n\\u0007\"\n";
+
+#[test]
+fn lesson_text_cannot_send_escape_sequences() {
+    // Item 9: in colour and without, through `lesson --all` and `lessons check`.
+    let dir = scratch("hostile");
+    let file = dir.join("hostile.toml");
+    std::fs::write(&file, HOSTILE).unwrap();
+    let path = file.to_str().unwrap();
+    for color in ["never", "always"] {
+        let out = attnstep(&dir)
+            .args(["lesson", path, "--all", "--color", color])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("\x1b]") && !text.contains('\x07') && !text.contains('\u{9b}'));
+        assert!(text.contains("Hostile \\u{1b}]0;owned\\u{7}"), "{text}");
+        assert!(text.contains("Note \\u{1b}]0;n\\u{7}"), "{text}");
+        if color == "never" {
+            assert!(!text.contains('\x1b'), "--color never");
+        }
+    }
+    let checked = stdout_of(&["lessons", "check", path], &dir);
+    assert!(!checked.contains('\x1b'), "{checked}");
+    // A file name with an escape in it, and an error quoting a hostile key.
+    let named = dir.join("evil\x1b]0;t\x07.toml");
+    std::fs::write(
+        &named,
+        HOSTILE.replace("[config]", "[config]\n\"\\u001b[2J\" = 1"),
+    )
+    .unwrap();
+    let out = attnstep(&dir)
+        .args(["lessons", "check", named.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("evil\\u{1b}]0;t\\u{7}.toml:7:1: unknown key")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn lesson_files_that_are_not_small_regular_files_are_refused() {
+    // Item 6: /dev/zero grew without bound, a FIFO blocked forever.
+    let dir = scratch("not-files");
+    let fifo = dir.join("fifo.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = dir.join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    let cases = [
+        ("/dev/zero", "it is a device, not a regular file"),
+        (
+            fifo.to_str().unwrap(),
+            "it is a FIFO (named pipe), not a regular file",
+        ),
+        (big.to_str().unwrap(), "it is larger than 1 MiB"),
+        (
+            dir.to_str().unwrap(),
+            "it is a directory, not a regular file",
+        ),
+    ];
+    for (path, why) in cases {
+        for args in [&["lessons", "check", path][..], &["lesson", path]] {
+            let err = usage_error(args);
+            assert!(
+                err.starts_with(&format!(
+                    "attnstep: error: cannot read lesson file {path}: {why}"
+                )),
+                "{err}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn invalid_utf8_is_located_at_its_first_bad_byte() {
+    // Item 14.
+    let dir = scratch("utf8");
+    let file = dir.join("latin1.toml");
+    std::fs::write(
+        &file,
+        b"format_version = 1\ntitle = \"Caf\xe9\"\nsummary = \"S\"\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let err = usage_error(&["lessons", "check", path]);
+    assert!(
+        err.starts_with(&format!(
+            "attnstep: error: {path}:2:13: this is not UTF-8 text"
+        )),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn read_progress(state: &Path) -> String {
+    std::fs::read_to_string(state.join("progress.json")).unwrap()
+}
+
+#[test]
+fn an_unreadable_progress_file_is_kept_and_named() {
+    // Item 10: a corrupt or newer-format file was warned about, then overwritten.
+    for (tag, text) in [
+        ("corrupt", "{ \"format\": \"attnstep-progress/1\", \"less"),
+        (
+            "newer",
+            r#"{"format":"attnstep-progress/2","lessons":{"tour":{"stars":5}}}"#,
+        ),
+    ] {
+        let state = scratch(&format!("progress-{tag}"));
+        std::fs::write(state.join("progress.json"), text).unwrap();
+        let out = attnstep(&state)
+            .args(["lesson", "scores"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        let path = state.join("progress.json");
+        assert!(
+            err.contains(&format!("progress file {}", path.display())),
+            "the file is named: {err}"
+        );
+        assert!(err.contains("your progress was not saved"), "{err}");
+        assert_eq!(read_progress(&state), text, "left as it was");
+        let _ = std::fs::remove_dir_all(&state);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_progress_file_that_is_a_device_or_fifo_neither_hangs_nor_grows() {
+    // Item 6: progress.json symlinked to /dev/zero, or a FIFO.
+    let state = scratch("progress-device");
+    std::os::unix::fs::symlink("/dev/zero", state.join("progress.json")).unwrap();
+    let out = attnstep(&state).args(["lessons"]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("progress.json: it is a device, not a regular file"),
+        "{err}"
+    );
+    std::fs::remove_file(state.join("progress.json")).unwrap();
+    let fifo = state.join("progress.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = attnstep(&state)
+        .args(["lesson", "tour", "--all"])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a FIFO (named pipe), not a regular file"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn a_crafted_huge_step_is_shown_as_it_is() {
+    // Item 10: usize::MAX + 1 wrapped to "step 0".
+    let state = scratch("progress-huge");
+    std::fs::write(
+        state.join("progress.json"),
+        r#"{"format":"attnstep-progress/1","lessons":{"tour":{"step":18446744073709551615,"stage":3,"finished":false}}}"#,
+    )
+    .unwrap();
+    let list = stdout_of(&["lessons"], &state);
+    let line = list.lines().find(|l| l.starts_with("  1  tour")).unwrap();
+    assert!(
+        line.ends_with("[stopped at step 18446744073709551616, stage 4]"),
+        "{line}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn concurrent_runs_keep_every_update() {
+    // Item 10: 60 runs at once recorded 10 of 12 lessons, and some said "No such file".
+    let state = scratch("progress-concurrent");
+    let children: Vec<_> = NAMES
+        .iter()
+        .flat_map(|name| [*name; 3])
+        .map(|name| {
+            let mut cmd = support::command();
+            cmd.args(["lesson", name, "--all"])
+                .env("ATTNSTEP_STATE_DIR", &state)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let saved: serde_json::Value = serde_json::from_str(&read_progress(&state)).unwrap();
+    for name in NAMES {
+        assert_eq!(saved["lessons"][name]["read"], true, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn the_welcome_offers_the_first_lesson_not_read() {
+    // Issue 12, item 4: lessons read with --all count.
+    let state = state_dir("welcome-read");
+    for name in ["tour", "heads"] {
+        stdout_of(&["lesson", name, "--all"], &state);
+    }
+    let welcome = stdout_of(&[], &state);
+    assert!(
+        welcome.contains("Start the course with `attnstep lesson 3`."),
+        "{welcome}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 /// Interactive behaviour, in a pseudo-terminal.
 #[cfg(unix)]
 mod terminal {
@@ -362,6 +628,21 @@ mod terminal {
         s.expect("Press Enter to start lesson 1 (tour)").unwrap();
         s.send_line("q").unwrap();
         s.expect(Eof).unwrap();
+    }
+
+    #[test]
+    fn a_bad_answer_to_the_welcome_is_one_plain_error() {
+        // Issue 10, item 14: `-x` printed `error: error: unexpected argument`.
+        let state = state_dir("tty-dash");
+        let mut s = spawn(&[], &state);
+        s.expect("or q to quit: ").unwrap();
+        s.send_line("-x").unwrap();
+        let m = s.expect("no bundled lesson is called \"-x\"").unwrap();
+        let before = String::from_utf8_lossy(m.before()).into_owned();
+        assert!(before.ends_with("attnstep: error: "), "{before:?}");
+        assert!(!before.contains("error: error:"), "{before:?}");
+        s.expect(Eof).unwrap();
+        let _ = std::fs::remove_dir_all(&state);
     }
 
     #[test]
