@@ -215,9 +215,9 @@ impl ConfigError {
                 )
             }
             ConfigError::Zero { key } => format!(
-                "{} must be at least 1 (got 0){}; set it to a positive number",
-                name(*key),
-                zero_why(*key)
+                "{key} must be at least 1 (got 0){}; set {} to a positive number",
+                zero_why(*key),
+                name(*key)
             ),
             ConfigError::HeadDimZero {
                 hidden_size,
@@ -240,8 +240,8 @@ impl ConfigError {
                 num_attention_heads,
                 head_dim,
             } => format!(
-                "{} × {} ({num_attention_heads} × {head_dim}) is too large: q_proj's output \
-                 does not fit in a 64-bit size; use smaller values",
+                "num_attention_heads × head_dim ({num_attention_heads} × {head_dim}) is too \
+                 large: q_proj's output does not fit in a 64-bit size; use a smaller {} or {}",
                 name(NumAttentionHeads),
                 name(HeadDim)
             ),
@@ -277,8 +277,8 @@ impl ConfigError {
                 super::MAX_STEPS
             ),
             ConfigError::TooManyTokens { steps, decode } => format!(
-                "the run is too long: {} ({steps}) and {decode} {} call(s) add up to more than \
-                 {} tokens; use shorter steps",
+                "the total length is too large: {} ({steps}) and {decode} {} call(s) add up to \
+                 more than {} tokens; use shorter steps",
                 name(Steps),
                 name(Decode),
                 crate::text::thousands(super::MAX_TOKENS as u128)

@@ -352,8 +352,9 @@ impl ConfigSpec {
 
 /// The most forward calls (steps, decode calls included) a configuration may have.
 pub const MAX_STEPS: usize = 4096;
-/// The most tokens over all steps: more than any published context length (16,777,216).
-pub const MAX_TOKENS: usize = 1 << 24;
+/// The most tokens over all steps (2^50): `shapes` shows any model at any length without
+/// computing numbers, so this only keeps every size product far inside u128.
+pub const MAX_TOKENS: usize = 1 << 50;
 
 fn nonzero(key: ConfigKey, value: usize) -> Result<(), ConfigError> {
     if value == 0 {

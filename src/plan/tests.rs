@@ -134,7 +134,12 @@ fn config_errors_name_the_flags_the_user_gave() {
     assert!(e.0.ends_with("Use an even --head-dim"), "{}", e.0);
     let e = plan(&["--hidden-size", "0"], &tty()).unwrap_err();
     assert!(
-        e.0.starts_with("--hidden-size must be at least 1 (got 0)"),
+        e.0.starts_with("hidden_size must be at least 1 (got 0)"),
+        "{}",
+        e.0
+    );
+    assert!(
+        e.0.ends_with("set --hidden-size to a positive number"),
         "{}",
         e.0
     );

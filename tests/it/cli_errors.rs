@@ -34,13 +34,14 @@ fn heads_not_divisible_by_kv_heads() {
 fn zero_sizes() {
     fails_with(
         &["run", "--hidden-size", "0"],
-        "--hidden-size must be at least 1",
+        "hidden_size must be at least 1 (got 0): x = [bsz, seq_len, hidden=0] has no features \
+         for q_proj to project; set --hidden-size to a positive number",
     );
     fails_with(
         &["run", "--num-heads", "0"],
-        "--num-heads must be at least 1",
+        "num_attention_heads must be at least 1",
     );
-    fails_with(&["run", "--batch", "0"], "--batch must be at least 1");
+    fails_with(&["run", "--batch", "0"], "set --batch to a positive number");
     fails_with(
         &["export", "--steps", "3,0", "-o", "-"],
         "step 2 of --steps has 0 tokens",
