@@ -12,6 +12,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigKey, ConfigSpec};
 use crate::memory::{self, Dtype};
+use crate::render::View;
 use crate::render::color::ColorChoice;
 
 #[derive(Parser, Debug)]
@@ -173,13 +174,13 @@ pub struct ViewArgs {
     #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = index)]
     pub batch_index: Option<usize>,
     /// Rows shown before eliding the middle of a tensor.
-    #[arg(long, value_name = "N", default_value_t = 8, allow_negative_numbers = true, value_parser = index)]
+    #[arg(long, value_name = "N", default_value_t = View::default().max_rows, allow_negative_numbers = true, value_parser = index)]
     pub max_rows: usize,
     /// Columns shown before eliding the middle of a tensor.
-    #[arg(long, value_name = "N", default_value_t = 8, allow_negative_numbers = true, value_parser = index)]
+    #[arg(long, value_name = "N", default_value_t = View::default().max_cols, allow_negative_numbers = true, value_parser = index)]
     pub max_cols: usize,
     /// Decimals shown.
-    #[arg(long, value_name = "N", default_value_t = 3, allow_negative_numbers = true, value_parser = index)]
+    #[arg(long, value_name = "N", default_value_t = View::default().precision, allow_negative_numbers = true, value_parser = index)]
     pub precision: usize,
     /// Colour: auto (a terminal, NO_COLOR unset or empty, TERM not dumb; CLICOLOR_FORCE or
     /// FORCE_COLOR force it), always, or never.

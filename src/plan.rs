@@ -1,14 +1,14 @@
 //! The resolved plan: everything a command needs to know, decided once, ripgrep-style.
 //!
-//! [`build`] takes what the command line asked for ([`Request`], borrowed from clap's
-//! structs), an optional lesson (a configuration layer under the flags, and the first head and
-//! batch row it shows) and the [`Environment`] (are stdin and stdout terminals, the width,
-//! the colour variables), and returns a [`Plan`]: the configuration, the view, the selection,
-//! the mode, the memory limit. Every incompatible choice is refused here, with one message
-//! whichever command asked. Nothing here touches a terminal, so the rules are unit-tested.
+//! [`build`] takes what was asked for ([`Request`]: plain values the command layer fills in
+//! from the flags), an optional lesson (a configuration layer under the flags, and the first
+//! head and batch row it shows) and the [`Environment`] (are stdin and stdout terminals, the
+//! width, the colour variables), and returns a [`Plan`]: the configuration, the view, the
+//! selection, the mode, the memory limit. Every incompatible choice is refused here, with one
+//! message whichever command asked. Nothing here touches a terminal or knows clap, so the
+//! rules are unit-tested with plain values.
 
-use crate::cli::{self, ByteSize, ConfigArgs, SelectArgs, ViewArgs};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ConfigKey, ConfigSpec};
 use crate::error::UsageError;
 use crate::lesson::{self, Lesson};
 use crate::render::color::{self, ColorChoice};
@@ -98,17 +98,48 @@ fn stdin_is_directory() -> bool {
     false
 }
 
-/// What the command line asked for, as far as the plan is concerned.
-#[derive(Clone, Copy, Debug)]
-pub struct Request<'a> {
-    pub config: &'a ConfigArgs,
-    /// `None` for commands that draw no tensors, and for the welcome's lesson: the view's
-    /// defaults then apply.
-    pub view: Option<&'a ViewArgs>,
-    pub select: Option<&'a SelectArgs>,
-    pub max_memory: Option<ByteSize>,
+/// What was asked for, as far as the plan is concerned.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The configuration keys the flags set: a layer over the lesson's.
+    pub flags: ConfigSpec,
+    /// How messages name a key the flags set (`--seq-len`).
+    pub flag_name: fn(ConfigKey) -> &'static str,
+    pub view: ViewChoices,
+    /// `--stage` as typed (an id or a 1-based number), and `--step` (1-based).
+    pub stage: Option<String>,
+    pub step: Option<usize>,
+    /// `None` for commands that compute no numbers.
+    pub max_memory: Option<u64>,
     pub all: bool,
     pub quiz: bool,
+}
+
+impl Default for Request {
+    /// Nothing chosen: a lesson taken from the welcome.
+    fn default() -> Request {
+        Request {
+            flags: ConfigSpec::default(),
+            flag_name: ConfigKey::as_str,
+            view: ViewChoices::default(),
+            stage: None,
+            step: None,
+            max_memory: None,
+            all: false,
+            quiz: false,
+        }
+    }
+}
+
+/// The view as chosen; what is `None` takes the lesson's or the default.
+#[derive(Clone, Debug, Default)]
+pub struct ViewChoices {
+    pub head: Option<usize>,
+    pub batch_index: Option<usize>,
+    pub max_rows: Option<usize>,
+    pub max_cols: Option<usize>,
+    pub precision: Option<usize>,
+    pub color: ColorChoice,
 }
 
 /// Everything decided: what to compute and how to show it.
@@ -132,11 +163,8 @@ pub fn build(
     lesson: Option<&Lesson>,
     env: &Environment,
 ) -> Result<Plan, UsageError> {
-    let config = configuration(req.config, lesson)?;
-    let selection = match req.select {
-        Some(s) => selection(s, &config)?,
-        None => Selection::default(),
-    };
+    let config = configuration(req, lesson)?;
+    let selection = selection(req, &config)?;
     let printing = req.all || selection.step.is_some() || selection.stage.is_some();
     if req.quiz && printing {
         return Err(UsageError(QUIZ_WITH_PRINT.to_owned()));
@@ -150,25 +178,25 @@ pub fn build(
                 .to_owned(),
         ));
     }
-    let view = view(req.view, lesson, &config, env)?;
+    let view = view(&req.view, lesson, &config, env)?;
     Ok(Plan {
         config,
         view,
         selection,
         mode,
-        max_memory: req.max_memory.map(|b| b.0),
+        max_memory: req.max_memory,
     })
 }
 
 /// Flags over the lesson (if any) over presets and defaults, validated; errors name flags for
 /// what the flags set and the lesson's keys, at their lines, for what the lesson set.
-fn configuration(args: &ConfigArgs, lesson: Option<&Lesson>) -> Result<Config, UsageError> {
-    let mut flags = args.spec();
+fn configuration(req: &Request, lesson: Option<&Lesson>) -> Result<Config, UsageError> {
+    let mut flags = req.flags.clone();
     flags.tokens = flags.tokens.as_deref().map(printable_words);
     let Some(lesson) = lesson else {
         return flags
             .resolve()
-            .map_err(|e| UsageError(e.describe(&|k| cli::flag(k).to_owned())));
+            .map_err(|e| UsageError(e.describe(&|k| (req.flag_name)(k).to_owned())));
     };
     let mut spec = lesson.spec.overridden_by(&flags);
     if flags.tokens.is_none() && matches!(spec.resolve(), Err(ConfigError::TokenCount { .. })) {
@@ -177,7 +205,7 @@ fn configuration(args: &ConfigArgs, lesson: Option<&Lesson>) -> Result<Config, U
         spec.tokens = None;
     }
     spec.resolve()
-        .map_err(|e| UsageError(lesson.describe_config_error(&e, &flags, &cli::flag)))
+        .map_err(|e| UsageError(lesson.describe_config_error(&e, &flags, &req.flag_name)))
 }
 
 /// How to walk, from what was asked and what the streams are.
@@ -198,18 +226,18 @@ fn mode(printing: bool, quiz: bool, env: &Environment) -> Mode {
 /// The view: head and batch row (flags, else the lesson's while they exist), limits, colour
 /// and width.
 fn view(
-    args: Option<&ViewArgs>,
+    choices: &ViewChoices,
     lesson: Option<&Lesson>,
     cfg: &Config,
     env: &Environment,
 ) -> Result<View, UsageError> {
     let defaults = View::default();
-    let head = args.and_then(|a| a.head).or_else(|| {
+    let head = choices.head.or_else(|| {
         lesson
             .and_then(|l| l.head)
             .filter(|&h| h < cfg.num_attention_heads)
     });
-    let batch = args.and_then(|a| a.batch_index).or_else(|| {
+    let batch = choices.batch_index.or_else(|| {
         lesson
             .and_then(|l| l.batch_index)
             .filter(|&b| b < cfg.batch)
@@ -229,29 +257,28 @@ fn view(
             cfg.batch - 1
         )));
     }
-    let choice = args.map_or(ColorChoice::Auto, |a| a.color.into());
     let width = color::width(env.columns.clone(), env.stdout_terminal, || {
         env.terminal_width
     });
     Ok(View {
         head,
         batch,
-        max_rows: args.map_or(defaults.max_rows, |a| a.max_rows).max(2),
-        max_cols: args.map_or(defaults.max_cols, |a| a.max_cols).max(2),
-        precision: args.map_or(defaults.precision, |a| a.precision).min(9),
-        color: color::decide(choice, env.stdout_terminal, &|k| env.var(k)),
+        max_rows: choices.max_rows.unwrap_or(defaults.max_rows).max(2),
+        max_cols: choices.max_cols.unwrap_or(defaults.max_cols).max(2),
+        precision: choices.precision.unwrap_or(defaults.precision).min(9),
+        color: color::decide(choices.color, env.stdout_terminal, &|k| env.var(k)),
         width: clamp_width(width),
     })
 }
 
 /// Checks `--stage` and `--step` (1-based) against the configuration.
-fn selection(args: &SelectArgs, cfg: &Config) -> Result<Selection, UsageError> {
-    let stage = args
+fn selection(req: &Request, cfg: &Config) -> Result<Selection, UsageError> {
+    let stage = req
         .stage
         .as_deref()
         .map(|s| parse_stage(s, cfg))
         .transpose()?;
-    let step = match args.step {
+    let step = match req.step {
         None => None,
         Some(n) if n >= 1 && n <= cfg.steps.len() => Some(n - 1),
         Some(n) => {

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
+use super::common;
 use crate::cli::ExportArgs;
 use crate::error;
 use crate::files::{check_writable_target, replace_atomically};
@@ -13,12 +14,8 @@ use crate::text::printable_line;
 
 pub fn run(args: &ExportArgs, env: &Environment) -> Result<()> {
     let request = Request {
-        config: &args.config,
-        view: None,
-        select: None,
-        max_memory: Some(args.guard.max_memory),
         all: true,
-        quiz: false,
+        ..common::request(&args.config, None, None, Some(args.guard.max_memory))
     };
     let plan = plan::build(&request, None, env)?;
     let to_stdout = args.output.as_os_str() == "-";
@@ -26,7 +23,7 @@ pub fn run(args: &ExportArgs, env: &Environment) -> Result<()> {
         // A bad path is the user's mistake: say so before computing anything.
         check_writable_target(&args.output, "-o")?;
     }
-    let trace = super::numeric_trace(&plan)?;
+    let trace = common::numeric_trace(&plan)?;
     if to_stdout {
         let mut out = error::stdout();
         crate::export::write_json(&trace, &mut out)?;

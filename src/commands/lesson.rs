@@ -1,10 +1,11 @@
 //! `attnstep lesson NAME`: a lesson walked through the stepper (or printed whole with
 //! `--all`), with the learner's progress kept between runs.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use anyhow::Result;
 
+use super::common;
 use crate::cli::LessonArgs;
 use crate::error;
 use crate::lesson::progress::{self, Entry, QuizRecord, Store};
@@ -17,12 +18,14 @@ use crate::trace::Trace;
 pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
     let lesson = lesson::load(&args.name)?;
     let request = Request {
-        config: &args.config,
-        view: Some(&args.view),
-        select: None,
-        max_memory: Some(args.guard.max_memory),
         all: args.all,
         quiz: args.quiz,
+        ..common::request(
+            &args.config,
+            Some(&args.view),
+            None,
+            Some(args.guard.max_memory),
+        )
     };
     let plan = plan::build(&request, Some(&lesson), env)?;
     take(&plan, &lesson, args.restart)
@@ -31,7 +34,7 @@ pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
 /// Takes `lesson` as `plan` says: printed whole (then it counts as read), or stepped through
 /// from the start or from where the learner stopped (then where they stop is saved).
 pub fn take(plan: &Plan, lesson: &Lesson, restart: bool) -> Result<()> {
-    let trace = super::numeric_trace(plan)?;
+    let trace = common::numeric_trace(plan)?;
     let mut out = error::stdout();
     let pres = &lesson.presentation;
     let dir = progress::state_dir();
@@ -45,7 +48,7 @@ pub fn take(plan: &Plan, lesson: &Lesson, restart: bool) -> Result<()> {
     }
     let store = match &dir {
         Some(d) => Store::load(d).unwrap_or_else(|e| {
-            super::warn(format!("{e}; starting from the beginning"));
+            common::warn(format!("{e}; starting from the beginning"));
             Store::default()
         }),
         None => Store::default(),
@@ -63,7 +66,7 @@ pub fn take(plan: &Plan, lesson: &Lesson, restart: bool) -> Result<()> {
     let opts = Options { quiz, start };
     let outcome = match plan.mode {
         Mode::Lines { .. } => stepper::present_lines(
-            &mut super::run::stdin_lines(),
+            &mut common::stdin_lines(),
             &mut out,
             &trace,
             pres,
@@ -82,7 +85,7 @@ pub fn take(plan: &Plan, lesson: &Lesson, restart: bool) -> Result<()> {
 /// Applies a change to the saved progress; a failure is a warning, the lesson still ran.
 fn save(dir: &std::path::Path, change: impl FnOnce(&mut Store)) {
     if let Err(e) = progress::update(dir, change) {
-        super::warn(format!("your progress was not saved: {e}"));
+        common::warn(format!("your progress was not saved: {e}"));
     }
 }
 
@@ -110,24 +113,12 @@ fn offer_resume(
         saved.stage + 1,
         stage.id
     );
-    Ok(ask_yes(out, &question)?.then_some(Position {
+    write!(out, "{question}")?;
+    out.flush()?;
+    Ok(answer_is_yes(&common::read_answer()?).then_some(Position {
         step: saved.step,
         stage: saved.stage,
     }))
-}
-
-/// Asks a yes/no question on the terminal; Enter means yes.
-fn ask_yes(out: &mut dyn Write, question: &str) -> Result<bool> {
-    write!(out, "{question}")?;
-    out.flush()?;
-    Ok(answer_is_yes(&read_answer()?))
-}
-
-/// One line typed at the terminal, of bounded length.
-pub fn read_answer() -> Result<String> {
-    let mut line = String::new();
-    super::run::stdin_lines().read_line(&mut line)?;
-    Ok(line)
 }
 
 fn answer_is_yes(line: &str) -> bool {

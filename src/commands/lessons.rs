@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use super::common;
 use crate::cli::{LessonsArgs, LessonsCommand};
 use crate::error::{self, UsageError};
 use crate::lesson::progress::{self, Store};
@@ -32,7 +33,7 @@ pub fn saved_progress() -> Store {
         return Store::default();
     };
     Store::load(&dir).unwrap_or_else(|e| {
-        super::warn(format!("{e}; the list shows no progress"));
+        common::warn(format!("{e}; the list shows no progress"));
         Store::default()
     })
 }

@@ -1,31 +1,30 @@
 //! `attnstep run`: the forward pass, stepped through or printed.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use anyhow::Result;
 
+use super::common;
 use crate::cli::RunArgs;
 use crate::error;
-use crate::files::LineLimit;
 use crate::plan::{self, Environment, Mode, Request};
 use crate::presentation::Presentation;
 use crate::render;
 use crate::stepper::{self, Options};
 
-/// The longest line read from standard input in line mode.
-pub const MAX_INPUT_LINE: usize = 4096;
-
 pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
     let request = Request {
-        config: &args.config,
-        view: Some(&args.view),
-        select: Some(&args.select),
-        max_memory: Some(args.guard.max_memory),
         all: args.all,
         quiz: args.quiz,
+        ..common::request(
+            &args.config,
+            Some(&args.view),
+            Some(&args.select),
+            Some(args.guard.max_memory),
+        )
     };
     let plan = plan::build(&request, None, env)?;
-    let trace = super::numeric_trace(&plan)?;
+    let trace = common::numeric_trace(&plan)?;
     let mut out = error::stdout();
     let pres = Presentation::default();
     match plan.mode {
@@ -37,7 +36,7 @@ pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
         Mode::Lines { quiz } => {
             let opts = Options { quiz, start: None };
             stepper::present_lines(
-                &mut stdin_lines(),
+                &mut common::stdin_lines(),
                 &mut out,
                 &trace,
                 &pres,
@@ -48,9 +47,4 @@ pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
     }
     out.flush()?;
     Ok(())
-}
-
-/// Standard input for line mode: lines of bounded length, errors that name the stream.
-pub fn stdin_lines() -> LineLimit<io::StdinLock<'static>> {
-    LineLimit::new(io::stdin().lock(), MAX_INPUT_LINE, "standard input")
 }

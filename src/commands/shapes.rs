@@ -4,18 +4,15 @@ use std::io::Write;
 
 use anyhow::Result;
 
+use super::common;
 use crate::cli::ShapesArgs;
 use crate::error::{self, UsageError};
 use crate::plan::{self, Environment, Request};
 
 pub fn run(args: &ShapesArgs, env: &Environment) -> Result<()> {
     let request = Request {
-        config: &args.config,
-        view: None,
-        select: Some(&args.select),
-        max_memory: None,
         all: true,
-        quiz: false,
+        ..common::request(&args.config, None, Some(&args.select), None)
     };
     let plan = plan::build(&request, None, env)?;
     let cfg = &plan.config;

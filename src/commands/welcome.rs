@@ -9,7 +9,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::cli::ConfigArgs;
+use super::common;
 use crate::error;
 use crate::lesson::progress::Store;
 use crate::lesson::{self, BUNDLED};
@@ -56,7 +56,7 @@ pub fn run(env: &Environment) -> Result<()> {
             BUNDLED[next - 1].name
         )?;
         out.flush()?;
-        super::lesson::read_answer()?.trim().to_owned()
+        common::read_answer()?.trim().to_owned()
     };
     if matches!(choice.as_str(), "q" | "quit" | "exit") {
         return Ok(());
@@ -67,16 +67,7 @@ pub fn run(env: &Environment) -> Result<()> {
         choice
     };
     let lesson = lesson::load(&name)?;
-    let flags = ConfigArgs::default();
-    let request = Request {
-        config: &flags,
-        view: None,
-        select: None,
-        max_memory: None,
-        all: false,
-        quiz: false,
-    };
-    let plan = plan::build(&request, Some(&lesson), env)?;
+    let plan = plan::build(&Request::default(), Some(&lesson), env)?;
     super::lesson::take(&plan, &lesson, false)
 }
 

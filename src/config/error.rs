@@ -222,16 +222,7 @@ impl ConfigError {
             ConfigError::HeadDimZero {
                 hidden_size,
                 num_attention_heads,
-            } => format!(
-                "head_dim would be 0: it is not given, so it is hidden_size // num_attention_heads \
-                 = {hidden_size} // {num_attention_heads} = 0, and each head needs features for \
-                 RoPE and the 1/sqrt(head_dim) scale. Make {} at least {} or {} at most \
-                 {hidden_size}, or set {}",
-                name(HiddenSize),
-                num_attention_heads,
-                name(NumAttentionHeads),
-                name(HeadDim)
-            ),
+            } => head_dim_zero(*hidden_size, *num_attention_heads, name),
             ConfigError::HeadDimUndefined {
                 hidden_size,
                 num_attention_heads,
@@ -245,17 +236,9 @@ impl ConfigError {
                 name(NumAttentionHeads),
                 name(HeadDim)
             ),
-            ConfigError::HeadsNotDivisible { heads, kv_heads } => format!(
-                "num_attention_heads ({heads}) must be divisible by num_key_value_heads \
-                 ({kv_heads}): repeat_kv needs num_attention_heads ({heads}) to be a multiple of \
-                 num_key_value_heads ({kv_heads}), so each KV head serves n_rep = \
-                 num_attention_heads / num_key_value_heads query heads. n_rep = {heads} // \
-                 {kv_heads} = {} would give {} key/value heads for {heads} query heads, and \
-                 `xq @ xk.transpose(-2, -1)` could not pair them. {}",
-                heads / kv_heads,
-                (heads / kv_heads) as u128 * *kv_heads as u128,
-                kv_heads_advice(*heads, &name(NumKeyValueHeads))
-            ),
+            ConfigError::HeadsNotDivisible { heads, kv_heads } => {
+                heads_not_divisible(*heads, *kv_heads, name)
+            }
             ConfigError::OddHeadDim {
                 head_dim,
                 derived_from,
@@ -309,16 +292,7 @@ impl ConfigError {
                 name(RmsNormEps),
                 number(*eps)
             ),
-            ConfigError::BadTheta { theta } => format!(
-                "{} must be a number from {:e} to {:e}, so that it and every RoPE frequency stay \
-                 finite and non-zero in f32, the precision attnstep computes in (got {}, \
-                 which is {} in f32)",
-                name(RopeTheta),
-                f32::MIN_POSITIVE,
-                f32::MAX,
-                number(*theta),
-                number(f64::from(*theta as f32))
-            ),
+            ConfigError::BadTheta { theta } => bad_theta(*theta, name),
         }
     }
 }
@@ -330,6 +304,55 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+fn head_dim_zero(
+    hidden_size: usize,
+    num_attention_heads: usize,
+    name: &dyn Fn(ConfigKey) -> String,
+) -> String {
+    use ConfigKey::*;
+    format!(
+        "head_dim would be 0: it is not given, so it is hidden_size // num_attention_heads \
+         = {hidden_size} // {num_attention_heads} = 0, and each head needs features for \
+         RoPE and the 1/sqrt(head_dim) scale. Make {} at least {} or {} at most \
+         {hidden_size}, or set {}",
+        name(HiddenSize),
+        num_attention_heads,
+        name(NumAttentionHeads),
+        name(HeadDim)
+    )
+}
+
+fn heads_not_divisible(
+    heads: usize,
+    kv_heads: usize,
+    name: &dyn Fn(ConfigKey) -> String,
+) -> String {
+    format!(
+        "num_attention_heads ({heads}) must be divisible by num_key_value_heads \
+         ({kv_heads}): repeat_kv needs num_attention_heads ({heads}) to be a multiple of \
+         num_key_value_heads ({kv_heads}), so each KV head serves n_rep = \
+         num_attention_heads / num_key_value_heads query heads. n_rep = {heads} // \
+         {kv_heads} = {} would give {} key/value heads for {heads} query heads, and \
+         `xq @ xk.transpose(-2, -1)` could not pair them. {}",
+        heads / kv_heads,
+        (heads / kv_heads) as u128 * kv_heads as u128,
+        kv_heads_advice(heads, &name(ConfigKey::NumKeyValueHeads))
+    )
+}
+
+fn bad_theta(theta: f64, name: &dyn Fn(ConfigKey) -> String) -> String {
+    format!(
+        "{} must be a number from {:e} to {:e}, so that it and every RoPE frequency stay \
+         finite and non-zero in f32, the precision attnstep computes in (got {}, \
+         which is {} in f32)",
+        name(ConfigKey::RopeTheta),
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        number(theta),
+        number(f64::from(theta as f32))
+    )
+}
 
 /// A number as a person would write it: `0.5`, `1e-300`, `inf`.
 fn number(x: f64) -> String {

@@ -13,7 +13,7 @@ use toml::de::DeTable;
 
 use crate::config::{Config, ConfigSpec};
 use crate::error::UsageError;
-use crate::lesson::Lesson;
+use crate::lesson::model::Lesson;
 use crate::lesson::schema::{self, Sites};
 use crate::lesson::source::{Source, nearest, quoted};
 use crate::presentation::{Hint, Note, Presentation};

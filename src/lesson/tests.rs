@@ -1,6 +1,7 @@
 //! Lesson files: the bundled course loads, and each kind of mistake gets its located message.
 
 use super::*;
+use crate::config::{ConfigKey, ConfigSpec};
 use crate::trace::StageId;
 
 const MINIMAL: &str = "format_version = 1\ntitle = \"T\"\nsummary = \"S\"\n";

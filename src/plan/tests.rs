@@ -1,47 +1,27 @@
 //! The plan builder without a terminal: modes, refusals, wording, colour and width.
 
-use clap::Parser;
-
 use super::*;
-use crate::cli::{Cli, Command, LessonArgs, RunArgs};
 
-fn run_args(args: &[&str]) -> RunArgs {
-    let argv = ["attnstep", "run"].into_iter().chain(args.iter().copied());
-    match Cli::try_parse_from(argv).unwrap().command {
-        Some(Command::Run(r)) => r,
-        _ => unreachable!(),
+/// The flag names the command line uses, for the messages these tests check.
+fn flag(key: ConfigKey) -> &'static str {
+    match key {
+        ConfigKey::HiddenSize => "--hidden-size",
+        ConfigKey::NumAttentionHeads => "--num-heads",
+        ConfigKey::HeadDim => "--head-dim",
+        ConfigKey::SeqLen => "--seq-len",
+        ConfigKey::Steps => "--steps",
+        ConfigKey::AttentionMask => "--attention-mask",
+        ConfigKey::RopeTheta => "--rope-theta",
+        _ => "--other",
     }
 }
 
-fn lesson_args(args: &[&str]) -> LessonArgs {
-    let argv = ["attnstep", "lesson"]
-        .into_iter()
-        .chain(args.iter().copied());
-    match Cli::try_parse_from(argv).unwrap().command {
-        Some(Command::Lesson(l)) => l,
-        _ => unreachable!(),
-    }
-}
-
-fn run_request(r: &RunArgs) -> Request<'_> {
+/// A request with `flags` set and the command line's names for them.
+fn with(flags: ConfigSpec) -> Request {
     Request {
-        config: &r.config,
-        view: Some(&r.view),
-        select: Some(&r.select),
-        max_memory: Some(r.guard.max_memory),
-        all: r.all,
-        quiz: r.quiz,
-    }
-}
-
-fn lesson_request(l: &LessonArgs) -> Request<'_> {
-    Request {
-        config: &l.config,
-        view: Some(&l.view),
-        select: None,
-        max_memory: Some(l.guard.max_memory),
-        all: l.all,
-        quiz: l.quiz,
+        flags,
+        flag_name: flag,
+        ..Request::default()
     }
 }
 
@@ -56,24 +36,32 @@ fn tty() -> Environment {
     }
 }
 
-fn plan(args: &[&str], env: &Environment) -> Result<Plan, UsageError> {
-    build(&run_request(&run_args(args)), None, env)
+fn plan(req: &Request, env: &Environment) -> Result<Plan, UsageError> {
+    build(req, None, env)
+}
+
+fn spec() -> ConfigSpec {
+    ConfigSpec::default()
 }
 
 #[test]
 fn quiz_with_printing_is_refused_alike_for_run_and_lesson() {
-    let run = plan(&["--all", "--quiz"], &tty()).unwrap_err();
-    let l = lesson_args(&["tour", "--all", "--quiz"]);
+    let all_quiz = Request {
+        all: true,
+        quiz: true,
+        ..Request::default()
+    };
+    let run = plan(&all_quiz, &tty()).unwrap_err();
     let tour = lesson::load("tour").unwrap();
-    let lesson = build(&lesson_request(&l), Some(&tour), &tty()).unwrap_err();
+    let lesson = build(&all_quiz, Some(&tour), &tty()).unwrap_err();
     assert_eq!(run, lesson);
     assert_eq!(run.0, QUIZ_WITH_PRINT);
-    assert_eq!(
-        plan(&["--stage", "softmax", "--quiz"], &tty())
-            .unwrap_err()
-            .0,
-        QUIZ_WITH_PRINT
-    );
+    let stage_quiz = Request {
+        stage: Some("softmax".into()),
+        quiz: true,
+        ..Request::default()
+    };
+    assert_eq!(plan(&stage_quiz, &tty()).unwrap_err().0, QUIZ_WITH_PRINT);
 }
 
 #[test]
@@ -83,24 +71,40 @@ fn the_mode_follows_the_streams() {
         stdout_terminal: false,
         ..tty()
     };
+    let plain = Request::default();
+    let quiz = Request {
+        quiz: true,
+        ..Request::default()
+    };
+    let all = Request {
+        all: true,
+        ..Request::default()
+    };
+    let step = Request {
+        step: Some(1),
+        ..Request::default()
+    };
     let cases = [
-        (&[][..], tty(), Mode::Step { quiz: false }),
-        (&["--quiz"][..], tty(), Mode::Step { quiz: true }),
-        (&[][..], pipe.clone(), Mode::Lines { quiz: false }),
-        (&["--quiz"][..], pipe, Mode::Lines { quiz: true }),
-        (&[][..], into_pager.clone(), Mode::Print),
-        (&["--quiz"][..], into_pager, Mode::Lines { quiz: true }),
-        (&["--all"][..], tty(), Mode::Print),
-        (&["--step", "1"][..], tty(), Mode::Print),
+        (&plain, tty(), Mode::Step { quiz: false }),
+        (&quiz, tty(), Mode::Step { quiz: true }),
+        (&plain, pipe.clone(), Mode::Lines { quiz: false }),
+        (&quiz, pipe, Mode::Lines { quiz: true }),
+        (&plain, into_pager.clone(), Mode::Print),
+        (&quiz, into_pager, Mode::Lines { quiz: true }),
+        (&all, tty(), Mode::Print),
+        (&step, tty(), Mode::Print),
     ];
-    for (args, env, want) in cases {
-        assert_eq!(plan(args, &env).unwrap().mode, want, "{args:?} {env:?}");
+    for (req, env, want) in cases {
+        assert_eq!(plan(req, &env).unwrap().mode, want, "{req:?} {env:?}");
     }
     let dumb = Environment {
         term: Some("dumb".into()),
         ..tty()
     };
-    assert_eq!(plan(&[], &dumb).unwrap().mode, Mode::Lines { quiz: false });
+    assert_eq!(
+        plan(&plain, &dumb).unwrap().mode,
+        Mode::Lines { quiz: false }
+    );
 }
 
 #[test]
@@ -109,96 +113,134 @@ fn a_directory_on_stdin_is_refused_only_when_it_would_be_read() {
         stdin_directory: true,
         ..Environment::default()
     };
-    let e = plan(&[], &env).unwrap_err();
+    let e = plan(&Request::default(), &env).unwrap_err();
     assert!(e.0.starts_with("standard input is a directory"), "{}", e.0);
-    assert!(plan(&["--all"], &env).is_ok());
+    let all = Request {
+        all: true,
+        ..Request::default()
+    };
+    assert!(plan(&all, &env).is_ok());
 }
 
 #[test]
 fn config_errors_name_the_flags_the_user_gave() {
-    let e = plan(&["--steps", "3,1", "--attention-mask", "011"], &tty()).unwrap_err();
+    let err = |flags: ConfigSpec| plan(&with(flags), &tty()).unwrap_err().0;
+    let e = err(ConfigSpec {
+        steps: Some(vec![3, 1]),
+        attention_mask: Some(vec!["011".into()]),
+        ..spec()
+    });
+    assert!(e.starts_with("--attention-mask row 0 has 3 entries"), "{e}");
+    // head_dim derived from flags: the advice names those flags, not --head-dim.
+    let e = err(ConfigSpec {
+        hidden_size: Some(28),
+        num_attention_heads: Some(4),
+        ..spec()
+    });
+    assert!(e.contains("change --hidden-size or --num-heads"), "{e}");
+    assert!(!e.contains("Use an even"), "{e}");
+    let e = err(ConfigSpec {
+        head_dim: Some(7),
+        ..spec()
+    });
+    assert!(e.ends_with("Use an even --head-dim"), "{e}");
+    let e = err(ConfigSpec {
+        hidden_size: Some(0),
+        ..spec()
+    });
     assert!(
-        e.0.starts_with("--attention-mask row 0 has 3 entries"),
-        "{}",
-        e.0
+        e.starts_with("hidden_size must be at least 1 (got 0)"),
+        "{e}"
     );
-    // head_dim derived from flags: the advice names the flags, not --head-dim.
-    let e = plan(&["--hidden-size", "28", "--num-heads", "4"], &tty()).unwrap_err();
-    assert!(
-        e.0.contains("change --hidden-size or --num-heads"),
-        "{}",
-        e.0
-    );
-    assert!(!e.0.contains("Use an even"), "{}", e.0);
-    let e = plan(&["--head-dim", "7"], &tty()).unwrap_err();
-    assert!(e.0.ends_with("Use an even --head-dim"), "{}", e.0);
-    let e = plan(&["--hidden-size", "0"], &tty()).unwrap_err();
-    assert!(
-        e.0.starts_with("hidden_size must be at least 1 (got 0)"),
-        "{}",
-        e.0
-    );
-    assert!(
-        e.0.ends_with("set --hidden-size to a positive number"),
-        "{}",
-        e.0
-    );
-    let e = plan(&["--rope-theta", "1e-300"], &tty()).unwrap_err();
-    assert!(
-        e.0.starts_with("--rope-theta must be a number from"),
-        "{}",
-        e.0
-    );
+    assert!(e.ends_with("set --hidden-size to a positive number"), "{e}");
+    let e = err(ConfigSpec {
+        rope_theta: Some(1e-300),
+        ..spec()
+    });
+    assert!(e.starts_with("--rope-theta must be a number from"), "{e}");
 }
 
 #[test]
 fn flags_go_over_the_lesson_and_the_lessons_view_applies_while_it_exists() {
-    let l = lesson_args(&["gqa", "--num-kv-heads", "1"]);
     let gqa = lesson::load("gqa").unwrap();
-    let p = build(&lesson_request(&l), Some(&gqa), &tty()).unwrap();
+    let one_kv = with(ConfigSpec {
+        num_key_value_heads: Some(1),
+        ..spec()
+    });
+    let p = build(&one_kv, Some(&gqa), &tty()).unwrap();
     assert_eq!(p.config.num_key_value_heads, 1);
-    assert_eq!(
-        p.config.num_attention_heads,
-        gqa.spec.resolve().unwrap().num_attention_heads
-    );
-    let l = lesson_args(&["padding", "--seq-len", "3"]);
+    let lesson_cfg = gqa.spec.resolve().unwrap();
+    assert_eq!(p.config.num_attention_heads, lesson_cfg.num_attention_heads);
+    // The lesson's first head (3) applies while it exists and falls back to 0 once it is gone.
+    let text = "format_version = 1\ntitle = \"T\"\nsummary = \"S\"\nhead = 3\n";
+    let l = crate::lesson::format::parse(crate::lesson::source::Source::new("h.toml", text));
+    let l = l.unwrap();
+    assert_eq!(plan_with(&Request::default(), &l).view.head, 3);
+    let two_heads = with(ConfigSpec {
+        num_attention_heads: Some(2),
+        num_key_value_heads: Some(2),
+        ..spec()
+    });
+    assert_eq!(plan_with(&two_heads, &l).view.head, 0);
+
     let padding = lesson::load("padding").unwrap();
-    let e = build(&lesson_request(&l), Some(&padding), &tty()).unwrap_err();
+    let shorter = with(ConfigSpec {
+        seq_len: Some(3),
+        ..spec()
+    });
+    let e = build(&shorter, Some(&padding), &tty()).unwrap_err().0;
     assert!(
-        e.0.starts_with("lessons/05-padding.toml:") && e.0.contains("attention_mask row 0"),
-        "{}",
-        e.0
+        e.starts_with("lessons/05-padding.toml:") && e.contains("attention_mask row 0"),
+        "{e}"
     );
     assert!(
-        e.0.ends_with("(the lesson's value, with --seq-len from the command line)"),
-        "{}",
-        e.0
+        e.ends_with("(the lesson's value, with --seq-len from the command line)"),
+        "{e}"
     );
+}
+
+fn plan_with(req: &Request, lesson: &Lesson) -> Plan {
+    build(req, Some(lesson), &tty()).unwrap()
 }
 
 #[test]
 fn colour_and_width_come_from_the_environment_and_flags() {
-    let p = plan(&[], &tty()).unwrap();
+    let plain = Request::default();
+    let p = plan(&plain, &tty()).unwrap();
     assert!(p.view.color);
     assert_eq!(p.view.width, 120);
     let no = Environment {
         no_color: Some("1".into()),
         ..tty()
     };
-    assert!(!plan(&[], &no).unwrap().view.color);
-    assert!(plan(&["--color", "always"], &no).unwrap().view.color);
+    assert!(!plan(&plain, &no).unwrap().view.color);
+    let always = Request {
+        view: ViewChoices {
+            color: ColorChoice::Always,
+            ..ViewChoices::default()
+        },
+        ..Request::default()
+    };
+    assert!(plan(&always, &no).unwrap().view.color);
     let huge = Environment {
         columns: Some("18446744073709551615".into()),
         ..tty()
     };
-    assert_eq!(plan(&[], &huge).unwrap().view.width, crate::text::MAX_WIDTH);
-    assert!(!plan(&[], &Environment::default()).unwrap().view.color);
+    assert_eq!(
+        plan(&plain, &huge).unwrap().view.width,
+        crate::text::MAX_WIDTH
+    );
+    assert!(!plan(&plain, &Environment::default()).unwrap().view.color);
 }
 
 #[test]
 fn token_labels_lose_their_control_characters() {
-    let p = plan(&["--seq-len", "2", "--tokens", "a\x1b]0;x\x07 b"], &tty()).unwrap();
-    let tokens = p.config.tokens.unwrap();
+    let req = with(ConfigSpec {
+        seq_len: Some(2),
+        tokens: Some("a\x1b]0;x\x07 b".into()),
+        ..spec()
+    });
+    let tokens = plan(&req, &tty()).unwrap().config.tokens.unwrap();
     assert_eq!(
         tokens,
         vec!["a\\u{1b}]0;x\\u{7}".to_owned(), "b".to_owned()]
@@ -207,11 +249,30 @@ fn token_labels_lose_their_control_characters() {
 
 #[test]
 fn view_and_selection_are_checked() {
-    let e = plan(&["--head", "4"], &tty()).unwrap_err();
+    let head = Request {
+        view: ViewChoices {
+            head: Some(4),
+            ..ViewChoices::default()
+        },
+        ..Request::default()
+    };
+    let e = plan(&head, &tty()).unwrap_err();
     assert!(e.0.starts_with("--head 4 is out of range"), "{}", e.0);
-    let e = plan(&["--steps", "3,1", "--step", "3"], &tty()).unwrap_err();
+    let step = Request {
+        step: Some(3),
+        ..with(ConfigSpec {
+            steps: Some(vec![3, 1]),
+            ..spec()
+        })
+    };
+    let e = plan(&step, &tty()).unwrap_err();
     assert!(e.0.starts_with("--step 3 is out of range"), "{}", e.0);
-    let p = plan(&["--stage", "2", "--max-memory", "1PiB"], &tty()).unwrap();
+    let stage = Request {
+        stage: Some("2".into()),
+        max_memory: Some(1 << 50),
+        ..Request::default()
+    };
+    let p = plan(&stage, &tty()).unwrap();
     assert_eq!(p.selection.stage, Some(StageId::Project));
     assert_eq!(p.max_memory, Some(1 << 50));
 }
