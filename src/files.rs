@@ -164,7 +164,8 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Writes `path` through `write` into a temporary file beside it, then renames it into place.
-/// On any error the temporary file is removed and `path` is left as it was.
+/// On any error the temporary file is removed and `path` is left as it was. A directory that
+/// refuses new files is reported as a [`UsageError`] inside the `io::Error`.
 pub fn replace_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -178,10 +179,24 @@ pub fn replace_atomically(
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o666));
     }
-    let tmp = builder.tempfile_in(dir)?;
-    let mut out = io::BufWriter::new(tmp);
+    // A directory the user cannot write in is a bad path, the user's to change (status 2).
+    // tempfile's own message ends with the temporary name, which means nothing to the user.
+    let tmp = builder.tempfile_in(dir).map_err(|e| {
+        let kind = e.kind();
+        io::Error::new(
+            kind,
+            UsageError(format!(
+                "cannot create a file in {}: {}",
+                printable_line(&dir.to_string_lossy()),
+                io::Error::from(kind)
+            )),
+        )
+    })?;
+    // Written through the plain `File`, whose errors are the system's own.
+    let mut out = io::BufWriter::new(tmp.as_file());
     write(&mut out)?;
-    let tmp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    out.flush()?;
+    drop(out);
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
