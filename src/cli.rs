@@ -1,11 +1,19 @@
 //! Command-line definitions (clap derive). Flags are documented where they are declared; the
 //! configuration flags are shared by every command that runs the forward pass.
+//!
+//! The command line's own vocabulary lives here: the enums clap parses (`--dtype`, `--color`)
+//! and map to the engine's types, the value parsers (sizes, counts that must not be negative),
+//! and [`flag`], the flag that sets each configuration key, with which errors are worded.
 
+use std::fmt;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::ConfigSpec;
+use crate::config::{ConfigKey, ConfigSpec};
+use crate::memory::{self, Dtype};
+use crate::render::View;
+use crate::render::color::ColorChoice;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,11 +56,11 @@ pub struct ShapesArgs {
     pub config: ConfigArgs,
     /// Layers in the model, for the KV-cache and weight totals [default: the preset's
     /// num_hidden_layers, else 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub layers: Option<usize>,
     /// Element type for byte counts.
-    #[arg(long, value_enum, default_value_t = crate::memory::Dtype::Bf16)]
-    pub dtype: crate::memory::Dtype,
+    #[arg(long, value_enum, default_value_t = DtypeArg::Bf16)]
+    pub dtype: DtypeArg,
     /// Also show the KV cache of this configuration as MHA and as MQA, with the saving.
     #[arg(long)]
     pub compare: bool,
@@ -80,7 +88,7 @@ pub struct LessonArgs {
     /// A bundled lesson's name or number (see `attnstep lessons`), or a path to a .toml file.
     #[arg(value_name = "NAME|NUMBER|FILE")]
     pub name: String,
-    /// Print every stage at once instead of stepping (no prompts, progress not saved).
+    /// Print every stage at once instead of stepping (no prompts; the lesson counts as read).
     #[arg(long)]
     pub all: bool,
     /// Predict each new shape before it is shown.
@@ -142,7 +150,7 @@ pub struct SelectArgs {
     #[arg(long, value_name = "ID")]
     pub stage: Option<String>,
     /// Show only this step (1-based: 1 is the prefill).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub step: Option<usize>,
 }
 
@@ -161,32 +169,33 @@ pub struct ExportArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ViewArgs {
     /// Query head shown in the matrices (0-based) [default: 0, or the lesson's].
-    #[arg(long, value_name = "H")]
+    #[arg(long, value_name = "H", allow_negative_numbers = true, value_parser = index)]
     pub head: Option<usize>,
     /// Batch row shown in the matrices (0-based) [default: 0, or the lesson's].
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = index)]
     pub batch_index: Option<usize>,
     /// Rows shown before eliding the middle of a tensor.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = View::default().max_rows, allow_negative_numbers = true, value_parser = index)]
     pub max_rows: usize,
     /// Columns shown before eliding the middle of a tensor.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = View::default().max_cols, allow_negative_numbers = true, value_parser = index)]
     pub max_cols: usize,
     /// Decimals shown.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = View::default().precision, allow_negative_numbers = true, value_parser = index)]
     pub precision: usize,
     /// Colour: auto (a terminal, NO_COLOR unset or empty, TERM not dumb; CLICOLOR_FORCE or
     /// FORCE_COLOR force it), always, or never.
-    #[arg(long, value_name = "WHEN", value_enum, default_value_t = crate::render::color::ColorChoice::Auto)]
-    pub color: crate::render::color::ColorChoice,
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
 }
 
 /// Protection against numeric runs too large for memory.
 #[derive(Args, Debug, Clone)]
 pub struct GuardArgs {
-    /// Refuse numeric runs whose trace would exceed this size (e.g. 512MiB, 2GiB, 8GB).
-    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
-    pub max_memory: String,
+    /// Refuse numeric runs whose trace would exceed this size (e.g. 512MiB, 2GiB, 8GB, 1e9;
+    /// KiB, MiB, … are powers of 1024, KB, MB, … powers of 1000).
+    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(memory::DEFAULT_MAX_MEMORY), value_parser = byte_size)]
+    pub max_memory: ByteSize,
 }
 
 /// The attention configuration. Explicit flags override a preset (and a lesson).
@@ -197,37 +206,40 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// Model width: features per token in x.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub hidden_size: Option<usize>,
     /// Query heads.
-    #[arg(long, value_name = "N", visible_alias = "num-attention-heads")]
+    #[arg(long, value_name = "N", visible_alias = "num-attention-heads", allow_negative_numbers = true, value_parser = positive)]
     pub num_heads: Option<usize>,
     /// Key/value heads (fewer than query heads: GQA; one: MQA).
-    #[arg(long, value_name = "N", visible_alias = "num-key-value-heads")]
+    #[arg(long, value_name = "N", visible_alias = "num-key-value-heads", allow_negative_numbers = true, value_parser = positive)]
     pub num_kv_heads: Option<usize>,
     /// Features per head [default: hidden_size / num_heads].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub head_dim: Option<usize>,
     /// Sequences processed together.
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = positive)]
     pub batch: Option<usize>,
     /// Tokens per forward call: the prefill, then calls through the KV cache (e.g. 5,1,1).
     #[arg(
         long,
         value_name = "N,N,…",
         value_delimiter = ',',
-        conflicts_with = "seq_len"
+        conflicts_with = "seq_len",
+        action = ArgAction::Set,
+        allow_negative_numbers = true,
+        value_parser = positive
     )]
     pub steps: Option<Vec<usize>>,
     /// Tokens in a single prefill call (same as --steps N).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub seq_len: Option<usize>,
     /// Append K one-token decode calls after the steps.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = index)]
     pub decode: Option<usize>,
     /// Padding mask: one 0/1 string per batch row covering every token of every step
     /// (e.g. 0111111,1111111); 0 marks padding.
-    #[arg(long, value_name = "ROWS", value_delimiter = ',')]
+    #[arg(long, value_name = "ROWS", value_delimiter = ',', action = ArgAction::Set)]
     pub attention_mask: Option<Vec<String>>,
     /// RMSNorm the queries and keys over head_dim before RoPE (MiniMind-3).
     #[arg(long, conflicts_with = "no_qk_norm")]
@@ -236,16 +248,16 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub no_qk_norm: bool,
     /// RMSNorm epsilon (QK-norm).
-    #[arg(long, value_name = "EPS")]
+    #[arg(long, value_name = "EPS", allow_negative_numbers = true)]
     pub rms_norm_eps: Option<f64>,
     /// RoPE base [default: 1e6].
-    #[arg(long, value_name = "THETA")]
+    #[arg(long, value_name = "THETA", allow_negative_numbers = true)]
     pub rope_theta: Option<f64>,
     /// Let every token see every other (turns the causal mask off).
     #[arg(long)]
     pub no_causal: bool,
     /// Seed for the random weights and inputs [default: 7].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = seed)]
     pub seed: Option<u64>,
     /// Token labels for the positions, one word each (e.g. "The cat sat on the mat").
     #[arg(long, value_name = "TEXT")]
@@ -279,5 +291,180 @@ impl ConfigArgs {
             seed: self.seed,
             tokens: self.tokens.clone(),
         }
+    }
+}
+
+/// The flag that sets a configuration key: how the command line names it in messages.
+pub fn flag(key: ConfigKey) -> &'static str {
+    match key {
+        ConfigKey::Preset => "--preset",
+        ConfigKey::HiddenSize => "--hidden-size",
+        ConfigKey::NumAttentionHeads => "--num-heads",
+        ConfigKey::NumKeyValueHeads => "--num-kv-heads",
+        ConfigKey::HeadDim => "--head-dim",
+        ConfigKey::Batch => "--batch",
+        ConfigKey::Steps => "--steps",
+        ConfigKey::SeqLen => "--seq-len",
+        ConfigKey::Decode => "--decode",
+        ConfigKey::AttentionMask => "--attention-mask",
+        ConfigKey::QkNorm => "--qk-norm",
+        ConfigKey::RmsNormEps => "--rms-norm-eps",
+        ConfigKey::RopeTheta => "--rope-theta",
+        ConfigKey::Causal => "--no-causal",
+        ConfigKey::Seed => "--seed",
+        ConfigKey::Tokens => "--tokens",
+    }
+}
+
+/// `--dtype`: the command line's names for [`Dtype`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DtypeArg {
+    #[value(alias = "float32", alias = "fp32")]
+    F32,
+    #[value(alias = "bfloat16")]
+    Bf16,
+    #[value(alias = "float16", alias = "fp16")]
+    F16,
+    #[value(alias = "float8")]
+    Fp8,
+    #[value(alias = "i8")]
+    Int8,
+}
+
+impl From<DtypeArg> for Dtype {
+    fn from(d: DtypeArg) -> Dtype {
+        match d {
+            DtypeArg::F32 => Dtype::F32,
+            DtypeArg::Bf16 => Dtype::Bf16,
+            DtypeArg::F16 => Dtype::F16,
+            DtypeArg::Fp8 => Dtype::Fp8,
+            DtypeArg::Int8 => Dtype::Int8,
+        }
+    }
+}
+
+/// `--color`: the command line's names for [`ColorChoice`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// Colour when stdout is a terminal, NO_COLOR is unset or empty and TERM is not `dumb`
+    /// (CLICOLOR_FORCE or FORCE_COLOR force it on).
+    Auto,
+    /// Always emit ANSI colour.
+    Always,
+    /// Never emit ANSI colour.
+    Never,
+}
+
+impl From<ColorArg> for ColorChoice {
+    fn from(c: ColorArg) -> ColorChoice {
+        match c {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        }
+    }
+}
+
+/// A byte count given on the command line (`--max-memory`), shown in binary units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&memory::human_bytes(u128::from(self.0)).replace(' ', ""))
+    }
+}
+
+/// Parses a size with the `parse-size` crate: `4096`, `512MiB`, `1.5GB`, `1PiB`, `1e9`.
+fn byte_size(text: &str) -> Result<ByteSize, String> {
+    parse_size::parse_size(text.trim())
+        .map(ByteSize)
+        .map_err(|e| match e {
+            parse_size::Error::PosOverflow => {
+                "too large: the largest size is 16EiB (2^64 bytes)".to_owned()
+            }
+            _ if text.trim_start().starts_with('-') => "a size cannot be negative".to_owned(),
+            _ => "not a size: write a number with an optional unit, e.g. 512MiB, 2GiB, 1.5GB,                   1PiB or 1000000000 (units: B, KiB, MiB, GiB, TiB, PiB, EiB, or KB, MB, … for                   powers of 1000)"
+                .to_owned(),
+        })
+}
+
+/// A count that must be positive (a size or a step): negative numbers get a message saying so
+/// instead of clap's "unexpected argument". Zero passes, so the configuration check can say
+/// which MiniMind line it breaks.
+fn positive(text: &str) -> Result<usize, String> {
+    whole(text, "must be positive (a whole number such as 4)")
+}
+
+/// An index or count where 0 makes sense (`--head 0`, `--decode 0`).
+fn index(text: &str) -> Result<usize, String> {
+    whole(text, "must not be negative (a whole number, 0 or more)")
+}
+
+fn seed(text: &str) -> Result<u64, String> {
+    if text.trim_start().starts_with('-') {
+        return Err("must not be negative (a whole number from 0 to 2^64 - 1)".to_owned());
+    }
+    text.trim()
+        .parse()
+        .map_err(|_| "not a whole number from 0 to 2^64 - 1".to_owned())
+}
+
+fn whole(text: &str, sign_rule: &str) -> Result<usize, String> {
+    let t = text.trim();
+    if t.starts_with('-') && t.len() > 1 {
+        return Err(format!("{t} is negative: the value {sign_rule}"));
+    }
+    t.parse::<usize>().map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => {
+            format!("{t} is too large (the most is {})", usize::MAX)
+        }
+        _ => format!("'{t}' is not a whole number; the value {sign_rule}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_config_key_has_a_flag_that_exists() {
+        let cmd = Cli::command();
+        let run = cmd.find_subcommand("run").unwrap();
+        for key in ConfigKey::ALL {
+            let long = flag(key).trim_start_matches("--");
+            assert!(
+                run.get_arguments().any(|a| a.get_long() == Some(long)),
+                "{key}: {long} is not a flag of run"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(byte_size("2GiB"), Ok(ByteSize(2 << 30)));
+        assert_eq!(byte_size("1PiB"), Ok(ByteSize(1 << 50)));
+        assert_eq!(byte_size("1e9"), Ok(ByteSize(1_000_000_000)));
+        assert_eq!(byte_size("1.5GB"), Ok(ByteSize(1_500_000_000)));
+        assert!(
+            byte_size("2 lightyears")
+                .unwrap_err()
+                .contains("not a size")
+        );
+        assert!(byte_size("-1GiB").unwrap_err().contains("negative"));
+        assert!(byte_size("100EiB").unwrap_err().contains("too large"));
+        // The default is printed in a form the parser reads back.
+        let default = ByteSize(memory::DEFAULT_MAX_MEMORY);
+        assert_eq!(default.to_string(), "2GiB");
+        assert_eq!(byte_size(&default.to_string()), Ok(default));
+    }
+
+    #[test]
+    fn negative_counts_say_so() {
+        assert!(positive("-1").unwrap_err().contains("must be positive"));
+        assert!(index("-3").unwrap_err().contains("must not be negative"));
+        assert_eq!(positive("0"), Ok(0));
+        assert!(positive("x").unwrap_err().contains("not a whole number"));
     }
 }

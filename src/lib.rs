@@ -1,20 +1,22 @@
 //! attnstep: MiniMind's attention forward pass, one stage at a time, with every tensor shown.
 
-pub mod app;
 pub mod backend;
 pub mod bugs;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod dims;
+pub mod error;
 pub mod export;
+pub(crate) mod files;
 pub mod forward;
 pub mod lesson;
 pub mod memory;
 pub mod numeric;
+pub(crate) mod plan;
 pub mod presentation;
 pub mod presets;
-pub mod progress;
 pub mod render;
 pub mod report;
 pub mod rope;

@@ -1,14 +1,43 @@
-//! The `attnstep` binary: parse, dispatch, map errors to exit statuses.
+//! The `attnstep` binary: parse, dispatch, and turn errors into messages and exit statuses.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
 
 use clap::Parser;
 
-fn main() {
-    let cli = attnstep::cli::Cli::parse();
-    if let Err(err) = attnstep::app::run(cli) {
-        let code = attnstep::app::exit_code(&err);
-        if code != 0 {
-            eprintln!("attnstep: error: {err:#}");
+use attnstep::cli::Cli;
+use attnstep::error::exit_status;
+use attnstep::text::printable;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
+    match attnstep::commands::dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let status = exit_status(&err);
+            if status != 0 {
+                // Messages quote file names and lesson text: nothing in them may reach the
+                // terminal as an escape sequence.
+                eprintln!("attnstep: error: {}", printable(&format!("{err:#}")));
+            }
+            ExitCode::from(status)
         }
-        std::process::exit(code);
+    }
+}
+
+/// Prints clap's help, version or usage error. clap's own `exit` ignores a failed write, so
+/// `attnstep --help >/dev/full` would succeed printing nothing: here it is an error.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    let printed = e.print().and_then(|()| io::stdout().flush());
+    match printed {
+        Ok(()) => ExitCode::from(e.exit_code().clamp(0, 255) as u8),
+        Err(io) => {
+            let stream = if e.use_stderr() { "stderr" } else { "stdout" };
+            eprintln!("attnstep: error: writing to {stream}: {io}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -412,35 +412,6 @@ pub fn approx_bytes(bytes: u128) -> String {
     }
 }
 
-/// Parses `4096`, `512MiB`, `2GiB`, `1.5GB` (decimal units are powers of 1000, binary of 1024).
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size; write e.g. 512MiB, 2GiB or 1000000"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kib" => 1024.0,
-        "kb" => 1e3,
-        "m" | "mib" => 1024.0 * 1024.0,
-        "mb" => 1e6,
-        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "gb" => 1e9,
-        "t" | "tib" => 1024f64.powi(4),
-        "tb" => 1e12,
-        other => {
-            return Err(format!(
-                "unknown size unit '{other}' in '{text}'; use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
-            ));
-        }
-    };
-    Ok((num * mult).round() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,14 +558,5 @@ mod tests {
         // input x (12) and the weights.
         assert_eq!(e.working_set_bytes, (tensors + 12 + 12 + weights) * 4);
         assert_eq!(e.total(), e.trace_bytes + e.working_set_bytes);
-    }
-
-    #[test]
-    fn parses_sizes() {
-        assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
-        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
-        assert_eq!(parse_bytes("1.5GB").unwrap(), 1_500_000_000);
-        assert_eq!(parse_bytes("4096").unwrap(), 4096);
-        assert!(parse_bytes("2 lightyears").is_err());
     }
 }

@@ -120,6 +120,14 @@ pub fn printable_line(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// Space-separated words (token labels), each made [`printable_line`], joined by single spaces.
+pub fn printable_words(s: &str) -> String {
+    s.split_whitespace()
+        .map(printable_line)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn is_unsafe(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
 }

@@ -7,7 +7,7 @@
 use std::io::IsTerminal;
 
 /// The user's `--color` choice.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ColorChoice {
     /// Colour when stdout is a terminal, NO_COLOR is unset or empty and TERM is not `dumb`
     /// (CLICOLOR_FORCE or FORCE_COLOR force it on).

@@ -229,6 +229,77 @@ fn export_writes_a_file() {
         .args(["export", "--seq-len", "2", "-o"])
         .arg(dir.join("no/such/dir/t.json"))
         .assert()
-        .code(1)
-        .stderr(predicates::str::contains("cannot create"));
+        .code(2)
+        .stderr(predicates::str::contains("does not exist"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `-o FILE`: usage errors for bad paths, and the file replaced atomically (issue 10, items 7, 12).
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = crate::support::state_dir(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_bad_output_path_is_a_usage_error_that_names_it() {
+    let dir = scratch("export-bad-path");
+    let missing = dir.join("no/such/dir/trace.json");
+    let cases = [
+        (missing.clone(), "the directory"),
+        (dir.clone(), "it is a directory"),
+    ];
+    for (path, why) in cases {
+        let out = attnstep()
+            .args(["export", "-o", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", path.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with(&format!("attnstep: error: -o {}: {why}", path.display())),
+            "{err}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        let fifo = dir.join("fifo.json");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        attnstep()
+            .args(["export", "-o", fifo.to_str().unwrap()])
+            .timeout(std::time::Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("it is a FIFO (named pipe)"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_output_file_is_replaced_whole_or_not_at_all() {
+    let dir = scratch("export-atomic");
+    let file = dir.join("trace.json");
+    std::fs::write(&file, "old contents").unwrap();
+    // A refused run leaves the old file as it was.
+    attnstep()
+        .args(["export", "--head-dim", "7", "-o", file.to_str().unwrap()])
+        .assert()
+        .code(2);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "old contents");
+    attnstep()
+        .args(["export", "--seq-len", "2", "-o", file.to_str().unwrap()])
+        .assert()
+        .success();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["format"], "attnstep-trace/1");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(left.len(), 1, "no temporary file is left beside it");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
+
+use crate::support::{self, manifest_dir, state_dir};
 
 const NAMES: [&str; 12] = [
     "tour",
@@ -21,26 +22,10 @@ const NAMES: [&str; 12] = [
     "minimind3",
 ];
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh, empty state directory for one test.
-fn state_dir(tag: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("attnstep-it-lessons-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// `attnstep` run from the crate root (so fixture paths in messages are short), with its own
-/// state directory, no colour and no backtraces.
-fn attnstep(state: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("attnstep").unwrap();
-    cmd.current_dir(manifest_dir())
-        .env("ATTNSTEP_STATE_DIR", state)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_BACKTRACE");
+/// `attnstep` with its own state directory.
+fn attnstep(state: &Path) -> assert_cmd::Command {
+    let mut cmd = support::attnstep();
+    cmd.env("ATTNSTEP_STATE_DIR", state);
     cmd
 }
 
@@ -98,7 +83,16 @@ fn every_bundled_lesson_runs_to_the_end_with_snapshots_of_first_and_last_screens
         insta::assert_snapshot!(format!("lesson_{:02}_{name}_first", i + 1), first);
         insta::assert_snapshot!(format!("lesson_{:02}_{name}_last", i + 1), last);
     }
-    assert!(!state.exists(), "--all must not save progress");
+    // Each lesson printed to the end counts as read (issue 12, item 4).
+    let list = stdout_of(&["lessons"], &state);
+    for (i, name) in NAMES.iter().enumerate() {
+        let line = list
+            .lines()
+            .find(|l| l.starts_with(&format!("{:>3}  {name} ", i + 1)))
+            .unwrap();
+        assert!(line.ends_with("[read]"), "{line}");
+    }
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 #[test]
@@ -175,13 +169,13 @@ fn unknown_key_is_located_with_a_suggestion() {
 fn wrong_type_is_located_and_names_the_key() {
     assert_eq!(
         usage_error(&["lesson", "tests/it/fixtures/wrong-type.toml"]),
-        "attnstep: error: tests/it/fixtures/wrong-type.toml:6:15: key \"hidden_size\": \
-         invalid type: string \"8\", expected a whole number\n"
+        "attnstep: error: tests/it/fixtures/wrong-type.toml:6:15: hidden_size must be a whole \
+         number (0 or more), but it is the text \"8\"\n"
     );
 }
 
 #[test]
-fn invalid_config_gets_the_cli_message_with_the_location() {
+fn invalid_config_gets_the_same_message_worded_for_flags_or_for_the_file() {
     let cli = usage_error(&[
         "run",
         "--hidden-size",
@@ -191,13 +185,32 @@ fn invalid_config_gets_the_cli_message_with_the_location() {
         "--num-kv-heads",
         "3",
     ]);
-    let cli_msg = cli.strip_prefix("attnstep: error: ").unwrap();
+    let rule = "num_attention_heads (4) must be divisible by num_key_value_heads (3)";
     assert!(
-        cli_msg.starts_with("num_attention_heads (4) must be divisible by num_key_value_heads (3)")
+        cli.starts_with(&format!("attnstep: error: {rule}")),
+        "{cli}"
     );
+    assert!(
+        cli.ends_with("Use --num-kv-heads 1, 2 or 4 (the divisors of 4)\n"),
+        "{cli}"
+    );
+    let file = usage_error(&["lesson", "tests/it/fixtures/invalid-config.toml"]);
+    assert!(
+        file.starts_with(&format!(
+            "attnstep: error: tests/it/fixtures/invalid-config.toml:8:1: {rule}"
+        )),
+        "{file}"
+    );
+    assert!(
+        file.ends_with("Use num_kv_heads 1, 2 or 4 (the divisors of 4)\n"),
+        "{file}"
+    );
+    // Everything between the rule and the advice is the same text.
+    let strip =
+        |m: &str, advice: &str| m[m.find(rule).unwrap()..m.find(advice).unwrap()].to_owned();
     assert_eq!(
-        usage_error(&["lesson", "tests/it/fixtures/invalid-config.toml"]),
-        format!("attnstep: error: tests/it/fixtures/invalid-config.toml:8:1: {cli_msg}")
+        strip(&cli, "Use --num-kv-heads"),
+        strip(&file, "Use num_kv_heads")
     );
 }
 
@@ -206,7 +219,7 @@ fn mask_of_the_wrong_length_points_at_the_short_row() {
     let err = usage_error(&["lesson", "tests/it/fixtures/mask-length.toml"]);
     assert!(
         err.starts_with(
-            "attnstep: error: tests/it/fixtures/mask-length.toml:8:27: --attention-mask row 1 \
+            "attnstep: error: tests/it/fixtures/mask-length.toml:8:27: attention_mask row 1 \
              has 3 entries but the steps cover 4 tokens"
         ),
         "{err}"
@@ -318,6 +331,276 @@ fn progress_is_saved_per_lesson_and_shown_in_the_list() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue 10's defects in lesson files and the progress store (the item number in each comment).
+
+/// A scratch directory holding files a test writes.
+fn scratch(tag: &str) -> PathBuf {
+    let dir = state_dir(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A lesson whose texts carry OSC 0 (window title), OSC 52 (clipboard) and a screen clear.
+const HOSTILE: &str = "format_version = 1\n\
+    title = \"Hostile \\u001b]0;owned\\u0007\"\n\
+    summary = \"Sets the title\\u001b]52;c;aGk=\\u0007\"\n\
+    welcome = \"Welcome\\u001b[2J\"\n\
+    closing = \"Bye\\u009b2J\"\n\
+    [config]\nseq_len = 2\ntokens = \"x\\u001b]0;t\\u0007 y\"\n\
+    [[notes]]\nstage = \"scores\"\ntext = \"Note \\u001b]0;n\\u0007\"\n";
+
+#[test]
+fn lesson_text_cannot_send_escape_sequences() {
+    // Item 9: in colour and without, through `lesson --all` and `lessons check`.
+    let dir = scratch("hostile");
+    let file = dir.join("hostile.toml");
+    std::fs::write(&file, HOSTILE).unwrap();
+    let path = file.to_str().unwrap();
+    for color in ["never", "always"] {
+        let out = attnstep(&dir)
+            .args(["lesson", path, "--all", "--color", color])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("\x1b]") && !text.contains('\x07') && !text.contains('\u{9b}'));
+        assert!(text.contains("Hostile \\u{1b}]0;owned\\u{7}"), "{text}");
+        assert!(text.contains("Note \\u{1b}]0;n\\u{7}"), "{text}");
+        if color == "never" {
+            assert!(!text.contains('\x1b'), "--color never");
+        }
+    }
+    let checked = stdout_of(&["lessons", "check", path], &dir);
+    assert!(!checked.contains('\x1b'), "{checked}");
+    // A file name with an escape in it (not a valid name on Windows), and an error quoting a
+    // hostile key.
+    #[cfg(unix)]
+    {
+        let named = dir.join("evil\x1b]0;t\x07.toml");
+        std::fs::write(
+            &named,
+            HOSTILE.replace("[config]", "[config]\n\"\\u001b[2J\" = 1"),
+        )
+        .unwrap();
+        let out = attnstep(&dir)
+            .args(["lessons", "check", named.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            !out.stderr.contains(&0x1b),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("evil\\u{1b}]0;t\\u{7}.toml:7:1: unknown key")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn lesson_files_that_are_not_small_regular_files_are_refused() {
+    // Item 6: /dev/zero grew without bound, a FIFO blocked forever.
+    let dir = scratch("not-files");
+    let fifo = dir.join("fifo.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = dir.join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    let cases = [
+        ("/dev/zero", "it is a device, not a regular file"),
+        (
+            fifo.to_str().unwrap(),
+            "it is a FIFO (named pipe), not a regular file",
+        ),
+        (big.to_str().unwrap(), "it is larger than 1 MiB"),
+        (
+            dir.to_str().unwrap(),
+            "it is a directory, not a regular file",
+        ),
+    ];
+    for (path, why) in cases {
+        for args in [&["lessons", "check", path][..], &["lesson", path]] {
+            let err = usage_error(args);
+            assert!(
+                err.starts_with(&format!(
+                    "attnstep: error: cannot read lesson file {path}: {why}"
+                )),
+                "{err}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn invalid_utf8_is_located_at_its_first_bad_byte() {
+    // Item 14.
+    let dir = scratch("utf8");
+    let file = dir.join("latin1.toml");
+    std::fs::write(
+        &file,
+        b"format_version = 1\ntitle = \"Caf\xe9\"\nsummary = \"S\"\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let err = usage_error(&["lessons", "check", path]);
+    assert!(
+        err.starts_with(&format!(
+            "attnstep: error: {path}:2:13: this is not UTF-8 text"
+        )),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn read_progress(state: &Path) -> String {
+    std::fs::read_to_string(state.join("progress.json")).unwrap()
+}
+
+#[test]
+fn an_unreadable_progress_file_is_kept_and_named() {
+    // Item 10: a corrupt or newer-format file was warned about, then overwritten.
+    for (tag, text) in [
+        ("corrupt", "{ \"format\": \"attnstep-progress/1\", \"less"),
+        (
+            "newer",
+            r#"{"format":"attnstep-progress/2","lessons":{"tour":{"stars":5}}}"#,
+        ),
+    ] {
+        let state = scratch(&format!("progress-{tag}"));
+        std::fs::write(state.join("progress.json"), text).unwrap();
+        let out = attnstep(&state)
+            .args(["lesson", "scores"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        let path = state.join("progress.json");
+        assert!(
+            err.contains(&format!("progress file {}", path.display())),
+            "the file is named: {err}"
+        );
+        assert!(err.contains("your progress was not saved"), "{err}");
+        assert_eq!(read_progress(&state), text, "left as it was");
+        let _ = std::fs::remove_dir_all(&state);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_progress_file_that_is_a_device_or_fifo_neither_hangs_nor_grows() {
+    // Item 6: progress.json symlinked to /dev/zero, or a FIFO.
+    let state = scratch("progress-device");
+    std::os::unix::fs::symlink("/dev/zero", state.join("progress.json")).unwrap();
+    let out = attnstep(&state).args(["lessons"]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("progress.json: it is a device, not a regular file"),
+        "{err}"
+    );
+    std::fs::remove_file(state.join("progress.json")).unwrap();
+    let fifo = state.join("progress.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = attnstep(&state)
+        .args(["lesson", "tour", "--all"])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a FIFO (named pipe), not a regular file"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn a_crafted_huge_step_is_shown_as_it_is() {
+    // Item 10: usize::MAX + 1 wrapped to "step 0".
+    let state = scratch("progress-huge");
+    std::fs::write(
+        state.join("progress.json"),
+        r#"{"format":"attnstep-progress/1","lessons":{"tour":{"step":18446744073709551615,"stage":3,"finished":false}}}"#,
+    )
+    .unwrap();
+    let list = stdout_of(&["lessons"], &state);
+    let line = list.lines().find(|l| l.starts_with("  1  tour")).unwrap();
+    assert!(
+        line.ends_with("[stopped at step 18446744073709551616, stage 4]"),
+        "{line}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn concurrent_runs_keep_every_update() {
+    // Item 10: 60 runs at once recorded 10 of 12 lessons, and some said "No such file".
+    let state = scratch("progress-concurrent");
+    let children: Vec<_> = NAMES
+        .iter()
+        .flat_map(|name| [*name; 3])
+        .map(|name| {
+            let mut cmd = support::command();
+            cmd.args(["lesson", name, "--all"])
+                .env("ATTNSTEP_STATE_DIR", &state)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let saved: serde_json::Value = serde_json::from_str(&read_progress(&state)).unwrap();
+    for name in NAMES {
+        assert_eq!(saved["lessons"][name]["read"], true, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn the_welcome_offers_the_first_lesson_not_read() {
+    // Issue 12, item 4: lessons read with --all count.
+    let state = state_dir("welcome-read");
+    for name in ["tour", "heads"] {
+        stdout_of(&["lesson", name, "--all"], &state);
+    }
+    let welcome = stdout_of(&[], &state);
+    assert!(
+        welcome.contains("Start the course with `attnstep lesson 3`."),
+        "{welcome}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 /// Interactive behaviour, in a pseudo-terminal.
 #[cfg(unix)]
 mod terminal {
@@ -327,12 +610,10 @@ mod terminal {
     use std::time::Duration;
 
     fn spawn(args: &[&str], state: &Path) -> OsSession {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("attnstep"));
+        let mut cmd = support::command();
         cmd.args(args)
-            .current_dir(manifest_dir())
             .env("ATTNSTEP_STATE_DIR", state)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_BACKTRACE");
+            .env("NO_COLOR", "1");
         let mut s = Session::spawn(cmd).unwrap();
         s.set_expect_timeout(Some(Duration::from_secs(20)));
         s
@@ -351,6 +632,21 @@ mod terminal {
         s.expect("Press Enter to start lesson 1 (tour)").unwrap();
         s.send_line("q").unwrap();
         s.expect(Eof).unwrap();
+    }
+
+    #[test]
+    fn a_bad_answer_to_the_welcome_is_one_plain_error() {
+        // Issue 10, item 14: `-x` printed `error: error: unexpected argument`.
+        let state = state_dir("tty-dash");
+        let mut s = spawn(&[], &state);
+        s.expect("or q to quit: ").unwrap();
+        s.send_line("-x").unwrap();
+        let m = s.expect("no bundled lesson is called \"-x\"").unwrap();
+        let before = String::from_utf8_lossy(m.before()).into_owned();
+        assert!(before.ends_with("attnstep: error: "), "{before:?}");
+        assert!(!before.contains("error: error:"), "{before:?}");
+        s.expect(Eof).unwrap();
+        let _ = std::fs::remove_dir_all(&state);
     }
 
     #[test]

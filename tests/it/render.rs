@@ -4,11 +4,12 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-use assert_cmd::cargo::CommandCargoExt;
 use attnstep::config::ConfigSpec;
 use attnstep::numeric::{Numeric, Tensor};
 use attnstep::render::{self, Selection, View};
 use attnstep::trace::{StageId, TensorId, Trace};
+
+use crate::support::command as attnstep;
 
 fn trace(spec: ConfigSpec) -> Trace<Tensor> {
     let cfg = spec.resolve().expect("valid test config");
@@ -290,21 +291,6 @@ fn large_runs_render_a_bounded_table_for_every_stage() {
 
 // ---------------------------------------------------------------------------------------------
 // The binary: colour decisions, narrow output, closed pipes.
-
-fn attnstep() -> Command {
-    let mut cmd = Command::cargo_bin("attnstep").unwrap();
-    for k in [
-        "NO_COLOR",
-        "CLICOLOR_FORCE",
-        "FORCE_COLOR",
-        "COLUMNS",
-        "RUST_BACKTRACE",
-        "TERM",
-    ] {
-        cmd.env_remove(k);
-    }
-    cmd
-}
 
 const RUN: &[&str] = &[
     "run",

@@ -5,7 +5,11 @@
 //! resolved into a validated [`Config`]. Later layers override earlier ones:
 //! defaults < preset < lesson < command-line flags.
 
+mod error;
+
 use serde::{Deserialize, Serialize};
+
+pub use error::{ConfigError, ConfigKey};
 
 use crate::presets::{self, Preset};
 
@@ -49,14 +53,6 @@ impl Config {
     /// The position of the first token of step `i` (= past_len of that call).
     pub fn start_pos(&self, step: usize) -> usize {
         self.steps[..step].iter().sum()
-    }
-
-    /// A label for position `pos`: the token if given, else the position number.
-    pub fn token_label(&self, pos: usize) -> String {
-        match &self.tokens {
-            Some(t) if pos < t.len() => t[pos].clone(),
-            _ => pos.to_string(),
-        }
     }
 }
 
@@ -142,6 +138,28 @@ impl ConfigSpec {
         merged
     }
 
+    /// Whether this layer sets `key` (what a front end needs to name a key the user wrote).
+    pub fn sets(&self, key: ConfigKey) -> bool {
+        match key {
+            ConfigKey::Preset => self.preset.is_some(),
+            ConfigKey::HiddenSize => self.hidden_size.is_some(),
+            ConfigKey::NumAttentionHeads => self.num_attention_heads.is_some(),
+            ConfigKey::NumKeyValueHeads => self.num_key_value_heads.is_some(),
+            ConfigKey::HeadDim => self.head_dim.is_some(),
+            ConfigKey::Batch => self.batch.is_some(),
+            ConfigKey::Steps => self.steps.is_some(),
+            ConfigKey::SeqLen => self.seq_len.is_some(),
+            ConfigKey::Decode => self.decode.is_some(),
+            ConfigKey::AttentionMask => self.attention_mask.is_some(),
+            ConfigKey::QkNorm => self.qk_norm.is_some(),
+            ConfigKey::RmsNormEps => self.rms_norm_eps.is_some(),
+            ConfigKey::RopeTheta => self.rope_theta.is_some(),
+            ConfigKey::Causal => self.causal.is_some(),
+            ConfigKey::Seed => self.seed.is_some(),
+            ConfigKey::Tokens => self.tokens.is_some(),
+        }
+    }
+
     /// Applies the preset (if any) under the explicit values, fills defaults and validates.
     pub fn resolve(&self) -> Result<Config, ConfigError> {
         let preset: Option<&Preset> = match &self.preset {
@@ -153,100 +171,18 @@ impl ConfigSpec {
                 })?,
             ),
         };
-
-        let hidden_size = self
-            .hidden_size
-            .or(preset.map(|p| p.hidden_size))
-            .unwrap_or(defaults::HIDDEN_SIZE);
-        let num_attention_heads = self
-            .num_attention_heads
-            .or(preset.map(|p| p.num_attention_heads))
-            .unwrap_or(defaults::NUM_HEADS);
-        let num_key_value_heads = self
-            .num_key_value_heads
-            .or(preset.map(|p| p.num_key_value_heads))
-            .unwrap_or(defaults::NUM_KV_HEADS);
-        nonzero("hidden_size", hidden_size, "--hidden-size")?;
-        nonzero("num_attention_heads", num_attention_heads, "--num-heads")?;
-        nonzero("num_key_value_heads", num_key_value_heads, "--num-kv-heads")?;
-
-        // MiniMind: head_dim = kwargs.get("head_dim", hidden_size // num_attention_heads).
-        // A preset's head_dim only applies while the preset's hidden size and head count do.
-        let preset_head_dim = preset.and_then(|p| {
-            (p.hidden_size == hidden_size && p.num_attention_heads == num_attention_heads)
-                .then_some(p.head_dim)
-        });
-        let head_dim = match self.head_dim.or(preset_head_dim) {
-            Some(d) => d,
-            None => {
-                if !hidden_size.is_multiple_of(num_attention_heads) {
-                    return Err(ConfigError::HeadDimUndefined {
-                        hidden_size,
-                        num_attention_heads,
-                    });
-                }
-                hidden_size / num_attention_heads
-            }
-        };
-        nonzero("head_dim", head_dim, "--head-dim")?;
-        // q_proj's output features; the Python would build this Linear, we must not overflow.
-        if num_attention_heads.checked_mul(head_dim).is_none() {
-            return Err(ConfigError::TooLarge {
-                what: format!(
-                    "num_attention_heads × head_dim ({num_attention_heads} × {head_dim})"
-                ),
-                why: OVERFLOW,
-            });
-        }
-        if !num_attention_heads.is_multiple_of(num_key_value_heads) {
-            return Err(ConfigError::HeadsNotDivisible {
-                heads: num_attention_heads,
-                kv_heads: num_key_value_heads,
-            });
-        }
-        if !head_dim.is_multiple_of(2) {
-            return Err(ConfigError::OddHeadDim { head_dim });
-        }
+        let (hidden_size, num_attention_heads, num_key_value_heads, head_dim) =
+            self.resolve_heads(preset)?;
 
         let batch = self.batch.unwrap_or(defaults::BATCH);
-        nonzero("batch", batch, "--batch")?;
-
-        let mut steps = match (&self.steps, self.seq_len) {
-            (Some(s), _) => s.clone(),
-            (None, Some(n)) => vec![n],
-            (None, None) => vec![defaults::SEQ_LEN],
-        };
-        if steps.is_empty() {
-            return Err(ConfigError::NoSteps);
-        }
-        if let Some(i) = steps.iter().position(|&s| s == 0) {
-            return Err(ConfigError::ZeroStep { index: i + 1 });
-        }
-        let decode = self.decode.unwrap_or(0);
-        // Each call is a step of the trace; past a million they would only exhaust memory.
-        if decode > MAX_DECODE {
-            return Err(ConfigError::TooLarge {
-                what: format!("--decode {decode}"),
-                why: "each decode call is one step of the trace; use at most 1048576",
-            });
-        }
-        let total_len = steps
-            .iter()
-            .try_fold(decode, |acc, &s| acc.checked_add(s))
-            .ok_or_else(|| ConfigError::TooLarge {
-                what: format!(
-                    "the total length ({} + {decode} decode)",
-                    steps_text(&steps)
-                ),
-                why: OVERFLOW,
-            })?;
-        steps.extend(std::iter::repeat_n(1, decode));
+        nonzero(ConfigKey::Batch, batch)?;
+        let steps = self.resolve_steps()?;
+        let total_len = steps.iter().sum();
 
         let attention_mask = match &self.attention_mask {
             None => None,
             Some(rows) => Some(parse_mask(rows, batch, total_len)?),
         };
-
         let tokens = match &self.tokens {
             None => None,
             Some(text) => {
@@ -266,14 +202,19 @@ impl ConfigSpec {
             .rms_norm_eps
             .or(preset.map(|p| p.rms_norm_eps))
             .unwrap_or(defaults::RMS_NORM_EPS);
-        if !(rms_norm_eps.is_finite() && rms_norm_eps >= 0.0) {
+        // The engine computes in f32: a value must survive the conversion, not only be valid
+        // as an f64 (1e300 is infinite in f32).
+        if !(rms_norm_eps >= 0.0 && (rms_norm_eps as f32).is_finite()) {
             return Err(ConfigError::BadEps { eps: rms_norm_eps });
         }
         let rope_theta = self
             .rope_theta
             .or(preset.map(|p| p.rope_theta))
             .unwrap_or(defaults::ROPE_THETA);
-        if !(rope_theta.is_finite() && rope_theta > 0.0) {
+        // 1 / theta^((head_dim-2)/head_dim) must stay finite in f32: theta at least the
+        // smallest normal f32 (1e-300 is 0 in f32, and every output would be NaN).
+        let theta32 = rope_theta as f32;
+        if !(theta32.is_finite() && theta32 >= f32::MIN_POSITIVE) {
             return Err(ConfigError::BadTheta { theta: rope_theta });
         }
 
@@ -295,27 +236,149 @@ impl ConfigSpec {
             bug: None,
         })
     }
+
+    /// Hidden size, query heads, KV heads and head_dim, checked against each other.
+    fn resolve_heads(
+        &self,
+        preset: Option<&Preset>,
+    ) -> Result<(usize, usize, usize, usize), ConfigError> {
+        let hidden_size = self
+            .hidden_size
+            .or(preset.map(|p| p.hidden_size))
+            .unwrap_or(defaults::HIDDEN_SIZE);
+        let num_attention_heads = self
+            .num_attention_heads
+            .or(preset.map(|p| p.num_attention_heads))
+            .unwrap_or(defaults::NUM_HEADS);
+        let num_key_value_heads = self
+            .num_key_value_heads
+            .or(preset.map(|p| p.num_key_value_heads))
+            .unwrap_or(defaults::NUM_KV_HEADS);
+        nonzero(ConfigKey::HiddenSize, hidden_size)?;
+        nonzero(ConfigKey::NumAttentionHeads, num_attention_heads)?;
+        nonzero(ConfigKey::NumKeyValueHeads, num_key_value_heads)?;
+
+        // MiniMind: head_dim = kwargs.get("head_dim", hidden_size // num_attention_heads).
+        // A preset's head_dim only applies while the preset's hidden size and head count do.
+        let preset_head_dim = preset.and_then(|p| {
+            (p.hidden_size == hidden_size && p.num_attention_heads == num_attention_heads)
+                .then_some(p.head_dim)
+        });
+        let given = self.head_dim.or(preset_head_dim);
+        let head_dim = match given {
+            Some(d) => d,
+            None => {
+                if !hidden_size.is_multiple_of(num_attention_heads) {
+                    return Err(ConfigError::HeadDimUndefined {
+                        hidden_size,
+                        num_attention_heads,
+                    });
+                }
+                hidden_size / num_attention_heads
+            }
+        };
+        if head_dim == 0 {
+            return Err(match given {
+                Some(_) => ConfigError::Zero {
+                    key: ConfigKey::HeadDim,
+                },
+                None => ConfigError::HeadDimZero {
+                    hidden_size,
+                    num_attention_heads,
+                },
+            });
+        }
+        // q_proj's output features; the Python would build this Linear, we must not overflow.
+        if num_attention_heads.checked_mul(head_dim).is_none() {
+            return Err(ConfigError::ProjectionOverflow {
+                num_attention_heads,
+                head_dim,
+            });
+        }
+        if !num_attention_heads.is_multiple_of(num_key_value_heads) {
+            return Err(ConfigError::HeadsNotDivisible {
+                heads: num_attention_heads,
+                kv_heads: num_key_value_heads,
+            });
+        }
+        if !head_dim.is_multiple_of(2) {
+            return Err(ConfigError::OddHeadDim {
+                head_dim,
+                derived_from: given
+                    .is_none()
+                    .then_some((hidden_size, num_attention_heads)),
+            });
+        }
+        Ok((
+            hidden_size,
+            num_attention_heads,
+            num_key_value_heads,
+            head_dim,
+        ))
+    }
+
+    /// The chunk sizes of the forward calls, decode calls appended, within the caps.
+    fn resolve_steps(&self) -> Result<Vec<usize>, ConfigError> {
+        let mut steps = match (&self.steps, self.seq_len) {
+            (Some(s), _) => s.clone(),
+            (None, Some(n)) => vec![n],
+            (None, None) => vec![defaults::SEQ_LEN],
+        };
+        if steps.is_empty() {
+            return Err(ConfigError::NoSteps);
+        }
+        if let Some(i) = steps.iter().position(|&s| s == 0) {
+            return Err(ConfigError::ZeroStep { index: i + 1 });
+        }
+        let decode = self.decode.unwrap_or(0);
+        // Each call is a step of the trace: refuse long lists before any work is done on them.
+        if steps.len() > MAX_STEPS || decode > MAX_DECODE {
+            return Err(ConfigError::TooManySteps {
+                steps: steps.len(),
+                decode,
+            });
+        }
+        let total = steps
+            .iter()
+            .try_fold(decode, |acc, &s| acc.checked_add(s))
+            .filter(|&t| t <= MAX_TOKENS);
+        if total.is_none() {
+            return Err(ConfigError::TooManyTokens {
+                steps: steps_text(&steps),
+                decode,
+            });
+        }
+        steps.extend(std::iter::repeat_n(1, decode));
+        Ok(steps)
+    }
 }
 
-const OVERFLOW: &str = "it does not fit in a 64-bit size; use smaller values";
+/// The most forward calls a configuration may list one by one (`steps`, `--steps`).
+pub const MAX_STEPS: usize = 4096;
+/// The most one-token decode calls (`decode`, `--decode`): `shapes` groups them, so a million
+/// costs nothing there, and the memory guard refuses a numeric run of them in closed form.
+pub const MAX_DECODE: usize = 1 << 22;
+/// The most tokens over all steps (2^50): `shapes` shows any model at any length without
+/// computing numbers, so this only keeps every size product far inside u128.
+pub const MAX_TOKENS: usize = 1 << 50;
 
-/// The most one-token decode calls a configuration may append.
-pub const MAX_DECODE: usize = 1 << 20;
-
-fn nonzero(field: &'static str, value: usize, flag: &'static str) -> Result<(), ConfigError> {
+fn nonzero(key: ConfigKey, value: usize) -> Result<(), ConfigError> {
     if value == 0 {
-        Err(ConfigError::Zero { field, flag })
+        Err(ConfigError::Zero { key })
     } else {
         Ok(())
     }
 }
 
+/// `5+1+1`; a long list is cut after a few entries so a message stays short.
 fn steps_text(steps: &[usize]) -> String {
-    steps
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join("+")
+    const SHOWN: usize = 6;
+    let head: Vec<String> = steps.iter().take(SHOWN).map(usize::to_string).collect();
+    if steps.len() <= SHOWN {
+        head.join("+")
+    } else {
+        format!("{}+… ({} steps)", head.join("+"), steps.len())
+    }
 }
 
 fn parse_mask(
@@ -356,131 +419,6 @@ fn parse_mask(
             Ok(bits)
         })
         .collect()
-}
-
-/// Which MiniMind line a zero size breaks.
-fn zero_why(field: &str) -> &'static str {
-    match field {
-        "hidden_size" => ": x = [bsz, seq_len, hidden=0] has no features for q_proj to project",
-        "num_attention_heads" => {
-            ": xq.view(bsz, seq_len, 0, head_dim) has no heads, and \
-             head_dim = hidden_size // num_attention_heads divides by zero"
-        }
-        "num_key_value_heads" => {
-            ": n_rep = num_attention_heads // num_key_value_heads divides by zero"
-        }
-        "head_dim" => ": each head needs features for RoPE and for the 1/sqrt(head_dim) scale",
-        "batch" => ": x = [bsz=0, seq_len, hidden] holds no sequence",
-        _ => "",
-    }
-}
-
-/// Suggests KV head counts that work with `heads` query heads: its divisors, when few enough
-/// to list.
-fn kv_heads_advice(heads: usize) -> String {
-    if heads > 1 << 20 {
-        return "Use a --num-kv-heads that divides num_attention_heads".to_owned();
-    }
-    let divisors: Vec<String> = (1..=heads)
-        .filter(|d| heads.is_multiple_of(*d))
-        .map(|d| d.to_string())
-        .collect();
-    let list = match divisors.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        _ => divisors.join(""),
-    };
-    format!("Use --num-kv-heads {list} (the divisors of {heads})")
-}
-
-/// Why a configuration cannot run, worded so the user knows what to change.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("unknown preset '{name}'; known presets: {known}")]
-    UnknownPreset { name: String, known: String },
-    #[error(
-        "{field} must be at least 1 (got 0){}; set {flag} to a positive number",
-        zero_why(field)
-    )]
-    Zero {
-        field: &'static str,
-        flag: &'static str,
-    },
-    #[error(
-        "xq.view(bsz, seq_len, {num_attention_heads}, {hidden_size} / {num_attention_heads}) cannot work: \
-         head_dim is not given, so it comes from hidden_size, and hidden_size ({hidden_size}) is not \
-         divisible by num_attention_heads ({num_attention_heads}): {hidden_size} / {num_attention_heads} = {} \
-         is not a whole number of features per head ({num_attention_heads} heads × {} = {}, \
-         {num_attention_heads} heads × {} = {}). Python's hidden_size // num_attention_heads would \
-         quietly use head_dim {}, so the heads would cover {} of the {hidden_size} features. \
-         Change --hidden-size or --num-heads so the heads divide it, or give --head-dim explicitly \
-         (q_proj then outputs num_heads × head_dim features)",
-        *.hidden_size as f64 / *.num_attention_heads as f64,
-        .hidden_size / .num_attention_heads,
-        (.hidden_size / .num_attention_heads) as u128 * *.num_attention_heads as u128,
-        .hidden_size / .num_attention_heads + 1,
-        (.hidden_size / .num_attention_heads + 1) as u128 * *.num_attention_heads as u128,
-        .hidden_size / .num_attention_heads,
-        (.hidden_size / .num_attention_heads) as u128 * *.num_attention_heads as u128
-    )]
-    HeadDimUndefined {
-        hidden_size: usize,
-        num_attention_heads: usize,
-    },
-    #[error(
-        "num_attention_heads ({heads}) must be divisible by num_key_value_heads ({kv_heads}): \
-         repeat_kv needs num_attention_heads ({heads}) to be a multiple of num_key_value_heads \
-         ({kv_heads}), so each KV head serves n_rep = num_attention_heads / num_key_value_heads \
-         query heads. n_rep = {heads} // {kv_heads} = {} would give {} key/value heads for {heads} \
-         query heads, and `xq @ xk.transpose(-2, -1)` could not pair them. {}",
-        .heads / .kv_heads,
-        (.heads / .kv_heads) as u128 * *.kv_heads as u128,
-        kv_heads_advice(*.heads)
-    )]
-    HeadsNotDivisible { heads: usize, kv_heads: usize },
-    #[error(
-        "head_dim ({head_dim}) must be even: RoPE works on two halves of each head. \
-         precompute_freqs_cis makes cos and sin with 2 × (head_dim // 2) = {} columns, so \
-         `q * cos` in apply_rotary_pos_emb cannot broadcast [.., head_dim={head_dim}] against \
-         [.., {}], and rotate_half's halves x[..., :{}] and x[..., {}:] differ in size. \
-         Use an even --head-dim",
-        .head_dim / 2 * 2,
-        .head_dim / 2 * 2,
-        .head_dim / 2,
-        .head_dim / 2
-    )]
-    OddHeadDim { head_dim: usize },
-    #[error("{what} is too large: {why}")]
-    TooLarge { what: String, why: &'static str },
-    #[error("steps is empty; give at least one chunk size, e.g. --steps 5,1,1")]
-    NoSteps,
-    #[error("step {index} has 0 tokens; every forward call needs at least one token")]
-    ZeroStep { index: usize },
-    #[error(
-        "--attention-mask has {got} row(s) but batch is {batch}; give one 0/1 string per batch row, \
-         separated by commas"
-    )]
-    MaskRows { got: usize, batch: usize },
-    #[error(
-        "--attention-mask row {row} has '{ch}' at column {col}; use only 0 (padding) and 1 (real token)"
-    )]
-    MaskChar { row: usize, col: usize, ch: char },
-    #[error(
-        "--attention-mask row {row} has {got} entries but the steps cover {want} tokens; \
-         give one 0/1 per token of every step"
-    )]
-    MaskLen { row: usize, got: usize, want: usize },
-    #[error(
-        "--tokens gives {got} token(s) but the steps ({steps}) cover {want}; give one word per position"
-    )]
-    TokenCount {
-        got: usize,
-        want: usize,
-        steps: String,
-    },
-    #[error("rms_norm_eps must be a finite number >= 0 (got {eps})")]
-    BadEps { eps: f64 },
-    #[error("rope_theta must be a finite number > 0 (got {theta})")]
-    BadTheta { theta: f64 },
 }
 
 #[cfg(test)]

@@ -1,0 +1,40 @@
+//! `attnstep export`: the whole trace as `attnstep-trace/1` JSON, to stdout or to a file that
+//! is replaced atomically (a full disk leaves the old file, never a truncated one).
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use super::common;
+use crate::cli::ExportArgs;
+use crate::error;
+use crate::files::{check_writable_target, replace_atomically};
+use crate::plan::{self, Environment, Request};
+use crate::text::printable_line;
+
+pub fn run(args: &ExportArgs, env: &Environment) -> Result<()> {
+    let request = Request {
+        all: true,
+        ..common::request(&args.config, None, None, Some(args.guard.max_memory))
+    };
+    let plan = plan::build(&request, None, env)?;
+    let to_stdout = args.output.as_os_str() == "-";
+    if !to_stdout {
+        // A bad path is the user's mistake: say so before computing anything.
+        check_writable_target(&args.output, "-o")?;
+    }
+    let trace = common::numeric_trace(&plan)?;
+    if to_stdout {
+        let mut out = error::stdout();
+        crate::export::write_json(&trace, &mut out)?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(());
+    }
+    let path = &args.output;
+    replace_atomically(path, |w| {
+        crate::export::write_json(&trace, &mut *w).map_err(std::io::Error::from)?;
+        writeln!(w)
+    })
+    .with_context(|| format!("writing {}", printable_line(&path.to_string_lossy())))
+}

@@ -1,0 +1,92 @@
+//! A checked lesson ([`Lesson`]) and how a configuration error is worded for it: keys the
+//! lesson set are named as the file spells them, at their line; keys the flags set are named
+//! as the flags.
+
+use crate::config::{ConfigError, ConfigKey, ConfigSpec};
+use crate::lesson::schema::Sites;
+use crate::lesson::source::Source;
+use crate::presentation::Presentation;
+
+/// A checked lesson, ready to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lesson {
+    /// Bundled name, or the file's path for a lesson read from disk.
+    pub name: String,
+    /// 1-based position in the bundled course.
+    pub number: Option<usize>,
+    pub title: String,
+    pub summary: String,
+    pub covers: Option<String>,
+    /// The lesson's own configuration layer (flags go over it).
+    pub spec: ConfigSpec,
+    /// Welcome, notes, hints, stages and closing.
+    pub presentation: Presentation,
+    /// The first head and batch row to show, as the lesson sets them.
+    pub head: Option<usize>,
+    pub batch_index: Option<usize>,
+    /// Key used in the progress store.
+    pub progress_key: String,
+    pub(super) source: Source,
+    pub(super) sites: Sites,
+}
+
+impl Lesson {
+    /// Where the lesson came from, as messages show it (`lessons/08-gqa.toml`).
+    pub fn origin(&self) -> &str {
+        self.source.origin()
+    }
+
+    /// Words a configuration error of this lesson's configuration with `flags` laid over it.
+    /// Keys the flags set are named by `flag` (`--seq-len`); keys the lesson sets are named
+    /// as the file spells them, and the message is located at the first such key (or the
+    /// entry of it at fault) when the error is about it.
+    pub fn describe_config_error(
+        &self,
+        e: &ConfigError,
+        flags: &ConfigSpec,
+        flag: &dyn Fn(ConfigKey) -> &'static str,
+    ) -> String {
+        let sites = &self.sites.config;
+        let name = |k: ConfigKey| {
+            if flags.sets(k) {
+                flag(k).to_owned()
+            } else {
+                sites
+                    .get(&k)
+                    .map_or_else(|| k.as_str().to_owned(), |s| s.written.clone())
+            }
+        };
+        let msg = e.describe(&name);
+        let culprit = e
+            .keys()
+            .into_iter()
+            .find(|(k, _)| flags.sets(*k) || sites.contains_key(k));
+        let span = match culprit {
+            Some((k, _)) if flags.sets(k) => return msg,
+            Some((k, index)) => {
+                let site = &sites[&k];
+                Some(
+                    index
+                        .and_then(|i| site.items.get(i))
+                        .unwrap_or(&site.key)
+                        .clone(),
+                )
+            }
+            None => self.sites.config_table.clone(),
+        };
+        let given: Vec<&str> = ConfigKey::ALL
+            .into_iter()
+            .filter(|k| flags.sets(*k))
+            .map(flag)
+            .collect();
+        let with = if given.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (the lesson's value, with {} from the command line)",
+                given.join(", ")
+            )
+        };
+        self.source.err(span, format!("{msg}{with}")).0
+    }
+}

@@ -1,0 +1,327 @@
+//! The resolved plan: everything a command needs to know, decided once, ripgrep-style.
+//!
+//! [`build`] takes what was asked for ([`Request`]: plain values the command layer fills in
+//! from the flags), an optional lesson (a configuration layer under the flags, and the first
+//! head and batch row it shows) and the [`Environment`] (are stdin and stdout terminals, the
+//! width, the colour variables), and returns a [`Plan`]: the configuration, the view, the
+//! selection, the mode, the memory limit. Every incompatible choice is refused here, with one
+//! message whichever command asked. Nothing here touches a terminal or knows clap, so the
+//! rules are unit-tested with plain values.
+
+use crate::config::{Config, ConfigError, ConfigKey, ConfigSpec};
+use crate::error::UsageError;
+use crate::lesson::{self, Lesson};
+use crate::render::color::{self, ColorChoice};
+use crate::render::{Selection, View};
+use crate::text::{clamp_width, printable_words};
+use crate::trace::StageId;
+
+/// How a walk through the trace is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The one-key stepper, full screen: stdin and stdout are both terminals.
+    Step { quiz: bool },
+    /// One typed command per line on standard input: stdin is not a terminal (a script, a
+    /// pipe), or the quiz was asked for with stdout not a terminal.
+    Lines { quiz: bool },
+    /// Every selected stage printed at once: `--all`, `--stage`/`--step`, or nobody at a
+    /// terminal to step.
+    Print,
+}
+
+/// The facts about the process the plan depends on. A plain struct, so tests need no terminal;
+/// [`Environment::probe`] reads the real ones.
+// The other engineer's `crate::terminal` probe will replace `probe` when it lands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Environment {
+    pub stdin_terminal: bool,
+    pub stdout_terminal: bool,
+    /// Standard input is a directory (`attnstep run </tmp`): nothing can be read from it.
+    pub stdin_directory: bool,
+    /// The terminal's width in columns, when stdout is one and it says.
+    pub terminal_width: Option<usize>,
+    pub columns: Option<String>,
+    pub term: Option<String>,
+    pub no_color: Option<String>,
+    pub clicolor_force: Option<String>,
+    pub force_color: Option<String>,
+}
+
+impl Environment {
+    /// Reads this process's standard streams and environment.
+    pub fn probe() -> Environment {
+        use std::io::IsTerminal;
+        let var = |k: &str| std::env::var(k).ok();
+        let stdout_terminal = std::io::stdout().is_terminal();
+        Environment {
+            stdin_terminal: std::io::stdin().is_terminal(),
+            stdout_terminal,
+            stdin_directory: stdin_is_directory(),
+            terminal_width: stdout_terminal
+                .then(|| crossterm::terminal::size().ok())
+                .flatten()
+                .map(|(cols, _)| usize::from(cols)),
+            columns: var("COLUMNS"),
+            term: var("TERM"),
+            no_color: var("NO_COLOR"),
+            clicolor_force: var("CLICOLOR_FORCE"),
+            force_color: var("FORCE_COLOR"),
+        }
+    }
+
+    fn var(&self, key: &str) -> Option<String> {
+        match key {
+            "COLUMNS" => self.columns.clone(),
+            "TERM" => self.term.clone(),
+            "NO_COLOR" => self.no_color.clone(),
+            "CLICOLOR_FORCE" => self.clicolor_force.clone(),
+            "FORCE_COLOR" => self.force_color.clone(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn stdin_is_directory() -> bool {
+    use std::os::fd::AsFd;
+    std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata().ok())
+        .is_some_and(|m| m.is_dir())
+}
+
+#[cfg(not(unix))]
+fn stdin_is_directory() -> bool {
+    false
+}
+
+/// What was asked for, as far as the plan is concerned.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The configuration keys the flags set: a layer over the lesson's.
+    pub flags: ConfigSpec,
+    /// How messages name a key the flags set (`--seq-len`).
+    pub flag_name: fn(ConfigKey) -> &'static str,
+    pub view: ViewChoices,
+    /// `--stage` as typed (an id or a 1-based number), and `--step` (1-based).
+    pub stage: Option<String>,
+    pub step: Option<usize>,
+    /// `None` for commands that compute no numbers.
+    pub max_memory: Option<u64>,
+    pub all: bool,
+    pub quiz: bool,
+}
+
+impl Default for Request {
+    /// Nothing chosen: a lesson taken from the welcome.
+    fn default() -> Request {
+        Request {
+            flags: ConfigSpec::default(),
+            flag_name: ConfigKey::as_str,
+            view: ViewChoices::default(),
+            stage: None,
+            step: None,
+            max_memory: None,
+            all: false,
+            quiz: false,
+        }
+    }
+}
+
+/// The view as chosen; what is `None` takes the lesson's or the default.
+#[derive(Clone, Debug, Default)]
+pub struct ViewChoices {
+    pub head: Option<usize>,
+    pub batch_index: Option<usize>,
+    pub max_rows: Option<usize>,
+    pub max_cols: Option<usize>,
+    pub precision: Option<usize>,
+    pub color: ColorChoice,
+}
+
+/// Everything decided: what to compute and how to show it.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub config: Config,
+    pub view: View,
+    pub selection: Selection,
+    pub mode: Mode,
+    /// Ceiling for a numeric trace, in bytes (commands that compute no numbers have none).
+    pub max_memory: Option<u64>,
+}
+
+/// The one refusal for a quiz that cannot be taken.
+pub const QUIZ_WITH_PRINT: &str = "--quiz asks for each shape while stepping through every \
+     stage; drop --all, --stage and --step to take it";
+
+/// Builds the plan; every mistake is a [`UsageError`] worded for where the value came from.
+pub fn build(
+    req: &Request,
+    lesson: Option<&Lesson>,
+    env: &Environment,
+) -> Result<Plan, UsageError> {
+    let config = configuration(req, lesson)?;
+    let selection = selection(req, &config)?;
+    let printing = req.all || selection.step.is_some() || selection.stage.is_some();
+    if req.quiz && printing {
+        return Err(UsageError(QUIZ_WITH_PRINT.to_owned()));
+    }
+    let mode = mode(printing, req.quiz, env);
+    if matches!(mode, Mode::Lines { .. }) && env.stdin_directory {
+        return Err(UsageError(
+            "standard input is a directory: attnstep reads stepping commands from it when it is \
+             not a terminal; redirect a file or a pipe into it, or use --all to print every \
+             stage"
+                .to_owned(),
+        ));
+    }
+    let view = view(&req.view, lesson, &config, env)?;
+    Ok(Plan {
+        config,
+        view,
+        selection,
+        mode,
+        max_memory: req.max_memory,
+    })
+}
+
+/// Flags over the lesson (if any) over presets and defaults, validated; errors name flags for
+/// what the flags set and the lesson's keys, at their lines, for what the lesson set.
+fn configuration(req: &Request, lesson: Option<&Lesson>) -> Result<Config, UsageError> {
+    let mut flags = req.flags.clone();
+    flags.tokens = flags.tokens.as_deref().map(printable_words);
+    let Some(lesson) = lesson else {
+        return flags
+            .resolve()
+            .map_err(|e| UsageError(e.describe(&|k| (req.flag_name)(k).to_owned())));
+    };
+    let mut spec = lesson.spec.overridden_by(&flags);
+    if flags.tokens.is_none() && matches!(spec.resolve(), Err(ConfigError::TokenCount { .. })) {
+        // The flags changed the length: the lesson's words no longer fit, so number the
+        // positions instead of refusing to run.
+        spec.tokens = None;
+    }
+    spec.resolve()
+        .map_err(|e| UsageError(lesson.describe_config_error(&e, &flags, &req.flag_name)))
+}
+
+/// How to walk, from what was asked and what the streams are.
+fn mode(printing: bool, quiz: bool, env: &Environment) -> Mode {
+    let dumb = env.term.as_deref() == Some("dumb");
+    if printing {
+        Mode::Print
+    } else if env.stdin_terminal && env.stdout_terminal && !dumb {
+        Mode::Step { quiz }
+    } else if !env.stdin_terminal || quiz || dumb {
+        Mode::Lines { quiz }
+    } else {
+        // A person at the keyboard, output going to a file or pager: nobody sees a stepper.
+        Mode::Print
+    }
+}
+
+/// The view: head and batch row (flags, else the lesson's while they exist), limits, colour
+/// and width.
+fn view(
+    choices: &ViewChoices,
+    lesson: Option<&Lesson>,
+    cfg: &Config,
+    env: &Environment,
+) -> Result<View, UsageError> {
+    let defaults = View::default();
+    let head = choices.head.or_else(|| {
+        lesson
+            .and_then(|l| l.head)
+            .filter(|&h| h < cfg.num_attention_heads)
+    });
+    let batch = choices.batch_index.or_else(|| {
+        lesson
+            .and_then(|l| l.batch_index)
+            .filter(|&b| b < cfg.batch)
+    });
+    let (head, batch) = (head.unwrap_or(0), batch.unwrap_or(0));
+    if head >= cfg.num_attention_heads {
+        return Err(UsageError(format!(
+            "--head {head} is out of range: there are {} query heads (0 to {})",
+            cfg.num_attention_heads,
+            cfg.num_attention_heads - 1
+        )));
+    }
+    if batch >= cfg.batch {
+        return Err(UsageError(format!(
+            "--batch-index {batch} is out of range: batch is {} (rows 0 to {})",
+            cfg.batch,
+            cfg.batch - 1
+        )));
+    }
+    let width = color::width(env.columns.clone(), env.stdout_terminal, || {
+        env.terminal_width
+    });
+    Ok(View {
+        head,
+        batch,
+        max_rows: choices.max_rows.unwrap_or(defaults.max_rows).max(2),
+        max_cols: choices.max_cols.unwrap_or(defaults.max_cols).max(2),
+        precision: choices.precision.unwrap_or(defaults.precision).min(9),
+        color: color::decide(choices.color, env.stdout_terminal, &|k| env.var(k)),
+        width: clamp_width(width),
+    })
+}
+
+/// Checks `--stage` and `--step` (1-based) against the configuration.
+fn selection(req: &Request, cfg: &Config) -> Result<Selection, UsageError> {
+    let stage = req
+        .stage
+        .as_deref()
+        .map(|s| parse_stage(s, cfg))
+        .transpose()?;
+    let step = match req.step {
+        None => None,
+        Some(n) if n >= 1 && n <= cfg.steps.len() => Some(n - 1),
+        Some(n) => {
+            return Err(UsageError(format!(
+                "--step {n} is out of range: this configuration has {} step(s) (1 is the prefill)",
+                cfg.steps.len()
+            )));
+        }
+    };
+    Ok(Selection { step, stage })
+}
+
+/// Parses `--stage`: an id (`softmax`) or a 1-based number among the stages this config has.
+fn parse_stage(text: &str, cfg: &Config) -> Result<StageId, UsageError> {
+    let present = lesson::stages_in(cfg);
+    if let Ok(n) = text.trim().parse::<usize>() {
+        return present.get(n.wrapping_sub(1)).copied().ok_or_else(|| {
+            UsageError(format!(
+                "--stage {n} is out of range: this configuration has stages 1 to {}",
+                present.len()
+            ))
+        });
+    }
+    let list = present
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match StageId::parse(text) {
+        Some(id) if present.contains(&id) => Ok(id),
+        Some(id) => Err(UsageError(format!(
+            "stage '{id}' does not happen in this configuration ({}); its stages are: {list}",
+            match id {
+                StageId::QkNorm => "add --qk-norm",
+                _ => "add --attention-mask",
+            },
+        ))),
+        None => Err(UsageError(format!(
+            "unknown stage '{}'; the stages are: {list}",
+            crate::text::printable_line(text)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;
