@@ -13,8 +13,9 @@ imports), builds a random MiniMindForCausalLM with MiniMind's own classes for ea
   BPE trained on a few sentences, which marks a leading space with 'Ġ' like MiniMind's own);
 - expected.json: the text, its token ids and decoded pieces, the step split, the chosen layer, and
   what MiniMind's own model computes when the ids go through it one step at a time with the KV
-  cache: every layer's output per step, the chosen layer's attention input x (the output of its
-  input_layernorm) per step, and the top-5 next tokens for the last position.
+  cache: every layer's output per step; for the chosen layer, per step, its attention input x
+  (the output of its input_layernorm), its attention output and the residual sum after it (the
+  input of its post_attention_layernorm); and the last position's logits and top-5 next tokens.
 
 Every RMSNorm weight is drawn away from 1, so the norms are really exercised. For a MiniMind2-style
 fixture (no QK-norm) q_norm/k_norm are replaced by identities before the run and left out of the
@@ -115,14 +116,21 @@ def tensor_json(t):
 
 def run_reference(model, ids, steps, layer):
     """Runs the ids through MiniMind's model one step at a time with the KV cache, recording each
-    block's output and the chosen layer's attention input with forward hooks."""
+    block's output and the chosen layer's attention input, output and residual sum with forward
+    hooks."""
     outputs = [[] for _ in model.model.layers]
-    layer_inputs = []
+    layer_inputs, attn_outputs, residuals = [], [], []
     hooks = [block.register_forward_hook(
         lambda _m, _a, out, i=i: outputs[i].append(out[0].detach().clone()))
         for i, block in enumerate(model.model.layers)]
-    hooks.append(model.model.layers[layer].input_layernorm.register_forward_hook(
+    chosen = model.model.layers[layer]
+    hooks.append(chosen.input_layernorm.register_forward_hook(
         lambda _m, _a, out: layer_inputs.append(out.detach().clone())))
+    hooks.append(chosen.self_attn.register_forward_hook(
+        lambda _m, _a, out: attn_outputs.append(out[0].detach().clone())))
+    # post_attention_layernorm's input is hidden_states after `+= residual`.
+    hooks.append(chosen.post_attention_layernorm.register_forward_hook(
+        lambda _m, args, _out: residuals.append(args[0].detach().clone())))
     past, start, logits = None, 0, None
     with torch.no_grad():
         for n in steps:
@@ -135,7 +143,7 @@ def run_reference(model, ids, steps, layer):
     top = torch.topk(probs, 5)
     ranked = torch.sort(logits[0, -1], descending=True).values[:6]
     assert (ranked[:-1] - ranked[1:]).min() > 1e-3, "top-5 must be clear of rounding noise"
-    return outputs, layer_inputs, logits[0, -1], top
+    return outputs, (layer_inputs, attn_outputs, residuals), logits[0, -1], top
 
 
 def make(mm, out_dir, name, spec):
@@ -151,7 +159,7 @@ def make(mm, out_dir, name, spec):
     assert tok.get_vocab_size() <= cfg.vocab_size
     ids = tok.encode(spec["text"]).ids
     assert sum(spec["steps"]) == len(ids), (name, len(ids), spec["steps"])
-    outputs, layer_inputs, last_logits, top = run_reference(model, ids, spec["steps"],
+    outputs, (layer_inputs, attn_outputs, residuals), last_logits, top = run_reference(model, ids, spec["steps"],
                                                             spec["layer"])
     path = os.path.join(out_dir, name)
     os.makedirs(path, exist_ok=True)
@@ -170,6 +178,8 @@ def make(mm, out_dir, name, spec):
         "dtype": spec["dtype"],
         "hidden_states": [[tensor_json(t) for t in per_step] for per_step in outputs],
         "layer_inputs": [tensor_json(t) for t in layer_inputs],
+        "attn_outputs": [tensor_json(t) for t in attn_outputs],
+        "attn_residuals": [tensor_json(t) for t in residuals],
         "last_logits": tensor_json(last_logits),
         "top5": [{"id": int(i), "prob": float(p)} for p, i in zip(top.values, top.indices)],
     }

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod dims;
@@ -16,6 +17,6 @@ pub mod progress;
 pub mod render;
 pub mod rope;
 pub mod shapes;
-pub mod text;
 pub mod stepper;
+pub mod text;
 pub mod trace;

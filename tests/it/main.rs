@@ -1,5 +1,6 @@
 //! The integration tests: one crate, one module per area.
 
+mod checkpoint;
 mod cli_errors;
 mod engine;
 mod export;
