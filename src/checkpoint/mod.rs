@@ -159,7 +159,8 @@ impl Checkpoint {
     /// Bytes a [`Checkpoint::run`] allocates for `cfg` (its attention configuration): one
     /// layer's recorded attention trace, the hidden states of every layer, one layer's MLP
     /// weights in f32 and its activations, and the logits. The mapped weights are not counted:
-    /// the operating system pages them in and out like a file.
+    /// the operating system pages them in and out like a file. A trace of the chosen layer made
+    /// afterwards for the stage views is not included ([`crate::memory::numeric_trace_bytes`]).
     pub fn activation_bytes(&self, cfg: &Config) -> u128 {
         let c = &self.config;
         let total = cfg.total_len() as u128;
