@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bugs;
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The integration tests: one crate, one module per area.
 
 mod bugs;
+mod checkpoint;
 mod cli_errors;
 mod engine;
 mod export;
