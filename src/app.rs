@@ -134,6 +134,7 @@ pub fn view_from(args: &crate::cli::ViewArgs, cfg: &Config) -> Result<render::Vi
         precision: args.precision.min(9),
         color: render::color::decide_from_env(args.color),
         width: render::color::width_from_env(),
+        ..render::View::default()
     })
 }
 
