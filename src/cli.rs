@@ -14,6 +14,7 @@ use crate::config::{ConfigKey, ConfigSpec};
 use crate::memory::{self, Dtype};
 use crate::render::View;
 use crate::render::color::ColorChoice;
+use crate::render::palette::ThemeChoice;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -187,6 +188,10 @@ pub struct ViewArgs {
     /// FORCE_COLOR force it), always, or never.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+    /// Colours for the background: auto (reads COLORFGBG, dark when it says nothing), dark, or
+    /// light (white terminals and bright projectors).
+    #[arg(long, value_name = "THEME", value_enum, default_value_t = ThemeArg::Auto)]
+    pub theme: ThemeArg,
 }
 
 /// Protection against numeric runs too large for memory.
@@ -361,6 +366,27 @@ impl From<ColorArg> for ColorChoice {
             ColorArg::Auto => ColorChoice::Auto,
             ColorArg::Always => ColorChoice::Always,
             ColorArg::Never => ColorChoice::Never,
+        }
+    }
+}
+
+/// `--theme`: the command line's names for [`ThemeChoice`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ThemeArg {
+    /// Read the background from COLORFGBG; dark when it says nothing.
+    Auto,
+    /// Colours for a dark background.
+    Dark,
+    /// Colours for a light background.
+    Light,
+}
+
+impl From<ThemeArg> for ThemeChoice {
+    fn from(t: ThemeArg) -> ThemeChoice {
+        match t {
+            ThemeArg::Auto => ThemeChoice::Auto,
+            ThemeArg::Dark => ThemeChoice::Dark,
+            ThemeArg::Light => ThemeChoice::Light,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::config::{Config, ConfigError, ConfigKey, ConfigSpec};
 use crate::error::UsageError;
 use crate::lesson::{self, Lesson};
 use crate::render::color::{self, ColorChoice};
+use crate::render::palette::ThemeChoice;
 use crate::render::{Selection, View};
 use crate::text::{clamp_width, printable_words};
 use crate::trace::StageId;
@@ -45,6 +46,8 @@ pub struct Environment {
     pub no_color: Option<String>,
     pub clicolor_force: Option<String>,
     pub force_color: Option<String>,
+    /// `COLORFGBG`, which many terminals set to say whether the background is light.
+    pub colorfgbg: Option<String>,
 }
 
 impl Environment {
@@ -66,6 +69,7 @@ impl Environment {
             no_color: var("NO_COLOR"),
             clicolor_force: var("CLICOLOR_FORCE"),
             force_color: var("FORCE_COLOR"),
+            colorfgbg: var("COLORFGBG"),
         }
     }
 
@@ -140,6 +144,7 @@ pub struct ViewChoices {
     pub max_cols: Option<usize>,
     pub precision: Option<usize>,
     pub color: ColorChoice,
+    pub theme: ThemeChoice,
 }
 
 /// Everything decided: what to compute and how to show it.
@@ -268,6 +273,8 @@ fn view(
         precision: choices.precision.unwrap_or(defaults.precision).min(9),
         color: color::decide(choices.color, env.stdout_terminal, &|k| env.var(k)),
         width: clamp_width(width),
+        theme: choices.theme.resolve(env.colorfgbg.as_deref()),
+        prose: defaults.prose,
     })
 }
 

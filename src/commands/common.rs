@@ -42,6 +42,7 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
         max_cols: Some(v.max_cols),
         precision: Some(v.precision),
         color: v.color.into(),
+        theme: v.theme.into(),
     }
 }
 

@@ -9,23 +9,119 @@ use comfy_table::{Cell, ContentLineStyle, LineStyle};
 use comfy_table::{CellAlignment, ContentArrangement, Table, TableStyle};
 use ndarray::ArrayView2;
 
-use super::palette::{Palette, Role, shade};
+use std::collections::BTreeSet;
+
+use super::palette::{Palette, ROW_MAX, Role, glyph};
 use super::{View, visible_width, wrap_words};
 
 /// Which indices of an axis of length `n` to show when at most `max` fit: all of them, or the
 /// first and last few with `None` (an ellipsis) between, as numpy does.
 pub fn plan(n: usize, max: usize) -> Vec<Option<usize>> {
+    with_gaps(&pick(n, max.max(2), None))
+}
+
+/// How an axis falls into bands (heads, KV groups, the two halves RoPE pairs up), so elision
+/// can keep each band's edges and the selected band visible.
+#[derive(Clone, Copy)]
+pub struct Bands<'a> {
+    /// Indices per band (the last band may be shorter).
+    pub size: usize,
+    /// The band to show in full when there is room (the selected head's).
+    pub keep: Option<usize>,
+    /// One index that must stay visible (the selected head's own row); its band is then the
+    /// one kept.
+    pub pin: Option<usize>,
+    /// The name of band `g` for the column headers (`h1`); `None` when the bands only steer
+    /// the elision.
+    pub label: Option<&'a dyn Fn(usize) -> String>,
+}
+
+/// `k` of the indices `0..n`: the first and last few, and `pin` if given.
+fn pick(n: usize, k: usize, pin: Option<usize>) -> BTreeSet<usize> {
+    if k >= n {
+        return (0..n).collect();
+    }
+    let ends = |k: usize| {
+        let head = k.div_ceil(2);
+        (0..head)
+            .chain(n - (k - head)..n)
+            .collect::<BTreeSet<usize>>()
+    };
+    match pin.filter(|&p| p < n) {
+        Some(p) if !ends(k).contains(&p) => {
+            let mut set = ends(k.saturating_sub(1));
+            set.insert(p);
+            set
+        }
+        _ => ends(k.max(1)),
+    }
+}
+
+/// Sorted indices as a plan: `None` wherever indices are skipped.
+fn with_gaps(set: &BTreeSet<usize>) -> Vec<Option<usize>> {
+    let mut out = Vec::with_capacity(set.len() + 2);
+    let mut next = 0;
+    for &i in set {
+        if i > next {
+            out.push(None);
+        }
+        out.push(Some(i));
+        next = i + 1;
+    }
+    out
+}
+
+/// Like [`plan`], but elides inside bands rather than across them: every shown band keeps its
+/// first and last index (so the boundaries between bands stay visible), the kept band is
+/// shown in full when it fits, and `pin` is always shown. With more bands than room, whole
+/// bands are elided (the first, the kept one and the last stay).
+pub fn plan_banded(n: usize, max: usize, bands: Option<&Bands>) -> Vec<Option<usize>> {
     let max = max.max(2);
+    let Some(b) = bands else {
+        return plan(n, max);
+    };
+    let pin = b.pin.filter(|&p| p < n);
     if n <= max {
         return (0..n).map(Some).collect();
     }
-    let head = max.div_ceil(2);
-    let tail = max - head;
-    (0..head)
-        .map(Some)
-        .chain(std::iter::once(None))
-        .chain((n - tail..n).map(Some))
-        .collect()
+    let size = b.size.clamp(1, n);
+    let groups = n.div_ceil(size);
+    if groups == 1 {
+        return with_gaps(&pick(n, max, pin));
+    }
+    let len = |g: usize| size.min(n - g * size);
+    // The pinned index's band is the one kept whole.
+    let keep = pin.map(|p| p / size).or(b.keep).filter(|&g| g < groups);
+    let least = |g: usize| len(g).min(2);
+    let shown: BTreeSet<usize> = if (0..groups).map(least).sum::<usize>() <= max {
+        (0..groups).collect()
+    } else {
+        let kept = keep.map_or(0, |g| len(g).min((max / 2).max(2)));
+        let others = (max - kept.min(max)) / 2;
+        pick(groups, others + usize::from(keep.is_some()), keep)
+    };
+    let mut alloc: Vec<(usize, usize)> = shown.iter().map(|&g| (g, least(g))).collect();
+    let mut left = max.saturating_sub(alloc.iter().map(|a| a.1).sum());
+    if let Some(slot) = alloc.iter_mut().find(|a| Some(a.0) == keep) {
+        let extra = left.min(len(slot.0) - slot.1);
+        slot.1 += extra;
+        left -= extra;
+    }
+    while left > 0 && alloc.iter().any(|a| a.1 < len(a.0)) {
+        for slot in alloc.iter_mut() {
+            if left > 0 && slot.1 < len(slot.0) {
+                slot.1 += 1;
+                left -= 1;
+            }
+        }
+    }
+    let mut set = BTreeSet::new();
+    for (g, k) in alloc {
+        let start = g * size;
+        let pin_here = pin.filter(|p| p / size == g).map(|p| p - start);
+        set.extend(pick(len(g), k, pin_here).into_iter().map(|i| start + i));
+    }
+    with_gaps(&set)
 }
 
 /// How the cells of a grid are drawn.
@@ -54,7 +150,8 @@ pub enum Kind {
 /// Values at or below this are the padding bias (-1e9 plus a score), not a real score.
 pub const PAD_THRESHOLD: f32 = -1e8;
 
-/// A matrix to draw: a 2-D view of a tensor plus labels.
+/// A matrix to draw: a 2-D view of a tensor plus labels. Build it with [`Grid::new`] and the
+/// methods that add a Σ column or bands.
 pub struct Grid<'a> {
     /// A line above the table: what the matrix is and what rows and columns mean.
     pub title: String,
@@ -67,6 +164,48 @@ pub struct Grid<'a> {
     pub kind: Kind,
     /// Add a column with each row's sum (over the whole row, shown or not).
     pub row_sum: bool,
+    /// Bands of the rows and columns (heads, KV groups) that elision keeps whole.
+    pub row_bands: Option<Bands<'a>>,
+    pub col_bands: Option<Bands<'a>>,
+}
+
+impl<'a> Grid<'a> {
+    pub fn new(
+        title: String,
+        data: ArrayView2<'a, f32>,
+        corner: &str,
+        row_label: &'a dyn Fn(usize) -> String,
+        col_label: &'a dyn Fn(usize) -> String,
+        kind: Kind,
+    ) -> Self {
+        Grid {
+            title,
+            data,
+            corner: corner.to_string(),
+            row_label,
+            col_label,
+            kind,
+            row_sum: false,
+            row_bands: None,
+            col_bands: None,
+        }
+    }
+
+    /// With a Σ column of each row's sum.
+    pub fn sums(mut self) -> Self {
+        self.row_sum = true;
+        self
+    }
+
+    pub fn rows_in(mut self, bands: Bands<'a>) -> Self {
+        self.row_bands = Some(bands);
+        self
+    }
+
+    pub fn cols_in(mut self, bands: Bands<'a>) -> Self {
+        self.col_bands = Some(bands);
+        self
+    }
 }
 
 /// Formats one number: fixed decimals, compact scientific for huge magnitudes, symbols for
@@ -96,22 +235,28 @@ enum Look {
     Heat {
         t: f32,
         diverging: bool,
-        shade: bool,
+        /// Whether the cell carries a glyph without colour (heatmaps, not vector tables).
+        glyph: bool,
     },
     Role(Role),
     Plain,
 }
 
+/// Whether `v` is a real score rather than a mask mark (-∞, the padding bias) or NaN.
+fn is_score(v: f32) -> bool {
+    v.is_finite() && v > PAD_THRESHOLD
+}
+
 fn cell(v: f32, kind: Kind, scale: f32, view: &View) -> (String, Look) {
     let p = view.precision;
-    let signed = |v: f32, shade: bool| {
+    let signed = |v: f32, glyph: bool| {
         let t = if scale > 0.0 { v / scale } else { 0.0 };
         (
             fmt_num(v, p),
             Look::Heat {
                 t: t.clamp(-1.0, 1.0),
                 diverging: true,
-                shade,
+                glyph,
             },
         )
     };
@@ -123,7 +268,7 @@ fn cell(v: f32, kind: Kind, scale: f32, view: &View) -> (String, Look) {
             Look::Heat {
                 t: v,
                 diverging: false,
-                shade: true,
+                glyph: true,
             },
         ),
         Kind::Masked => {
@@ -160,10 +305,14 @@ fn cell(v: f32, kind: Kind, scale: f32, view: &View) -> (String, Look) {
     }
 }
 
-/// The text a cell gets without colour: the heat carried by a shade character.
+/// The text a cell gets without colour: the heat carried by a glyph.
 fn plain_text(text: &str, look: &Look) -> String {
     match look {
-        Look::Heat { t, shade: true, .. } => format!("{text}{}", shade(t.abs())),
+        Look::Heat {
+            t,
+            diverging,
+            glyph: true,
+        } => format!("{text}{}", glyph(*t, *diverging)),
         _ => text.to_string(),
     }
 }
@@ -198,7 +347,7 @@ pub fn matrix_style() -> TableStyle {
         .content_lines(ContentLineStyle::none().junction('│'))
 }
 
-/// Statistics over a whole 2-D slice, for the line under an elided table.
+/// Statistics over a whole 2-D slice, for the line under an elided table and the legend.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stats {
     pub count: usize,
@@ -208,17 +357,22 @@ pub struct Stats {
     pub mean: Option<f64>,
     pub neg_inf: usize,
     pub nan: usize,
+    /// Finite values at or below [`PAD_THRESHOLD`]: scores carrying the padding bias.
+    pub pad: usize,
 }
 
 pub fn stats(data: ArrayView2<f32>) -> Stats {
     let (mut min, mut max, mut sum, mut finite) = (f32::INFINITY, f32::NEG_INFINITY, 0f64, 0);
-    let (mut neg_inf, mut nan) = (0, 0);
+    let (mut neg_inf, mut nan, mut pad) = (0, 0, 0);
     for &v in data.iter() {
         if v.is_finite() {
             min = min.min(v);
             max = max.max(v);
             sum += f64::from(v);
             finite += 1;
+            if v <= PAD_THRESHOLD {
+                pad += 1;
+            }
         } else if v.is_nan() {
             nan += 1;
         } else if v == f32::NEG_INFINITY {
@@ -232,47 +386,158 @@ pub fn stats(data: ArrayView2<f32>) -> Stats {
         mean: (finite > 0).then(|| sum / finite as f64),
         neg_inf,
         nan,
+        pad,
     }
 }
 
-fn stats_line(data: ArrayView2<f32>, view: &View) -> String {
-    let s = stats(data);
+/// `showing 6 of 8 rows, 4 of 12 columns · all 8×12: min …, max …, mean …` with the count of
+/// -∞ and NaN values only when there are any.
+fn elided_line(grid: &Grid, shown: (usize, usize), s: &Stats, view: &View) -> String {
+    let (nrows, ncols) = grid.data.dim();
     let p = view.precision;
-    let opt = |v: Option<f32>| v.map_or("–".to_string(), |v| fmt_num(v, p));
-    format!(
-        "{}×{} values: -inf {}, NaN {}; finite ones: min {}, max {}, mean {}",
-        data.nrows(),
-        data.ncols(),
-        s.neg_inf,
-        s.nan,
-        opt(s.min),
-        opt(s.max),
-        s.mean.map_or("–".to_string(), |m| fmt_num(m as f32, p)),
+    let mut parts = Vec::new();
+    if shown.0 < nrows {
+        parts.push(format!("{} of {nrows} rows", shown.0));
+    }
+    if shown.1 < ncols {
+        parts.push(format!("{} of {ncols} columns", shown.1));
+    }
+    let mut all = match (s.min, s.max, s.mean) {
+        (Some(min), Some(max), Some(mean)) => format!(
+            "all {nrows}×{ncols}: min {}, max {}, mean {}",
+            fmt_num(min, p),
+            fmt_num(max, p),
+            fmt_num(mean as f32, p)
+        ),
+        _ => format!("all {nrows}×{ncols}: no finite value"),
+    };
+    for (n, what) in [(s.neg_inf, "-∞"), (s.nan, "NaN")] {
+        if n > 0 {
+            all.push_str(&format!(", {n} {what}"));
+        }
+    }
+    format!("  showing {} · {all}", parts.join(", "))
+}
+
+/// What a drawn table showed, for its legend.
+struct Drawn {
+    table: String,
+    /// The scale a full glyph or the deepest colour stands for (signed kinds).
+    scale: f32,
+    /// Smallest and largest real value among the shown cells.
+    range: Option<(f32, f32)>,
+    /// Whether a row maximum was marked.
+    marked: bool,
+    /// Rows and columns of data shown.
+    shown: (usize, usize),
+}
+
+/// The one-line key under a heatmap: what the colours or glyphs mean and the range they span.
+fn legend(grid: &Grid, d: &Drawn, all: Option<&Stats>, view: &View, pal: &Palette) -> String {
+    let p = view.precision;
+    let range = d.range.map(|(lo, hi)| {
+        if lo == hi {
+            format!("shown {}", fmt_num(lo, p))
+        } else {
+            format!("shown {} … {}", fmt_num(lo, p), fmt_num(hi, p))
+        }
+    });
+    let swatch = |v: f32, t: f32, diverging: bool| {
+        pal.heat(&format!(" {} ", fmt_num(v, p)), t, diverging, false)
+    };
+    let mut parts: Vec<String> = Vec::new();
+    match grid.kind {
+        Kind::Signed { .. } | Kind::Masked | Kind::Values { .. } => {
+            let s = d.scale;
+            if pal.enabled {
+                parts.push(format!(
+                    "{}{}{} blue negative, red positive",
+                    swatch(-s, -1.0, true),
+                    swatch(0.0, 0.0, true),
+                    swatch(s, 1.0, true)
+                ));
+            } else {
+                parts.push(format!(
+                    "░▒▓█ positive, ⡀⣀⣤⣿ negative, full at ±{}",
+                    fmt_num(s, p)
+                ));
+            }
+        }
+        Kind::Weights => {
+            if pal.enabled {
+                parts.push(format!(
+                    "{}{}{} weight, dark to light",
+                    swatch(0.0, 0.0, false),
+                    swatch(0.5, 0.5, false),
+                    swatch(1.0, 1.0, false)
+                ));
+            } else {
+                parts.push("░▒▓█ weight up to ¼ ½ ¾ 1 (blank 0)".into());
+            }
+            if d.marked {
+                parts.push(format!("{ROW_MAX} row's largest"));
+            }
+        }
+        _ => {}
+    }
+    parts.extend(range);
+    if let (Kind::Masked, Some(s)) = (grid.kind, all) {
+        if s.neg_inf > 0 {
+            parts.push(format!("{} = causal mask", pal.paint("-∞", Role::Blocked)));
+        }
+        if s.pad > 0 {
+            parts.push(format!(
+                "{} = padded key (−1e9)",
+                pal.paint("pad", Role::Pad)
+            ));
+        }
+    }
+    let key = pal.paint("key:", Role::Muted);
+    wrap_words(
+        &format!("  {key} {}", parts.join(" · ")),
+        view.width,
+        "    ",
     )
 }
 
-/// Draws a grid: the title, the (elided) table, and a stats line when anything was elided.
+/// Whether a table of this kind is a heatmap with a legend under it.
+fn has_legend(kind: Kind, pal: &Palette) -> bool {
+    match kind {
+        Kind::Signed { .. } | Kind::Masked | Kind::Weights => true,
+        // Vector tables are plain numbers without colour.
+        Kind::Values { .. } => pal.enabled,
+        _ => false,
+    }
+}
+
+/// Draws a grid: the title, the (elided) table, a legend under a heatmap, and a line saying
+/// how much is shown when anything was elided.
 pub fn render(grid: &Grid, view: &View, pal: &Palette) -> String {
     let (nrows, ncols) = grid.data.dim();
-    let rows = plan(nrows, view.max_rows);
+    let rows = plan_banded(nrows, view.max_rows, grid.row_bands.as_ref());
     // No cell is narrower than a digit, the decimals, a space and a column line: more columns
     // than this cannot fit, so the search below starts there even for a huge --max-cols.
     let fit_bound = view.width / (view.precision.max(1) + 3);
     let mut max_cols = view.max_cols.min(fit_bound).min(ncols).max(2);
     loop {
-        let cols = plan(ncols, max_cols);
+        let cols = plan_banded(ncols, max_cols, grid.col_bands.as_ref());
         let built = build(grid, &rows, &cols, view, pal, max_cols > 2);
-        if let Some(table) = built {
+        if let Some(drawn) = built {
             let mut out = String::new();
             for line in wrap_words(&grid.title, view.width, "  ").lines() {
                 out.push_str(&pal.paint(line, Role::Heading));
                 out.push('\n');
             }
-            out.push_str(&table);
+            out.push_str(&drawn.table);
             out.push('\n');
-            if rows.contains(&None) || cols.contains(&None) {
-                let stats = format!("  elided; all {}", stats_line(grid.data, view));
-                for line in wrap_words(&stats, view.width, "    ").lines() {
+            let elided = rows.contains(&None) || cols.contains(&None);
+            let all = (elided || grid.kind == Kind::Masked).then(|| stats(grid.data));
+            if has_legend(grid.kind, pal) {
+                out.push_str(&legend(grid, &drawn, all.as_ref(), view, pal));
+            }
+            if let (true, Some(s)) = (elided, &all) {
+                let line = elided_line(grid, drawn.shown, s, view);
+                for line in wrap_words(&line, view.width, "    ").lines() {
                     out.push_str(&pal.paint(line, Role::Muted));
                     out.push('\n');
                 }
@@ -283,8 +548,10 @@ pub fn render(grid: &Grid, view: &View, pal: &Palette) -> String {
     }
 }
 
-/// A shown cell's text and look.
-type Shown = (String, Look);
+/// A shown cell's text and look, and whether it is its row's largest weight.
+type Shown = ((String, Look), bool);
+/// The shown cells row by row; `None` for an ellipsis row or cell.
+type Body = Vec<Option<Vec<Option<Shown>>>>;
 
 /// Lays out the shown cells as a table; `None` when `must_fit` and the table would be wider
 /// than the view (the caller then tries fewer columns).
@@ -295,32 +562,53 @@ fn build(
     view: &View,
     pal: &Palette,
     must_fit: bool,
-) -> Option<String> {
+) -> Option<Drawn> {
+    let shown_values = || {
+        rows.iter()
+            .flatten()
+            .flat_map(|&i| cols.iter().flatten().map(move |&j| grid.data[[i, j]]))
+            .filter(|&v| is_score(v))
+    };
     let scale = match grid.kind {
         Kind::Signed { scale: Some(s) } | Kind::Values { scale: Some(s) } => s,
-        _ => rows
-            .iter()
-            .flatten()
-            .flat_map(|&i| cols.iter().flatten().map(move |&j| (i, j)))
-            .map(|(i, j)| grid.data[[i, j]])
-            .filter(|v| v.is_finite() && *v > PAD_THRESHOLD)
-            .fold(0f32, |m, v| m.max(v.abs())),
+        _ => shown_values().fold(0f32, |m, v| m.max(v.abs())),
     };
+    let range = shown_values().fold(None, |r: Option<(f32, f32)>, v| {
+        Some(r.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+    });
+    // The largest weight of each shown row (over the whole row, shown or not).
+    let weights = grid.kind == Kind::Weights;
+    let row_max = |i: usize| {
+        grid.data
+            .row(i)
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(f32::NEG_INFINITY, f32::max)
+    };
+    let mut marked = false;
     // Texts of the shown cells, row by row; `None` marks an ellipsis cell.
-    let body: Vec<Option<Vec<Option<Shown>>>> = rows
+    let body: Body = rows
         .iter()
         .map(|r| {
             r.map(|i| {
+                let top = if weights { row_max(i) } else { f32::NAN };
                 cols.iter()
                     .map(|c| {
                         c.map(|j| {
-                            let (text, look) = cell(grid.data[[i, j]], grid.kind, scale, view);
-                            let text = if pal.enabled {
+                            let v = grid.data[[i, j]];
+                            let (text, look) = cell(v, grid.kind, scale, view);
+                            let mut text = if pal.enabled {
                                 text
                             } else {
                                 plain_text(&text, &look)
                             };
-                            (text, look)
+                            let is_max = weights && v == top && top > 0.0;
+                            if weights {
+                                text.push(if is_max { ROW_MAX } else { ' ' });
+                            }
+                            marked |= is_max;
+                            ((text, look), is_max)
                         })
                     })
                     .collect()
@@ -337,10 +625,7 @@ fn build(
         })
         .collect();
     let labels: Vec<Option<String>> = rows.iter().map(|r| r.map(grid.row_label)).collect();
-    let heads: Vec<String> = cols
-        .iter()
-        .map(|c| c.map_or("…".to_string(), grid.col_label))
-        .collect();
+    let heads: Vec<String> = cols.iter().map(|c| column_head(grid, *c, pal)).collect();
 
     // Column widths (content only).
     let label_w = labels
@@ -354,7 +639,7 @@ fn build(
         .map(|k| {
             body.iter()
                 .flatten()
-                .filter_map(|row| row[k].as_ref().map(|(t, _)| width_of(t)))
+                .filter_map(|row| row[k].as_ref().map(|((t, _), _)| width_of(t)))
                 .chain([width_of(&heads[k]), 1])
                 .max()
                 .unwrap_or(1)
@@ -403,11 +688,11 @@ fn build(
                 for (c, &w) in row.iter().zip(&col_w) {
                     let text = match c {
                         None => pal.paint(&pad_lines("…", w, false), Role::Muted),
-                        Some((t, look)) => {
+                        Some(((t, look), is_max)) => {
                             let padded = pad_lines(t, w, false);
                             match look {
                                 Look::Heat { t, diverging, .. } => {
-                                    pal.heat(&padded, *t, *diverging)
+                                    pal.heat(&padded, *t, *diverging, *is_max)
                                 }
                                 Look::Role(role) => pal.paint(&padded, *role),
                                 Look::Plain => padded,
@@ -439,7 +724,41 @@ fn build(
     if let Some(first) = table.column_mut(0) {
         first.set_cell_alignment(CellAlignment::Left);
     }
-    Some(table.to_string())
+    Some(Drawn {
+        table: table.to_string(),
+        scale,
+        range,
+        marked,
+        shown: (rows.iter().flatten().count(), cols.iter().flatten().count()),
+    })
+}
+
+/// A column's header: its label, under the name of its band when the columns have named
+/// bands (the selected band highlighted, or in `[brackets]` without colour).
+fn column_head(grid: &Grid, col: Option<usize>, pal: &Palette) -> String {
+    let named = grid
+        .col_bands
+        .as_ref()
+        .and_then(|b| b.label.map(|f| (b, f)));
+    match (col, named) {
+        (None, None) => "…".into(),
+        (None, Some(_)) => "\n…".into(),
+        (Some(j), None) => (grid.col_label)(j),
+        (Some(j), Some((b, name))) => {
+            let g = j / b.size.max(1);
+            let band = name(g);
+            let band = if b.keep == Some(g) {
+                if pal.enabled {
+                    pal.paint(&band, Role::Selected)
+                } else {
+                    format!("[{band}]")
+                }
+            } else {
+                band
+            };
+            format!("{band}\n{}", (grid.col_label)(j))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -455,6 +774,71 @@ mod tests {
             vec![Some(0), Some(1), Some(2), None, Some(8), Some(9)]
         );
         assert_eq!(plan(1_000_000, 2), vec![Some(0), None, Some(999_999)]);
+    }
+
+    fn bands(size: usize, keep: Option<usize>, pin: Option<usize>) -> Bands<'static> {
+        Bands {
+            size,
+            keep,
+            pin,
+            label: None,
+        }
+    }
+
+    #[test]
+    fn banded_plans_keep_the_selected_head_and_every_boundary() {
+        // Lesson 2: 12 features = 3 heads of 4, head 1 selected, room for 8 columns.
+        let p = plan_banded(12, 8, Some(&bands(4, Some(1), None)));
+        let s = Some;
+        assert_eq!(
+            p,
+            [s(0), None, s(3), s(4), s(5), s(6), s(7), s(8), None, s(11)]
+        );
+        // Lesson 8: 8 query heads in 2 KV groups of 4, query head 5 selected, 6 rows of room:
+        // the boundary q3 | q4 stays and q5 is shown.
+        let p = plan_banded(8, 6, Some(&bands(4, Some(1), Some(5))));
+        assert_eq!(p, [s(0), None, s(3), s(4), s(5), s(6), s(7)]);
+        // RoPE's halves: the same offsets in both, so the pairs (d, d + 32) are both visible.
+        let p = plan_banded(64, 8, Some(&bands(32, None, None)));
+        assert_eq!(
+            p,
+            [
+                s(0),
+                s(1),
+                None,
+                s(30),
+                s(31),
+                s(32),
+                s(33),
+                None,
+                s(62),
+                s(63)
+            ]
+        );
+        // Too many heads for every one: the first, the selected and the last stay.
+        let p = plan_banded(2048, 8, Some(&bands(64, Some(5), None)));
+        let shown: Vec<usize> = p.iter().flatten().copied().collect();
+        assert_eq!(shown.len(), 8);
+        assert!(shown.contains(&0) && shown.contains(&2047));
+        assert!(shown.contains(&320) && shown.contains(&383), "{shown:?}");
+        // A pin alone selects its band.
+        let p = plan_banded(8, 4, Some(&bands(4, None, Some(5))));
+        assert!(p.contains(&Some(5)), "{p:?}");
+        // Everything that fits is shown, in order, with no two ellipses in a row.
+        assert_eq!(plan_banded(6, 8, Some(&bands(2, Some(0), None))).len(), 6);
+        for n in 1..40 {
+            for max in 2..12 {
+                for size in 1..10 {
+                    let p =
+                        plan_banded(n, max, Some(&bands(size, Some(n / 3 / size), Some(n / 2))));
+                    let shown: Vec<usize> = p.iter().flatten().copied().collect();
+                    assert!(shown.windows(2).all(|w| w[0] < w[1]), "{p:?}");
+                    assert!(shown.len() <= max.max(2), "{n} {max} {size}: {p:?}");
+                    assert!(p.windows(2).all(|w| w[0].is_some() || w[1].is_some()));
+                    assert!(shown.contains(&(n / 2)), "{n} {max} {size}: {p:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,17 +3,21 @@
 //! [`render_stage`] is the one entry point every front end uses (the `run --all` printer, the
 //! interactive stepper, lessons): it draws one stage of one step into a `String` according to a
 //! [`View`]: a banner, the MiniMind line(s), the shape table, the numbers that teach something
-//! for the selected batch row and head, and the stage's explanation (its descriptor's prose). [`note`] draws a lesson note
-//! in the same style.
+//! for the selected batch row and head, and the stage's explanation (its descriptor's prose,
+//! in full or shortened by [`View::prose`]). [`note`] draws a lesson note in the same style.
 //!
 //! - [`color`]: the `--color` decision and terminal width, made once per run.
-//! - [`palette`]: semantic colours (and their absence).
-//! - [`matrix`]: heatmaps, masks and vector tables with numpy-style elision.
+//! - [`palette`]: semantic colours (and their absence), the dark and light [`Theme`]s.
+//! - [`matrix`]: heatmaps, masks and vector tables with numpy-style elision that keeps heads
+//!   and groups whole.
+//! - [`demos`]: the small computations behind the RoPE and ÷√head_dim views.
 //! - [`report`]: the `attnstep shapes` report and the presets table as plain text.
+//! - [`diff`]: two runs compared stage by stage.
 //! - [`shapes`]: shape tables with named, coloured dimensions.
 //! - [`stages`]: which numbers each stage shows.
 
 pub mod color;
+pub mod demos;
 pub mod diff;
 pub mod matrix;
 pub mod palette;
@@ -27,6 +31,37 @@ use crate::numeric::Tensor;
 use crate::stage::Facts;
 use crate::trace::{StageId, StepKind, Trace};
 use palette::{Palette, Role};
+pub use palette::{Theme, ThemeChoice};
+
+/// How much of a stage's generic explanation to print.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Prose {
+    /// The whole paragraph.
+    #[default]
+    Full,
+    /// Its first sentence only: for a stage whose lesson note explains the rest.
+    Short,
+    /// None: the lesson note replaces it.
+    Hidden,
+}
+
+impl Prose {
+    /// `text` cut to this level: the first sentence ends at the first ". " that is followed by a
+    /// capital letter, so decimals (`√8 = 2.828`) and `.view` do not end it.
+    pub fn apply(self, text: &str) -> String {
+        match self {
+            Prose::Full => text.to_string(),
+            Prose::Hidden => String::new(),
+            Prose::Short => {
+                let end = text
+                    .match_indices(". ")
+                    .find(|(i, _)| text[i + 2..].chars().next().is_some_and(char::is_uppercase))
+                    .map_or(text.len(), |(i, _)| i + 1);
+                text[..end].to_string()
+            }
+        }
+    }
+}
 
 /// How to draw a stage: which head and batch row the matrices show, colour, and size limits.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +80,10 @@ pub struct View {
     pub max_cols: usize,
     /// Decimals shown.
     pub precision: usize,
+    /// The colours' theme (dark or light terminal background).
+    pub theme: Theme,
+    /// How much of the stage's generic explanation to print.
+    pub prose: Prose,
 }
 
 impl Default for View {
@@ -57,14 +96,16 @@ impl Default for View {
             max_rows: 8,
             max_cols: 8,
             precision: 3,
+            theme: Theme::Dark,
+            prose: Prose::Full,
         }
     }
 }
 
 impl View {
-    /// The palette for this view's colour decision.
+    /// The palette for this view's colour decision and theme.
     pub fn palette(&self) -> Palette {
-        Palette::new(self.color)
+        Palette::themed(self.color, self.theme)
     }
 }
 
@@ -79,11 +120,18 @@ pub fn render_stage(trace: &Trace<Tensor>, step: usize, stage: usize, view: &Vie
         out.push('\n');
         out.push_str(&section);
     }
-    out.push('\n');
-    let facts = Facts::of(trace, step, view.head, view.batch);
-    let about = (trace.steps[step].stages[stage].id.spec().about)(&facts);
-    out.push_str(&wrap_words(&about, view.width.min(100), ""));
+    let about = view.prose.apply(&about(trace, step, stage, view));
+    if !about.is_empty() {
+        out.push('\n');
+        out.push_str(&wrap_words(&about, view.width.min(100), ""));
+    }
     out
+}
+
+/// The generic explanation of a stage for this step and view, in full.
+pub fn about(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View) -> String {
+    let facts = Facts::of(trace, step, view.head, view.batch);
+    (trace.steps[step].stages[stage].id.spec().about)(&facts)
 }
 
 /// Draws a lesson note (or any narrative text) wrapped to the view's width, marked as a note.
@@ -228,6 +276,9 @@ pub use crate::text::{skip_escape, visible_width};
 
 /// Wraps each line of `text` at spaces to `width` columns (ANSI escapes take no room);
 /// continuation lines start with `indent`. Every line ends with a newline.
+///
+/// A bracketed span (`[bsz=1, kv_len=3, n_kv_heads=2, head_dim=64]`, `x[b=0, :, h=1, :]`) is
+/// kept on one line when it fits on a line at all, so a shape is never cut inside its brackets.
 pub fn wrap_words(text: &str, width: usize, indent: &str) -> String {
     let width = width.max(20);
     let mut out = String::new();
@@ -237,13 +288,13 @@ pub fn wrap_words(text: &str, width: usize, indent: &str) -> String {
         let mut cur_w = lead.len();
         let mut empty = true;
         let room = width.saturating_sub(indent.len()).max(8);
-        let words = line.split(' ').filter(|w| !w.is_empty()).flat_map(|w| {
+        let words = unbroken_spans(line, room).into_iter().flat_map(|w| {
             // A plain word longer than a whole line is cut into line-sized pieces.
             let chars: Vec<char> = w.chars().collect();
             if chars.len() > room && !w.contains('\u{1b}') {
                 chars.chunks(room).map(|c| c.iter().collect()).collect()
             } else {
-                vec![w.to_string()]
+                vec![w]
             }
         });
         for word in words {
@@ -266,6 +317,40 @@ pub fn wrap_words(text: &str, width: usize, indent: &str) -> String {
         }
         out.push_str(&cur);
         out.push('\n');
+    }
+    out
+}
+
+/// The space-separated words of `line`, with the words of a bracketed span joined into one
+/// when the span fits in `room` columns (a longer span stays breakable between its words).
+fn unbroken_spans(line: &str, room: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut open: Option<Vec<&str>> = None;
+    let mut depth = 0i32;
+    for word in line.split(' ').filter(|w| !w.is_empty()) {
+        let plain = crate::text::strip_ansi(word);
+        let before = depth;
+        depth += plain.matches('[').count() as i32 - plain.matches(']').count() as i32;
+        depth = depth.max(0);
+        match open.as_mut() {
+            Some(span) => span.push(word),
+            None if depth > 0 && before == 0 => open = Some(vec![word]),
+            None => out.push(word.to_string()),
+        }
+        if depth == 0
+            && let Some(span) = open.take()
+        {
+            let joined = span.join(" ");
+            if visible_width(&joined) <= room {
+                out.push(joined);
+            } else {
+                out.extend(span.into_iter().map(str::to_string));
+            }
+        }
+    }
+    // An unclosed bracket: its words stay separate.
+    if let Some(span) = open {
+        out.extend(span.into_iter().map(str::to_string));
     }
     out
 }
@@ -312,6 +397,39 @@ mod tests {
         assert_eq!(w.lines().next(), Some("one two three four"));
         assert!(w.lines().nth(1).unwrap().starts_with("  five"));
         assert_eq!(visible_width("\u{1b}[1;4mab\u{1b}[0m"), 2);
+    }
+
+    #[test]
+    fn wrapping_keeps_bracketed_spans_whole() {
+        let text = "in xk_cache [bsz=1, kv_len=3, n_kv_heads=2, head_dim=64] and more words here";
+        for width in [30, 40, 50, 60, 80] {
+            let w = wrap_words(text, width, "  ");
+            for line in w.lines() {
+                assert!(visible_width(line) <= width, "{w}");
+                // The 45-column span fits on a line from 47 columns on.
+                if width >= 47 {
+                    assert_eq!(line.matches('[').count(), line.matches(']').count(), "{w}");
+                }
+            }
+        }
+        // Wider than a line: broken between the dimensions rather than overflowing.
+        let w = wrap_words(text, 20, "");
+        assert!(w.lines().all(|l| visible_width(l) <= 20), "{w}");
+        // Escapes inside the span do not count as brackets.
+        let c = "x \u{1b}[1m[a, b]\u{1b}[0m y".to_string();
+        assert_eq!(wrap_words(&c, 40, ""), format!("{c}\n"));
+    }
+
+    #[test]
+    fn short_prose_is_the_first_sentence() {
+        let t = "Here: .view only regroups, √8 = 2.828 stays. The end. More.";
+        assert_eq!(
+            Prose::Short.apply(t),
+            "Here: .view only regroups, √8 = 2.828 stays."
+        );
+        assert_eq!(Prose::Full.apply(t), t);
+        assert_eq!(Prose::Hidden.apply(t), "");
+        assert_eq!(Prose::Short.apply("One sentence."), "One sentence.");
     }
 
     #[test]

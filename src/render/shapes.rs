@@ -1,12 +1,13 @@
 //! The shape table of a stage: each tensor the stage reads and writes, with named dimensions
 //! in fixed colours, `before → after` where the stage changes a shape, and the changed
-//! dimensions marked.
+//! dimensions marked. In a window too narrow for the table, each shape goes on the lines
+//! under its tensor's name, so no shape is cut inside its brackets.
 
 use comfy_table::{Cell, ContentArrangement, Table};
 
-use super::View;
 use super::matrix::matrix_style;
 use super::palette::{Palette, Role};
+use super::{View, visible_width};
 use crate::config::Config;
 use crate::dims::{Dim, DimName, Shape};
 use crate::numeric::Tensor;
@@ -88,6 +89,43 @@ pub fn dims_legend(cfg: &Config, past_len: usize, seq_len: usize, pal: &Palette)
         .collect()
 }
 
+/// The rows of a shape table with each shape on the lines under its tensor's name, for a
+/// window too narrow for the three columns. A shape wider than the window is broken between
+/// dimensions.
+fn stacked(rows: &[(String, String, String)], view: &View, pal: &Palette) -> String {
+    let role_w = rows
+        .iter()
+        .flat_map(|(r, _, _)| r.lines())
+        .map(visible_width)
+        .max()
+        .unwrap_or(0);
+    let indent = " ".repeat(role_w + 4);
+    let mut out = Vec::new();
+    for (role, name, shape) in rows {
+        let (roles, names, shapes): (Vec<&str>, Vec<&str>, Vec<&str>) = (
+            role.lines().collect(),
+            name.lines().collect(),
+            shape.lines().collect(),
+        );
+        for k in 0..roles.len().max(names.len()).max(shapes.len()) {
+            let r = roles.get(k).copied().unwrap_or("");
+            let fill = " ".repeat(role_w - visible_width(r));
+            out.push(format!(
+                " {}{fill} {}",
+                pal.paint(r, Role::Muted),
+                names.get(k).copied().unwrap_or("")
+            ));
+            if let Some(s) = shapes.get(k) {
+                let room = view.width.saturating_sub(indent.len());
+                for line in super::wrap_words(s, room, "  ").lines() {
+                    out.push(format!("{indent}{line}"));
+                }
+            }
+        }
+    }
+    out.join("\n")
+}
+
 /// The shape table of one stage.
 pub fn table(
     trace: &Trace<Tensor>,
@@ -164,21 +202,27 @@ pub fn table(
     let mut table = Table::new();
     table
         .load_style(matrix_style())
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(u16::try_from(view.width).unwrap_or(u16::MAX))
+        .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(vec![
             Cell::new(""),
             Cell::new(pal.paint("tensor", Role::Heading)),
             Cell::new(pal.paint("shape", Role::Heading)),
         ]);
-    for (role, name, shape) in rows {
+    for (role, name, shape) in &rows {
         table.add_row(vec![
-            Cell::new(pal.paint(&role, Role::Muted)),
+            Cell::new(pal.paint(role, Role::Muted)),
             Cell::new(name),
             Cell::new(shape),
         ]);
     }
-    let mut out = table.to_string();
+    let side_by_side = table.to_string();
+    // Too wide for the window: each tensor's shape goes under its name instead of being cut
+    // inside its brackets.
+    let mut out = if side_by_side.lines().all(|l| visible_width(l) <= view.width) {
+        side_by_side
+    } else {
+        stacked(&rows, view, pal)
+    };
     out.push('\n');
     let legend = dims_legend(&trace.config, st.start_pos, st.seq_len, pal);
     out.push_str(&super::wrap_words(

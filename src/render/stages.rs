@@ -1,14 +1,18 @@
 //! The numbers each stage shows, for the selected batch row and head: the matrices that teach
 //! something (scores, masks, weights), the cache before and after, the head-sharing map, the
-//! RoPE rows, the QK-norm row norms, and compact tables of the vector-valued tensors.
+//! RoPE rows before and after rotation with a table of its relative-position property, the
+//! QK-norm row norms, the effect of ÷√head_dim, which branch MiniMind takes, and compact
+//! tables of the vector-valued tensors (banded by head where a stage is about heads).
 
-use comfy_table::{Cell, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use ndarray::{Array2, ArrayView2, Axis, Ix2};
 
 use super::View;
-use super::matrix::{self, Grid, Kind, matrix_style, plan};
+use super::demos;
+use super::matrix::{self, Bands, Grid, Kind, fmt_num, matrix_style, plan};
 use super::palette::{Palette, Role};
 use crate::config::Config;
+use crate::forward::takes_fused_path;
 use crate::numeric::Tensor;
 use crate::stage::{HeadOf, Heat, Show, TensorId};
 use crate::trace::{Step, Trace};
@@ -95,35 +99,39 @@ impl Ctx<'_> {
         col: &dyn Fn(usize) -> String,
     ) -> String {
         let row = |i: usize| self.query_row(i);
-        self.grid(Grid {
+        self.grid(Grid::new(
             title,
             data,
-            corner: "pos".into(),
-            row_label: &row,
-            col_label: col,
-            kind: Kind::Values { scale: None },
-            row_sum: false,
-        })
+            "pos",
+            &row,
+            col,
+            Kind::Values { scale: None },
+        ))
     }
 
     /// A `[queries, keys]` matrix of head `h`.
     fn attention(&self, title: String, data: ArrayView2<f32>, kind: Kind, row_sum: bool) -> String {
         let row = |i: usize| self.query_row(i);
         let col = |j: usize| key_header(self.cfg, self.st, j, self.pal);
-        self.grid(Grid {
-            title,
-            data,
-            corner: "q╲k".into(),
-            row_label: &row,
-            col_label: &col,
-            kind,
-            row_sum,
-        })
+        let g = Grid::new(title, data, "q╲k", &row, &col, kind);
+        self.grid(if row_sum { g.sums() } else { g })
+    }
+
+    /// The row of query head `head` (or KV head) of a `[bsz, tokens, heads, head_dim]` tensor
+    /// at token `i` of this step.
+    fn head_row(&self, id: TensorId, i: usize, head: usize) -> Option<Vec<f32>> {
+        self.t(id)
+            .map(|t| t.data.slice(ndarray::s![self.b, i, head, ..]).to_vec())
     }
 }
 
 fn index(j: usize) -> String {
     j.to_string()
+}
+
+/// `1 row`, `3 rows`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    crate::stage::Facts::count(n, one, many)
 }
 
 /// The number sections of one stage, each a block of lines, in the order its descriptor's
@@ -167,6 +175,7 @@ fn block(c: &Ctx, step: usize, show: Show) -> Vec<String> {
                 &index,
             )
         })),
+        Show::Features(id, of, caption) => one(c.t(id).map(|t| features(c, id, t, of, caption))),
         Show::Head(id, HeadOf::Query) => one(c.t(id).map(|t| {
             c.vectors(
                 format!("{id}[b={b}, :, h={h}, :]  query head {h}"),
@@ -203,21 +212,70 @@ fn block(c: &Ctx, step: usize, show: Show) -> Vec<String> {
         })),
         Show::HeadColumns(id) => one(c.t(id).map(|t| {
             let hd = c.cfg.head_dim;
-            let col = |j: usize| format!("h{}\n{}", j / hd, j % hd);
-            c.vectors(
-                format!("{id}[b={b}]  columns: head, then feature within the head"),
-                slice2(t, &[Some(b), None, None]),
-                &col,
+            let col = |j: usize| (j % hd).to_string();
+            let band = |g: usize| format!("h{g}");
+            let row = |i: usize| c.query_row(i);
+            c.grid(
+                Grid::new(
+                    format!("{id}[b={b}]  columns: head, then feature within the head"),
+                    slice2(t, &[Some(b), None, None]),
+                    "pos",
+                    &row,
+                    &col,
+                    Kind::Values { scale: None },
+                )
+                .cols_in(Bands {
+                    size: hd,
+                    keep: Some(h),
+                    pin: None,
+                    label: Some(&band),
+                }),
             )
         })),
         Show::CausalMask => causal(c),
-        Show::SoftmaxLegend => vec![softmax_legend(c)],
         Show::QkNorms => vec![qk_norms(c)],
         Show::Rope => rope(c),
+        Show::RopeRows => rope_rows(c),
+        Show::RopeRelative => one(rope_relative(c)),
         Show::KvCache => kv_cache(c, step),
         Show::RepeatKv => repeat_kv(c),
         Show::Padding => padding(c),
+        Show::ScaleView => one(scale_view(c)),
+        Show::FusedPath => vec![fused_path(c)],
     }
+}
+
+/// A projection `[bsz, tokens, heads·head_dim]` with its columns banded by the head that will
+/// own them after the split, the selected head's band shown whole.
+fn features(c: &Ctx, id: TensorId, t: &Tensor, of: HeadOf, caption: &str) -> String {
+    let hd = c.cfg.head_dim;
+    let (prefix, keep) = match of {
+        HeadOf::Query => ("h", c.h),
+        HeadOf::Kv => ("kv", c.kvh),
+    };
+    let band = |g: usize| format!("{prefix}{g}");
+    let row = |i: usize| c.query_row(i);
+    c.grid(
+        Grid::new(
+            format!(
+                "{id}[b={}]  {caption} ({prefix}{keep} = features {}…{})",
+                c.b,
+                keep * hd,
+                (keep + 1) * hd - 1
+            ),
+            slice2(t, &[Some(c.b), None, None]),
+            "pos",
+            &row,
+            &index,
+            Kind::Values { scale: None },
+        )
+        .cols_in(Bands {
+            size: hd,
+            keep: Some(keep),
+            pin: None,
+            label: Some(&band),
+        }),
+    )
 }
 
 fn causal(c: &Ctx) -> Vec<String> {
@@ -225,38 +283,39 @@ fn causal(c: &Ctx) -> Vec<String> {
         return Vec::new();
     };
     let st = c.st;
+    let data = slice2(t, &[None, None]);
+    let blocked = data.iter().any(|v| *v == f32::NEG_INFINITY);
+    let what = if !c.cfg.causal {
+        "all 0: causal masking is off (--no-causal)".to_string()
+    } else if st.seq_len == 1 {
+        "one query, the newest token: no key comes after it, so nothing is blocked".to_string()
+    } else if st.start_pos == 0 {
+        "-∞ above the diagonal".to_string()
+    } else {
+        format!(
+            "the triangle covers the last {} of {} columns",
+            st.seq_len,
+            st.kv_len()
+        )
+    };
+    let mut keys = Vec::new();
+    if blocked {
+        keys.push((
+            Role::Blocked,
+            "-∞",
+            "blocked: the key comes after the query",
+        ));
+    }
+    keys.push((Role::Muted, "0", "allowed"));
     vec![
         c.attention(
-            format!(
-                "causal_mask  rows: queries · columns: keys (the triangle covers the last {} of {} columns)",
-                st.seq_len,
-                st.kv_len()
-            ),
-            slice2(t, &[None, None]),
+            format!("causal_mask  rows: queries · columns: keys ({what})"),
+            data,
             Kind::CausalMask,
             false,
         ),
-        legend(
-            c.pal,
-            c.view.width,
-            &[
-                (
-                    Role::Blocked,
-                    "-∞",
-                    "blocked: the key comes after the query",
-                ),
-                (Role::Muted, "0", "allowed"),
-            ],
-        ),
+        legend(c.pal, c.view.width, &keys),
     ]
-}
-
-fn softmax_legend(c: &Ctx) -> String {
-    let mut keys = vec![(Role::Blocked, "-∞", "causal mask")];
-    if c.cfg.attention_mask.is_some() {
-        keys.push((Role::Pad, "pad", "score − 1e9 (padding)"));
-    }
-    legend(c.pal, c.view.width, &keys)
 }
 
 /// A one-line key to the symbols of a mask.
@@ -265,7 +324,8 @@ fn legend(pal: &Palette, width: usize, items: &[(Role, &str, &str)]) -> String {
         .iter()
         .map(|(role, sym, what)| format!("{} = {what}", pal.paint(&format!(" {sym} "), *role)))
         .collect();
-    super::wrap_words(&format!("  {}", parts.join(" · ")), width, "  ")
+    let key = pal.paint("key:", Role::Muted);
+    super::wrap_words(&format!("  {key} {}", parts.join(" · ")), width, "  ")
 }
 
 fn qk_norms(c: &Ctx) -> String {
@@ -299,21 +359,24 @@ fn qk_norms(c: &Ctx) -> String {
     ];
     let col = |j: usize| heads[j].clone();
     let row = |i: usize| c.query_row(i);
-    matrix::render(
-        &Grid {
-            title: format!(
-                "row lengths (L2 norm over head_dim) of query head {h} and key head {kvh}, b={b}"
-            ),
-            data: norms.view(),
-            corner: "pos".into(),
-            row_label: &row,
-            col_label: &col,
-            kind: Kind::Plain,
-            row_sum: false,
-        },
-        c.view,
-        c.pal,
-    )
+    c.grid(Grid::new(
+        format!("row lengths (L2 norm over head_dim) of query head {h} and key head {kvh}, b={b}"),
+        norms.view(),
+        "pos",
+        &row,
+        &col,
+        Kind::Plain,
+    ))
+}
+
+/// Bands that keep RoPE's pairs (d, d + head_dim/2) visible together.
+fn halves(hd: usize) -> Bands<'static> {
+    Bands {
+        size: (hd / 2).max(1),
+        keep: None,
+        pin: None,
+        label: None,
+    }
 }
 
 fn rope(c: &Ctx) -> Vec<String> {
@@ -325,7 +388,14 @@ fn rope(c: &Ctx) -> Vec<String> {
     let mut out = vec![super::wrap_words(
         &format!(
             "{} {}  (absolute: this call starts at position {})",
-            c.pal.paint("positions used:", Role::Heading),
+            c.pal.paint(
+                if st.seq_len == 1 {
+                    "position used:"
+                } else {
+                    "positions used:"
+                },
+                Role::Heading
+            ),
             positions.join(", "),
             st.start_pos
         ),
@@ -340,20 +410,149 @@ fn rope(c: &Ctx) -> Vec<String> {
     for id in [TensorId::Cos, TensorId::Sin] {
         if let Some(t) = c.t(id) {
             let row = |i: usize| format!("pos {}", st.start_pos + i);
-            out.push(c.grid(Grid {
-                title: format!(
-                    "{id}[positions, head_dim]  feature d uses frequency i = d mod {half}"
+            out.push(
+                c.grid(
+                    Grid::new(
+                        format!(
+                            "{id}[positions, head_dim]  feature d uses frequency i = d mod {half}"
+                        ),
+                        slice2(t, &[None, None]),
+                        "",
+                        &row,
+                        &col,
+                        Kind::Values { scale: Some(1.0) },
+                    )
+                    .cols_in(halves(c.cfg.head_dim)),
                 ),
-                data: slice2(t, &[None, None]),
-                corner: "".into(),
-                row_label: &row,
-                col_label: &col,
-                kind: Kind::Values { scale: Some(1.0) },
-                row_sum: false,
-            }));
+            );
         }
     }
     out
+}
+
+/// The query rows of the selected head and the key rows of its KV head, each row before RoPE
+/// directly above the same row rotated.
+fn rope_rows(c: &Ctx) -> Vec<String> {
+    let (b, st, hd) = (c.b, c.st, c.cfg.head_dim);
+    let mut out = Vec::new();
+    let sets = [
+        (
+            TensorId::XqRope,
+            [TensorId::XqNorm, TensorId::XqHeads],
+            c.h,
+            "query head",
+        ),
+        (
+            TensorId::XkRope,
+            [TensorId::XkNorm, TensorId::XkHeads],
+            c.kvh,
+            "key head",
+        ),
+    ];
+    for (after_id, before_ids, head, what) in sets {
+        let Some(after) = c.t(after_id) else { continue };
+        let Some((before_id, before)) = before_ids
+            .into_iter()
+            .find_map(|id| c.t(id).map(|t| (id, t)))
+        else {
+            continue;
+        };
+        let before = slice2(before, &[Some(b), None, Some(head), None]);
+        let after = slice2(after, &[Some(b), None, Some(head), None]);
+        let mut both = Array2::<f32>::zeros((2 * st.seq_len, hd));
+        for i in 0..st.seq_len {
+            both.row_mut(2 * i).assign(&before.row(i));
+            both.row_mut(2 * i + 1).assign(&after.row(i));
+        }
+        let row = |r: usize| {
+            if r.is_multiple_of(2) {
+                c.query_row(r / 2)
+            } else {
+                "  rotated".to_string()
+            }
+        };
+        out.push(
+            c.grid(
+                Grid::new(
+                    format!(
+                        "{after_id}[b={b}, :, {head}, :]  {what} {head}: each row before RoPE \
+                         ({before_id}), then rotated; pairs (d, d+{}) turn together",
+                        hd / 2
+                    ),
+                    both.view(),
+                    "pos",
+                    &row,
+                    &index,
+                    Kind::Values { scale: None },
+                )
+                .rows_in(Bands {
+                    size: 2,
+                    keep: None,
+                    pin: None,
+                    label: None,
+                })
+                .cols_in(halves(hd)),
+            ),
+        );
+    }
+    out
+}
+
+/// The relative-position property with numbers: the selected head's query (at the step's
+/// last new token) and its KV head's key (at the first new token), before RoPE, rotated to
+/// several position pairs and scored.
+fn rope_relative(c: &Ctx) -> Option<String> {
+    let st = c.st;
+    let pre = |ids: [TensorId; 2], i: usize, head: usize| {
+        ids.into_iter().find_map(|id| c.head_row(id, i, head))
+    };
+    let last = st.seq_len - 1;
+    let q = pre([TensorId::XqNorm, TensorId::XqHeads], last, c.h)?;
+    let k = pre([TensorId::XkNorm, TensorId::XkHeads], 0, c.kvh)?;
+    let (m0, n0) = (st.start_pos + last, st.start_pos);
+    let pairs = demos::rope_pairs(m0, n0);
+    let scores = demos::rope_scores(&q, &k, &pairs, c.cfg.rope_theta);
+    let mut table = Table::new();
+    table
+        .load_style(matrix_style())
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(c.view.width).unwrap_or(u16::MAX))
+        .set_header(vec!["q at m", "k at n", "m − n", "q·k/√head_dim"]);
+    for (&(m, n), s) in pairs.iter().zip(&scores) {
+        table.add_row(vec![
+            m.to_string(),
+            n.to_string(),
+            (m - n).to_string(),
+            fmt_num(*s as f32, c.view.precision),
+        ]);
+    }
+    for col in table.column_iter_mut() {
+        col.set_cell_alignment(CellAlignment::Right);
+    }
+    let title = format!(
+        "relative positions: query head {}'s query from position {m0} and key head {}'s key \
+         from position {n0}, rotated as if they sat at positions m and n",
+        c.h, c.kvh
+    );
+    let after = format!(
+        "Rows with the same m − n give the same score, wherever the pair sits: after RoPE, q·k \
+         depends on the distance only. The first row is this step's own score, \
+         scores[{}, {}, {last}, {n0}].",
+        c.b, c.h
+    );
+    Some(format!(
+        "{}{table}\n{}",
+        heading(c, &title),
+        super::wrap_words(&after, c.view.width, "")
+    ))
+}
+
+/// A heading wrapped to the view.
+fn heading(c: &Ctx, text: &str) -> String {
+    super::wrap_words(text, c.view.width, "  ")
+        .lines()
+        .map(|l| format!("{}\n", c.pal.paint(l, Role::Heading)))
+        .collect()
 }
 
 fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
@@ -367,14 +566,14 @@ fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
     };
     out.push(super::wrap_words(
         &format!(
-            "{} {} → {} rows along dim 1 ({} new)",
+            "{} {} → {} along dim 1 ({} new)",
             c.pal.paint("cache length:", Role::Heading),
             if past == 0 {
                 "empty".to_string()
             } else {
                 past.to_string()
             },
-            st.kv_len(),
+            count(st.kv_len(), "row", "rows"),
             st.seq_len
         ),
         c.view.width,
@@ -382,15 +581,17 @@ fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
     ));
     if let Some(t) = before {
         let row = |i: usize| pos_label(c.cfg, i);
-        out.push(c.grid(Grid {
-            title: format!("before: past xk_cache[b={b}, :, {kvh}, :]  ({past} rows)"),
-            data: slice2(t, &[Some(b), None, Some(kvh), None]),
-            corner: "pos".into(),
-            row_label: &row,
-            col_label: &index,
-            kind: Kind::Values { scale: None },
-            row_sum: false,
-        }));
+        out.push(c.grid(Grid::new(
+            format!(
+                "before: past xk_cache[b={b}, :, {kvh}, :]  ({})",
+                count(past, "row", "rows")
+            ),
+            slice2(t, &[Some(b), None, Some(kvh), None]),
+            "pos",
+            &row,
+            &index,
+            Kind::Values { scale: None },
+        )));
     }
     if let Some(t) = c.t(TensorId::XkCache) {
         let row = |i: usize| {
@@ -401,18 +602,17 @@ fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
                 l
             }
         };
-        out.push(c.grid(Grid {
-            title: format!(
-                "after: xk_cache[b={b}, :, {kvh}, :]  ({} rows; values are cached the same way)",
-                st.kv_len()
+        out.push(c.grid(Grid::new(
+            format!(
+                "after: xk_cache[b={b}, :, {kvh}, :]  ({}; values are cached the same way)",
+                count(st.kv_len(), "row", "rows")
             ),
-            data: slice2(t, &[Some(b), None, Some(kvh), None]),
-            corner: "pos".into(),
-            row_label: &row,
-            col_label: &index,
-            kind: Kind::Values { scale: None },
-            row_sum: false,
-        }));
+            slice2(t, &[Some(b), None, Some(kvh), None]),
+            "pos",
+            &row,
+            &index,
+            Kind::Values { scale: None },
+        )));
     }
     out
 }
@@ -440,11 +640,13 @@ fn repeat_kv(c: &Ctx) -> Vec<String> {
             format!("q{q}")
         }
     };
-    for kv in plan(n_kv, c.view.max_rows) {
+    let kv_rows = with_pin(n_kv, c.view.max_rows, c.kvh);
+    for kv in kv_rows {
         match kv {
             None => table.add_row(vec!["⋮", "⋮"]),
             Some(kv) => {
-                let qs: Vec<String> = plan(n_rep, c.view.max_cols)
+                let pin = (kv == c.kvh).then(|| c.h - kv * n_rep);
+                let qs: Vec<String> = with_pin_opt(n_rep, c.view.max_cols, pin)
                     .into_iter()
                     .map(|r| r.map_or("…".to_string(), |r| q_name(kv * n_rep + r)))
                     .collect();
@@ -461,20 +663,48 @@ fn repeat_kv(c: &Ctx) -> Vec<String> {
     if let Some(t) = c.t(TensorId::XkRepeat) {
         let last = c.st.kv_len() - 1;
         let row = |q: usize| format!("q{q} ← kv{}", q / n_rep);
-        out.push(c.grid(Grid {
-            title: format!(
-                "xk_repeat[b={}, {last}, :, :]  the newest key as each query head sees it: equal rows share a KV head",
-                c.b
+        out.push(
+            c.grid(
+                Grid::new(
+                    format!(
+                        "xk_repeat[b={}, {last}, :, :]  the newest key as each query head sees \
+                         it: equal rows share a KV head",
+                        c.b
+                    ),
+                    slice2(t, &[Some(c.b), Some(last), None, None]),
+                    "head",
+                    &row,
+                    &index,
+                    Kind::Values { scale: None },
+                )
+                .rows_in(Bands {
+                    size: n_rep,
+                    keep: Some(c.kvh),
+                    pin: Some(c.h),
+                    label: None,
+                }),
             ),
-            data: slice2(t, &[Some(c.b), Some(last), None, None]),
-            corner: "head".into(),
-            row_label: &row,
-            col_label: &index,
-            kind: Kind::Values { scale: None },
-            row_sum: false,
-        }));
+        );
     }
     out
+}
+
+/// A plan of `n` entries in `max` that always shows `pin`.
+fn with_pin(n: usize, max: usize, pin: usize) -> Vec<Option<usize>> {
+    with_pin_opt(n, max, Some(pin))
+}
+
+fn with_pin_opt(n: usize, max: usize, pin: Option<usize>) -> Vec<Option<usize>> {
+    matrix::plan_banded(
+        n,
+        max,
+        Some(&Bands {
+            size: n.max(1),
+            keep: None,
+            pin,
+            label: None,
+        }),
+    )
 }
 
 fn padding(c: &Ctx) -> Vec<String> {
@@ -493,35 +723,150 @@ fn padding(c: &Ctx) -> Vec<String> {
     };
     let col = |j: usize| key_header(c.cfg, c.st, j, c.pal);
     if let Some(t) = c.t(TensorId::AttentionMask) {
-        out.push(c.grid(Grid {
-            title: "attention_mask[bsz, kv_len]  1 = real token, 0 = padding".into(),
-            data: slice2(t, &[None, None]),
-            corner: "row╲key".into(),
-            row_label: &row,
-            col_label: &col,
-            kind: Kind::AttentionMask,
-            row_sum: false,
-        }));
+        out.push(c.grid(Grid::new(
+            "attention_mask[bsz, kv_len]  1 = real token, 0 = padding".into(),
+            slice2(t, &[None, None]),
+            "row╲key",
+            &row,
+            &col,
+            Kind::AttentionMask,
+        )));
     }
     if let Some(t) = c.t(TensorId::PaddingMask) {
-        out.push(c.grid(Grid {
-            title:
-                "padding_mask[bsz, 1, 1, kv_len]  added to every head's and query's scores".into(),
-            data: slice2(t, &[None, Some(0), Some(0), None]),
-            corner: "row╲key".into(),
-            row_label: &row,
-            col_label: &col,
-            kind: Kind::PaddingBias,
-            row_sum: false,
-        }));
-        out.push(legend(
-            c.pal,
-            c.view.width,
-            &[
-                (Role::Pad, "-1e9", "padding: pushed to ~0 weight"),
-                (Role::Muted, "0", "kept"),
-            ],
-        ));
+        let data = slice2(t, &[None, Some(0), Some(0), None]);
+        let padded = data.iter().any(|v| *v <= matrix::PAD_THRESHOLD);
+        out.push(c.grid(Grid::new(
+            "padding_mask[bsz, 1, 1, kv_len]  added to every head's and query's scores".into(),
+            data,
+            "row╲key",
+            &row,
+            &col,
+            Kind::PaddingBias,
+        )));
+        let mut keys = Vec::new();
+        if padded {
+            keys.push((Role::Pad, "-1e9", "padding: pushed to ~0 weight"));
+        }
+        keys.push((Role::Muted, "0", "kept"));
+        out.push(legend(c.pal, c.view.width, &keys));
     }
     out
+}
+
+/// Why the scores are divided by √head_dim: the selected head's last query row, as softmax
+/// receives it, softmaxed as MiniMind does and without the division.
+fn scale_view(c: &Ctx) -> Option<String> {
+    let t = c.t(TensorId::ScoresMasked)?;
+    let last = c.st.seq_len - 1;
+    let row: Vec<f32> = slice2(t, &[Some(c.b), Some(c.h), None, None])
+        .row(last)
+        .to_vec();
+    // With fewer than two keys to choose between, both rows are the same.
+    if row
+        .iter()
+        .filter(|v| v.is_finite() && **v > matrix::PAD_THRESHOLD)
+        .count()
+        < 2
+    {
+        return None;
+    }
+    let hd = c.cfg.head_dim;
+    let (with, without) = demos::scale_effect(&row, hd);
+    let mut data = Array2::<f32>::zeros((2, row.len()));
+    data.row_mut(0).assign(&ndarray::ArrayView1::from(&with));
+    data.row_mut(1).assign(&ndarray::ArrayView1::from(&without));
+    let root = (hd as f64).sqrt();
+    let labels = [format!("÷√{hd} (MiniMind)"), format!("without ÷√{hd}")];
+    let label = |i: usize| labels[i].clone();
+    let col = |j: usize| key_header(c.cfg, c.st, j, c.pal);
+    // Keep the key MiniMind weights most visible however few columns fit.
+    let top_key = (0..with.len()).max_by(|&a, &b| with[a].total_cmp(&with[b]));
+    let table = c.grid(
+        Grid::new(
+            format!(
+                "why ÷√head_dim: query {}'s row of head {}, softmaxed with and without the \
+                 division",
+                c.st.start_pos + last,
+                c.h
+            ),
+            data.view(),
+            "",
+            &label,
+            &col,
+            Kind::Weights,
+        )
+        .sums()
+        .cols_in(Bands {
+            size: row.len(),
+            keep: None,
+            pin: top_key,
+            label: None,
+        }),
+    );
+    let top = |w: &[f32]| w.iter().copied().fold(0f32, f32::max);
+    let p = c.view.precision;
+    let say = format!(
+        "The largest weight is {} with the division and {} without it. A dot product of two \
+         {hd}-number rows grows with head_dim; dividing by √{hd} = {} keeps the scores in a \
+         range where softmax still spreads attention instead of picking one key.",
+        fmt_num(top(&with), p),
+        fmt_num(top(&without), p),
+        fmt_num(root as f32, p)
+    );
+    Some(format!(
+        "{table}\n{}",
+        super::wrap_words(&say, c.view.width, "")
+    ))
+}
+
+/// Which branch MiniMind's forward takes for this step, and what that means for the scores.
+fn fused_path(c: &Ctx) -> String {
+    let (cfg, st) = (c.cfg, c.st);
+    let kv_len = st.kv_len();
+    let mask_all_ones = cfg
+        .attention_mask
+        .as_ref()
+        .is_none_or(|rows| rows.iter().all(|r| r.iter().take(kv_len).all(|&m| m == 1)));
+    let cached = st.start_pos > 0;
+    let fused = takes_fused_path(st.seq_len, cfg.causal, cached, mask_all_ones);
+    let text = if fused {
+        format!(
+            "for this step MiniMind calls its fused F.scaled_dot_product_attention (more than \
+             one new token, {}, {}), which gives the same output without materialising these \
+             scores and weights; attnstep runs the explicit branch so you can see them.",
+            if cfg.causal {
+                "nothing cached yet"
+            } else {
+                "no causal mask"
+            },
+            if cfg.attention_mask.is_some() {
+                "an attention mask of all ones"
+            } else {
+                "no attention mask"
+            }
+        )
+    } else {
+        let mut why = Vec::new();
+        if st.seq_len == 1 {
+            why.push("there is one new token");
+        }
+        if cfg.causal && cached && st.seq_len > 1 {
+            why.push("a causal mask meets cached keys");
+        }
+        if !mask_all_ones {
+            why.push("the attention mask has padding");
+        }
+        format!(
+            "for this step MiniMind runs this explicit branch too, because {}, so it materialises \
+             the scores and weights shown here. Its fused F.scaled_dot_product_attention, which \
+             gives the same output without them, is taken only for more than one new token with \
+             no padding and no causal mask over cached keys.",
+            why.join(" and ")
+        )
+    };
+    super::wrap_words(
+        &format!("{} {text}", c.pal.paint("MiniMind's path:", Role::Heading)),
+        c.view.width,
+        "",
+    )
 }

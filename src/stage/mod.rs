@@ -234,6 +234,9 @@ pub enum HeadOf {
 pub enum Show {
     /// `[bsz, tokens, features]` at the selected batch row: rows are tokens.
     Tokens(TensorId, &'static str),
+    /// `[bsz, tokens, heads·head_dim]` at the selected batch row, the columns banded by head
+    /// (query heads, or KV heads for keys and values) and the selected head's band kept whole.
+    Features(TensorId, HeadOf, &'static str),
     /// `[bsz, tokens, heads, head_dim]` at the selected batch row and one head.
     Head(TensorId, HeadOf),
     /// `[bsz, n_heads, queries, keys]` of the selected head, with a caption.
@@ -244,12 +247,18 @@ pub enum Show {
     HeadColumns(TensorId),
     /// The causal mask `[seq_len, kv_len]` with its legend.
     CausalMask,
-    /// The key to what softmax receives (-∞, padding).
-    SoftmaxLegend,
     /// Row norms before and after QK-norm.
     QkNorms,
-    /// Positions, cos/sin tables and the rotated rows.
+    /// Positions and the cos/sin tables.
     Rope,
+    /// The selected head's query rows and its KV head's key rows, each before and after RoPE.
+    RopeRows,
+    /// The same query and key rotated to several position pairs: equal distance, equal score.
+    RopeRelative,
+    /// One query row of the selected head softmaxed with and without the ÷√head_dim.
+    ScaleView,
+    /// Whether MiniMind takes its fused `scaled_dot_product_attention` path for this step.
+    FusedPath,
     /// The cache before and after this call.
     KvCache,
     /// Which query heads read each KV head.
@@ -335,9 +344,21 @@ pub static SPECS: [StageSpec; 15] = [
         changes_shape: true,
         optional: false,
         show: &[
-            Show::Tokens(T::XqProj, "queries: rows: tokens · columns: features"),
-            Show::Tokens(T::XkProj, "keys: rows: tokens · columns: features"),
-            Show::Tokens(T::XvProj, "values: rows: tokens · columns: features"),
+            Show::Features(
+                T::XqProj,
+                HeadOf::Query,
+                "queries: rows: tokens · columns: features, by query head",
+            ),
+            Show::Features(
+                T::XkProj,
+                HeadOf::Kv,
+                "keys: rows: tokens · columns: features, by KV head",
+            ),
+            Show::Features(
+                T::XvProj,
+                HeadOf::Kv,
+                "values: rows: tokens · columns: features, by KV head",
+            ),
         ],
         about: prose::project,
     },
@@ -415,7 +436,7 @@ pub static SPECS: [StageSpec; 15] = [
         weights: &[],
         changes_shape: false,
         optional: false,
-        show: &[Show::Rope],
+        show: &[Show::Rope, Show::RopeRows, Show::RopeRelative],
         about: prose::rope,
     },
     StageSpec {
@@ -542,8 +563,9 @@ pub static SPECS: [StageSpec; 15] = [
         optional: false,
         show: &[
             Show::Attention(T::ScoresMasked, Heat::Masked, "what softmax receives"),
-            Show::SoftmaxLegend,
             Show::Attention(T::Weights, Heat::Weights, "each row sums to 1 (Σ row)"),
+            Show::ScaleView,
+            Show::FusedPath,
         ],
         about: prose::softmax,
     },

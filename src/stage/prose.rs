@@ -20,7 +20,9 @@ fn span(f: &Facts) -> String {
 
 /// How query heads share KV heads, in one clause.
 fn sharing(f: &Facts) -> String {
-    if f.n_kv_heads == f.n_heads {
+    if f.n_heads == 1 {
+        "the single query head has the single KV head to itself".to_string()
+    } else if f.n_kv_heads == f.n_heads {
         "every query head has its own KV head (multi-head attention)".to_string()
     } else if f.n_kv_heads == 1 {
         format!(
@@ -42,9 +44,10 @@ pub fn input(f: &Facts) -> String {
             count(f.seq_len, "token", "tokens")
         ),
         StepKind::Decode => format!(
-            "This is a decode call: {} already sit in the KV cache, so only the one new token at \
+            "This is a decode call: {} already {} in the KV cache, so only the one new token at \
              position {} goes through the layer.",
             count(f.past_len, "earlier token", "earlier tokens"),
+            if f.past_len == 1 { "sits" } else { "sit" },
             f.past_len
         ),
         StepKind::Chunk => format!(
@@ -137,7 +140,9 @@ pub fn rope(f: &Facts) -> String {
 }
 
 pub fn kv_cache(f: &Facts) -> String {
-    let saving = if f.n_kv_heads == f.n_heads {
+    let saving = if f.n_heads == 1 {
+        "With a single head, the cache holds its one KV head.".to_string()
+    } else if f.n_kv_heads == f.n_heads {
         format!(
             "With multi-head attention the cache holds all {} KV heads, one per query head.",
             f.n_kv_heads
@@ -161,11 +166,11 @@ pub fn kv_cache(f: &Facts) -> String {
         )
     } else {
         format!(
-            "torch.cat along dim 1 appends the {} to the {} cached: the length grows {} → {}. \
+            "torch.cat along dim 1 appends the {} to the {}: the length grows {} → {}. \
              The old rows are reused as they are, which is why a later call only computes keys \
              and values for its new tokens. {saving}",
             count(f.seq_len, "new row", "new rows"),
-            f.past_len,
+            count(f.past_len, "cached row", "cached rows"),
             f.past_len,
             f.kv_len
         )
@@ -191,12 +196,16 @@ pub fn repeat_kv(f: &Facts) -> String {
         }
         g
     };
+    let stretched = if f.n_kv_heads == 1 {
+        "The one KV head is stretched".to_string()
+    } else {
+        format!("The {} KV heads are stretched", f.n_kv_heads)
+    };
     format!(
-        "The {} are stretched to match the {} query heads: each KV head is repeated {rep} times \
-         in a row (expand to the 5-D shape, then reshape), so {groups}. Query head {h} reads KV \
-         head {kvh}. The copies are the same numbers, as the equal rows show; only the cache \
-         before this stage saves memory.",
-        count(f.n_kv_heads, "KV head", "KV heads"),
+        "{stretched} to match the {} query heads: each KV head is repeated {rep} times in a row \
+         (expand to the 5-D shape, then reshape), so {groups}. Query head {h} reads KV head \
+         {kvh}. The copies are the same numbers, as the equal rows show; only the cache before \
+         this stage saves memory.",
         f.n_heads
     )
 }
@@ -221,12 +230,20 @@ pub fn scores(f: &Facts) -> String {
     } else {
         "Nothing is hidden yet: a query still scores the keys that come after it."
     };
+    let who = if f.n_heads == 1 {
+        "The one query head".to_string()
+    } else {
+        format!("Each of the {} query heads", f.n_heads)
+    };
     format!(
-        "Each of the {} scores its {} against {}: a dot product of two {}-number rows, divided \
-         by √{} = {:.3} so the size does not grow with head_dim. Row = the query's position, \
-         column = the key's; higher means more relevant. {later}",
-        count(f.n_heads, "query head", "query heads"),
-        count(f.seq_len, "query", "queries"),
+        "{who} scores {} against {}: a dot product of two {}-number rows, divided by √{} = \
+         {:.3} so the size does not grow with head_dim. Row = the query's position, column = \
+         the key's; higher means more relevant. {later}",
+        if f.seq_len == 1 {
+            "its one query".to_string()
+        } else {
+            format!("its {} queries", f.seq_len)
+        },
         count(f.kv_len, "key", "keys"),
         f.head_dim,
         f.head_dim,
@@ -240,27 +257,46 @@ pub fn causal_mask(f: &Facts) -> String {
                 at every key, as in an encoder."
             .to_string();
     }
+    let cached = count(f.past_len, "cached key", "cached keys");
+    let are = if f.past_len == 1 { "is" } else { "are" };
+    if f.seq_len == 1 {
+        let past = if f.past_len == 0 {
+            String::new()
+        } else {
+            format!(
+                " The {cached} {are} in the past, so {} stays 0 as well.",
+                if f.past_len == 1 {
+                    "its column"
+                } else {
+                    "their columns"
+                }
+            )
+        };
+        return format!(
+            "A token may use itself and earlier tokens, never later ones. With a single new \
+             query, the newest token, no key comes after it: MiniMind's triangle is 1×1, a \
+             single 0, and nothing is blocked.{past}"
+        );
+    }
     let tail = if f.past_len == 0 {
         String::new()
     } else {
         format!(
             " MiniMind builds a {s}×{s} triangle and adds it to the last {s} of the {} columns \
-             only: the {} cached keys are all in the past, so their columns stay 0.",
+             only: the {cached} {are} all in the past, so {} 0.",
             f.kv_len,
-            f.past_len,
+            if f.past_len == 1 {
+                "its column stays"
+            } else {
+                "their columns stay"
+            },
             s = f.seq_len
         )
-    };
-    let one = if f.seq_len == 1 {
-        " With a single query nothing is blocked: the newest token may look at everything \
-         before it."
-    } else {
-        ""
     };
     format!(
         "A token may use itself and earlier tokens, never later ones. The query at position p \
          may see key j when j ≤ p; the mask adds -∞ everywhere else, so those keys get exactly 0 \
-         weight after softmax.{tail}{one}"
+         weight after softmax.{tail}"
     )
 }
 
@@ -283,12 +319,16 @@ pub fn padding_mask(f: &Facts) -> String {
         })
         .unwrap_or_default();
     format!(
-        "attention_mask marks real tokens 1 and padding 0 over all {} so far (padded keys per \
+        "attention_mask marks real tokens 1 and padding 0 over {} so far (padded keys per \
          batch row: {}). (1 − mask)·−1e9 turns every 0 into −1e9 and, shaped [bsz, 1, 1, \
          kv_len], it is added to every head's and every query's scores. It is a large finite \
          number rather than −∞, so a query whose keys are all padding still gets a softmax (an \
          even spread) instead of NaN.",
-        count(f.kv_len, "token", "tokens"),
+        if f.kv_len == 1 {
+            "the one token".to_string()
+        } else {
+            format!("all {} tokens", f.kv_len)
+        },
         padded.join(", ")
     )
 }
@@ -303,11 +343,17 @@ pub fn softmax(f: &Facts) -> String {
         (false, true) => " Padded entries (−1e9) become about 0.",
         (false, false) => "",
     };
+    let split = if f.kv_len == 1 {
+        "With a single key, all of the weight goes to it.".to_string()
+    } else {
+        format!(
+            "Row i is how query i divides its attention among the {} keys.",
+            f.kv_len
+        )
+    };
     format!(
         "Softmax runs along each row (in float32): e^(s − max) / Σ e^(s − max).{blocked} Every \
-         row sums to 1, as the Σ column shows. Row i is how query i divides its attention among \
-         the {}.",
-        count(f.kv_len, "key", "keys")
+         row sums to 1, as the Σ column shows. {split}"
     )
 }
 
@@ -323,10 +369,14 @@ pub fn weighted_sum(f: &Facts) -> String {
 }
 
 pub fn merge_heads(f: &Facts) -> String {
+    let side = if f.n_heads == 1 {
+        "its one head's output as a row".to_string()
+    } else {
+        format!("its {} head outputs side by side", f.n_heads)
+    };
     format!(
         "Transpose back to [bsz, seq_len, n_heads, head_dim], then reshape so every token has \
-         its {} side by side: {} features. Column hN/d above is head N's feature d.",
-        count(f.n_heads, "head output", "head outputs"),
+         {side}: {} features. Column hN/d above is head N's feature d.",
         f.n_heads * f.head_dim
     )
 }
