@@ -18,4 +18,5 @@ pub mod rope;
 pub mod shapes;
 pub mod text;
 pub mod stepper;
+pub mod terminal;
 pub mod trace;
