@@ -6,7 +6,7 @@
 //!   the one-key stepper in raw mode ([`term`]), redrawn in place;
 //! - standard input not a terminal (a script, a test, a pipe, `/dev/null`), or a terminal that
 //!   cannot draw in place (`TERM=dumb` or unset: an editor's shell buffer, a screen reader
-//!   setup): line mode ([`line`]), one command per line, each screen printed below the last; it
+//!   setup): line mode ([`mod@line`]), one command per line, each screen printed below the last; it
 //!   never waits for a key nobody can press, and with no input at all it prints the whole walk;
 //! - standard input a terminal but output not (`attnstep run | less`): everything printed at
 //!   once ([`print_all`]), since nobody can see a stepper; except with the quiz, which then runs
@@ -64,7 +64,7 @@ pub struct Outcome {
 pub enum Front {
     /// The raw-mode stepper, drawn in place ([`term`]).
     FullScreen,
-    /// One typed command per line ([`line`]).
+    /// One typed command per line ([`mod@line`]).
     Lines,
     /// Everything printed at once ([`print_all`]).
     PrintAll,

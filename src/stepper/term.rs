@@ -4,7 +4,7 @@
 //! The terminal itself (raw mode, signals, suspend, giving it back on every way out) is
 //! [`session`]'s business. Here: the loop, which handles every key already waiting before it
 //! draws once (a paste of 3000 keys is one redraw, not 3000), and the drawing, which decides
-//! with arithmetic how many matrix rows fit the window ([`fit`]) and keeps the fitted screen
+//! with arithmetic how many matrix rows fit the window (`fit_rows`) and keeps the fitted screen
 //! until something other than the scroll offset changes, so scrolling and paging through a
 //! stage render nothing.
 

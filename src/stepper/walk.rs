@@ -405,10 +405,18 @@ fn help_lines() -> Vec<String> {
     lines
 }
 
-/// Wraps plain text to `width` columns, keeping blank lines and each line's indent; a word
-/// longer than a line is broken rather than cut off at the window's edge.
+/// Wraps plain text to `width` columns, keeping blank lines and each line's indent; spaces
+/// between words count as one, and a word longer than a line is broken rather than cut off at
+/// the window's edge.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    crate::text::wrap(text, width, "")
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let line = format!("{indent}{}", words.join(" "));
+        out.extend(crate::text::wrap_paragraph(&line, width, indent));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -421,6 +429,7 @@ mod tests {
             wrap("one two three four\n\n  five six seven", 12),
             vec!["one two", "three four", "", "  five six", "  seven"]
         );
+        assert_eq!(wrap("a  b   c", 20), vec!["a b c"]);
         // A word longer than the width is broken, so nothing is lost past the window's edge.
         assert_eq!(
             wrap("a verylongwordindeed b", 10),

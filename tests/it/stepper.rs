@@ -553,7 +553,7 @@ fn wait_for_state(pid: u32, want: char) {
 
 /// Ctrl-Z (a key in raw mode) and SIGTSTP (`kill -TSTP`) both stop the stepper with the
 /// terminal given back (main screen, cursor shown, cooked mode); SIGCONT (what `fg` sends)
-/// takes the terminal again, in raw mode, and redraws.
+/// takes the terminal again, in raw mode, and redraws, also after an uncatchable SIGSTOP.
 #[cfg(target_os = "linux")]
 #[test]
 fn suspend_gives_the_terminal_back_and_resume_redraws() {
@@ -587,6 +587,13 @@ fn suspend_gives_the_terminal_back_and_resume_redraws() {
         let resumed = stty_of(pid);
         assert!(resumed.contains(&"-icanon".to_string()), "{how}: raw again");
     }
+    // SIGSTOP cannot be caught, so the terminal stays raw while stopped; SIGCONT still brings
+    // the stepper back on its screen.
+    kill("STOP", pid);
+    wait_for_state(pid, 'T');
+    kill("CONT", pid);
+    s.expect("\x1b[?1049h").unwrap();
+    assert!(frame(&mut s).contains("stage 2/13 project"));
     s.send(" ").unwrap();
     s.expect("stage 3/13 split_heads").unwrap();
     s.send("q").unwrap();
