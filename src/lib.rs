@@ -23,5 +23,6 @@ pub mod report;
 pub mod rope;
 pub mod stage;
 pub mod stepper;
+pub mod terminal;
 pub mod text;
 pub mod trace;

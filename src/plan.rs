@@ -14,6 +14,7 @@ use crate::lesson::{self, Lesson};
 use crate::render::color::{self, ColorChoice};
 use crate::render::palette::ThemeChoice;
 use crate::render::{Selection, View};
+use crate::terminal::Terminal;
 use crate::text::{clamp_width, printable_words};
 use crate::trace::StageId;
 
@@ -70,6 +71,19 @@ impl Environment {
             clicolor_force: var("CLICOLOR_FORCE"),
             force_color: var("FORCE_COLOR"),
             colorfgbg: var("COLORFGBG"),
+        }
+    }
+
+    /// The terminal facts in the form the stepper and the layout rules read them.
+    pub fn terminal(&self) -> Terminal {
+        Terminal {
+            stdin_tty: self.stdin_terminal,
+            stdout_tty: self.stdout_terminal,
+            size: self
+                .terminal_width
+                .map(|w| (u16::try_from(w).unwrap_or(u16::MAX), 0)),
+            columns_env: self.columns.clone(),
+            term: self.term.clone(),
         }
     }
 
@@ -215,7 +229,8 @@ fn configuration(req: &Request, lesson: Option<&Lesson>) -> Result<Config, Usage
 
 /// How to walk, from what was asked and what the streams are.
 fn mode(printing: bool, quiz: bool, env: &Environment) -> Mode {
-    let dumb = env.term.as_deref() == Some("dumb");
+    // TERM unset, empty or dumb: nothing can be drawn in place, so walk in lines.
+    let dumb = env.terminal().is_dumb();
     if printing {
         Mode::Print
     } else if env.stdin_terminal && env.stdout_terminal && !dumb {
@@ -262,9 +277,7 @@ fn view(
             cfg.batch - 1
         )));
     }
-    let width = color::width(env.columns.clone(), env.stdout_terminal, || {
-        env.terminal_width
-    });
+    let width = env.terminal().layout_width();
     Ok(View {
         head,
         batch,

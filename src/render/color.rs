@@ -1,10 +1,8 @@
-//! The `--color` decision and the terminal width, made once per run from the environment.
+//! The `--color` decision and the layout width, made once per run.
 //!
-//! Everything below works on values passed in (is stdout a terminal, an environment lookup), so
-//! the rules are tested without a terminal; [`decide_from_env`] and [`width_from_env`] read the
-//! real process state.
-
-use std::io::IsTerminal;
+//! [`decide`] works on values passed in (is stdout a terminal, an environment lookup), so the
+//! rules are tested without a terminal; [`decide_from_env`] and [`width_from_env`] ask
+//! [`crate::terminal`], which probes the process once and clamps every width it reads.
 
 /// The user's `--color` choice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,42 +47,16 @@ pub fn decide(choice: ColorChoice, stdout_tty: bool, env: &dyn Fn(&str) -> Optio
 
 /// [`decide`] for this process: its stdout and its environment.
 pub fn decide_from_env(choice: ColorChoice) -> bool {
-    decide(choice, std::io::stdout().is_terminal(), &|k| {
+    decide(choice, crate::terminal::current().stdout_tty, &|k| {
         std::env::var(k).ok()
     })
 }
 
-/// Narrowest width the renderer lays out for; anything smaller is treated as this.
-pub const MIN_WIDTH: usize = 40;
-/// Width used when stdout is not a terminal and `COLUMNS` does not say otherwise.
-pub const FALLBACK_WIDTH: usize = 100;
-
-/// The width to lay out for: `COLUMNS` if it holds a number, else the terminal's width when
-/// stdout is a terminal, else [`FALLBACK_WIDTH`]; never below [`MIN_WIDTH`].
-pub fn width(
-    columns_env: Option<String>,
-    stdout_tty: bool,
-    terminal_cols: impl FnOnce() -> Option<usize>,
-) -> usize {
-    let from_env = columns_env.and_then(|c| c.trim().parse::<usize>().ok());
-    let w = from_env
-        .or_else(|| if stdout_tty { terminal_cols() } else { None })
-        .filter(|&w| w > 0)
-        .unwrap_or(FALLBACK_WIDTH);
-    w.max(MIN_WIDTH)
-}
-
-/// [`width`] for this process.
+/// The width printed views are laid out for in this process (see
+/// [`crate::terminal::Terminal::layout_width`]): never below 40 columns nor above
+/// [`crate::text::MAX_WIDTH`], whatever `COLUMNS` says.
 pub fn width_from_env() -> usize {
-    width(
-        std::env::var("COLUMNS").ok(),
-        std::io::stdout().is_terminal(),
-        || {
-            crossterm::terminal::size()
-                .ok()
-                .map(|(cols, _)| usize::from(cols))
-        },
-    )
+    crate::terminal::current().layout_width()
 }
 
 #[cfg(test)]
@@ -141,15 +113,5 @@ mod tests {
             false,
             &env(&[("FORCE_COLOR", "1"), ("NO_COLOR", "1")])
         ));
-    }
-
-    #[test]
-    fn width_prefers_columns_then_terminal_then_fallback() {
-        assert_eq!(width(Some("72".into()), true, || Some(200)), 72);
-        assert_eq!(width(None, true, || Some(132)), 132);
-        assert_eq!(width(None, false, || Some(132)), FALLBACK_WIDTH);
-        assert_eq!(width(Some("junk".into()), false, || None), FALLBACK_WIDTH);
-        assert_eq!(width(Some("10".into()), false, || None), MIN_WIDTH);
-        assert_eq!(width(None, true, || None), FALLBACK_WIDTH);
     }
 }

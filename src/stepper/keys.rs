@@ -49,6 +49,13 @@ pub fn is_interrupt(key: &KeyEvent) -> bool {
     key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c')
 }
 
+/// Ctrl-Z, which raw mode delivers as a key rather than SIGTSTP: the stepper suspends itself.
+pub fn is_suspend(key: &KeyEvent) -> bool {
+    key.kind != KeyEventKind::Release
+        && key.modifiers.contains(KeyModifiers::CONTROL)
+        && key.code == KeyCode::Char('z')
+}
+
 impl Keys {
     /// The prompt to show for what is being typed, if anything.
     pub fn prompt(&self) -> Option<String> {
@@ -172,6 +179,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("B", "next batch row"),
     ("j k", "scroll a tall stage by one line"),
     ("Ctrl-L", "redraw"),
+    ("Ctrl-Z", "suspend (fg comes back)"),
     ("?", "show / hide this help"),
     ("q Esc Ctrl-C", "quit"),
 ];
@@ -319,6 +327,19 @@ mod tests {
         assert_eq!(keys.feed(key(KeyCode::F(5))), Action::Ignored);
         let ctrl_l = KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL);
         assert_eq!(keys.feed(ctrl_l), Action::Redraw);
+    }
+
+    #[test]
+    fn ctrl_z_is_a_suspend_and_z_is_not() {
+        assert!(is_suspend(&KeyEvent::new(
+            KeyCode::Char('z'),
+            KeyModifiers::CONTROL
+        )));
+        assert!(!is_suspend(&ch('z')));
+        assert!(!is_suspend(&KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL
+        )));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Line mode: the stepper driven by one typed command per line, for when standard input is not
-//! a terminal (a script, a test, a screen reader setup). Each answer is printed below the last.
+//! a terminal (a script, a test, a screen reader setup) or the terminal cannot draw in place
+//! (`TERM=dumb` or unset). Each answer is printed below the last.
 //!
 //! The commands mirror the keys: `n` (or an empty line) next, `b` back, `g`/`G` first/last,
 //! `g 5` or `5` stage 5 of this step, `:softmax` (or `softmax`) a stage by id, `step 2`,

@@ -1,11 +1,13 @@
 //! Front ends that walk a trace stage by stage: the interactive stepper and the printer.
 //!
-//! [`present`] picks how to walk from what standard input and output are:
+//! [`present`] picks how to walk from the [`Terminal`] ([`front`] holds the rule):
 //!
-//! - both terminals: the one-key stepper in raw mode ([`term`]), redrawn in place;
-//! - standard input not a terminal (a script, a test, a pipe, `/dev/null`): line mode
-//!   ([`line`]), one command per line, each screen printed below the last; it never waits for a
-//!   key nobody can press, and with no input at all it prints the whole walk;
+//! - standard input and output both terminals, and `TERM` set to something other than `dumb`:
+//!   the one-key stepper in raw mode ([`term`]), redrawn in place;
+//! - standard input not a terminal (a script, a test, a pipe, `/dev/null`), or a terminal that
+//!   cannot draw in place (`TERM=dumb` or unset: an editor's shell buffer, a screen reader
+//!   setup): line mode ([`mod@line`]), one command per line, each screen printed below the last; it
+//!   never waits for a key nobody can press, and with no input at all it prints the whole walk;
 //! - standard input a terminal but output not (`attnstep run | less`): everything printed at
 //!   once ([`print_all`]), since nobody can see a stepper; except with the quiz, which then runs
 //!   in line mode so the learner can still type answers.
@@ -13,16 +15,17 @@
 //! The walk is: the presentation's welcome, every shown stage of every step (with its notes),
 //! and an end screen with the closing text and the quiz score. The pieces: [`nav`] the pure
 //! navigation state machine, [`keys`] the key map, [`quiz`] the shape quiz, [`walk`] the screens
-//! they share.
+//! they share, [`session`] the terminal while the stepper owns it (signals, suspend, restoring).
 
 pub mod keys;
 pub mod line;
 pub mod nav;
 pub mod quiz;
+pub mod session;
 pub mod term;
 pub mod walk;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use anyhow::Result;
 
@@ -32,6 +35,7 @@ pub use quiz::QuizScore;
 use crate::numeric::Tensor;
 use crate::presentation::Presentation;
 use crate::render::{self, View};
+use crate::terminal::Terminal;
 use crate::trace::Trace;
 use walk::Walk;
 
@@ -55,6 +59,28 @@ pub struct Outcome {
     pub quiz: Option<QuizScore>,
 }
 
+/// How a walk is presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    /// The raw-mode stepper, drawn in place ([`term`]).
+    FullScreen,
+    /// One typed command per line ([`mod@line`]).
+    Lines,
+    /// Everything printed at once ([`print_all`]).
+    PrintAll,
+}
+
+/// The rule of the module doc: how to walk on `terminal`, with or without the quiz.
+pub fn front(terminal: &Terminal, quiz: bool) -> Front {
+    if terminal.full_screen() {
+        Front::FullScreen
+    } else if !terminal.stdout_tty && terminal.stdin_tty && !quiz {
+        Front::PrintAll
+    } else {
+        Front::Lines
+    }
+}
+
 /// Walks the trace for a reader, interactively when a person is at a terminal (see the module
 /// doc for how the mode is chosen). The head and batch row start at the view's.
 pub fn present(
@@ -64,38 +90,47 @@ pub fn present(
     view: &View,
     opts: &Options,
 ) -> Result<Outcome> {
-    let stdin_tty = io::stdin().is_terminal();
-    let stdout_tty = io::stdout().is_terminal();
-    if stdin_tty && stdout_tty {
-        let mut walk = Walk::new(trace, pres, view, opts);
-        term::run(out, &mut walk)?;
-        Ok(walk.outcome())
-    } else if !stdin_tty || opts.quiz {
-        present_lines(&mut io::stdin().lock(), out, trace, pres, view, opts)
-    } else {
-        print_all(out, trace, pres, view)?;
-        let last = trace
-            .steps
-            .iter()
-            .enumerate()
-            .flat_map(|(i, st)| {
-                st.stages
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, sg)| pres.shows(sg.id))
-                    .map(move |(j, _)| Position { step: i, stage: j })
-            })
-            .last()
-            .unwrap_or(Position { step: 0, stage: 0 });
-        Ok(Outcome {
-            position: last,
-            finished: true,
-            quiz: None,
-        })
+    match front(crate::terminal::current(), opts.quiz) {
+        Front::FullScreen => {
+            let mut walk = Walk::new(trace, pres, view, opts);
+            term::run(out, &mut walk)?;
+            Ok(walk.outcome())
+        }
+        Front::Lines => present_lines(&mut io::stdin().lock(), out, trace, pres, view, opts),
+        Front::PrintAll => print_all_to_the_end(out, trace, pres, view),
     }
 }
 
-/// Line mode on any input: what [`present`] does when standard input is not a terminal.
+/// [`print_all`], and the outcome of a walk that went to the last stage.
+fn print_all_to_the_end(
+    out: &mut dyn Write,
+    trace: &Trace<Tensor>,
+    pres: &Presentation,
+    view: &View,
+) -> Result<Outcome> {
+    print_all(out, trace, pres, view)?;
+    let last = trace
+        .steps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, st)| {
+            st.stages
+                .iter()
+                .enumerate()
+                .filter(|(_, sg)| pres.shows(sg.id))
+                .map(move |(j, _)| Position { step: i, stage: j })
+        })
+        .last()
+        .unwrap_or(Position { step: 0, stage: 0 });
+    Ok(Outcome {
+        position: last,
+        finished: true,
+        quiz: None,
+    })
+}
+
+/// Line mode on any input: what [`present`] does when standard input is not a terminal (or a
+/// dumb one).
 pub fn present_lines(
     input: &mut dyn io::BufRead,
     out: &mut dyn Write,
@@ -211,6 +246,27 @@ mod tests {
         )
         .unwrap();
         (String::from_utf8(out).unwrap(), outcome)
+    }
+
+    #[test]
+    fn the_front_follows_the_terminal() {
+        let term = |stdin_tty, stdout_tty, term: Option<&str>| Terminal {
+            stdin_tty,
+            stdout_tty,
+            term: term.map(String::from),
+            ..Terminal::default()
+        };
+        let xterm = Some("xterm-256color");
+        assert_eq!(front(&term(true, true, xterm), false), Front::FullScreen);
+        assert_eq!(front(&term(true, true, xterm), true), Front::FullScreen);
+        // A terminal that cannot draw in place still takes typed commands.
+        for t in [None, Some(""), Some("dumb")] {
+            assert_eq!(front(&term(true, true, t), false), Front::Lines, "{t:?}");
+        }
+        assert_eq!(front(&term(false, true, xterm), false), Front::Lines);
+        assert_eq!(front(&term(false, false, xterm), false), Front::Lines);
+        assert_eq!(front(&term(true, false, xterm), false), Front::PrintAll);
+        assert_eq!(front(&term(true, false, xterm), true), Front::Lines);
     }
 
     #[test]

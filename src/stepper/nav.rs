@@ -80,6 +80,9 @@ pub struct Nav {
     pub help: bool,
     /// Lines scrolled off the top of a tall screen.
     pub scroll: usize,
+    /// Lines scrolled off the top of the help, kept apart so that opening and closing the
+    /// help leaves a tall stage where it was.
+    pub help_scroll: usize,
     /// The last screen has been reached at least once.
     pub reached_end: bool,
 }
@@ -117,6 +120,7 @@ impl Nav {
             bsz: bsz.max(1),
             help: false,
             scroll: 0,
+            help_scroll: 0,
             reached_end: false,
         };
         nav.note_end();
@@ -222,6 +226,15 @@ impl Nav {
     pub fn set_view(&mut self, head: usize, batch: usize) {
         self.head = head.min(self.n_heads - 1);
         self.batch = batch.min(self.bsz - 1);
+    }
+
+    /// The scroll offset of what is showing: the help's while it is open, else the screen's.
+    pub fn scroll_mut(&mut self) -> &mut usize {
+        if self.help {
+            &mut self.help_scroll
+        } else {
+            &mut self.scroll
+        }
     }
 
     fn go(&mut self, index: usize) {
@@ -349,9 +362,13 @@ impl Nav {
                 }
                 self.batch = n - 1;
             }
-            Command::ToggleHelp => self.help = !self.help,
-            Command::ScrollDown => self.scroll += 1,
-            Command::ScrollUp => self.scroll = self.scroll.saturating_sub(1),
+            Command::ToggleHelp => {
+                self.help = !self.help;
+                self.help_scroll = 0;
+            }
+            // Front ends clamp the offset to what they draw.
+            Command::ScrollDown => *self.scroll_mut() = self.scroll_mut().saturating_add(1),
+            Command::ScrollUp => *self.scroll_mut() = self.scroll_mut().saturating_sub(1),
             Command::Quit => {}
         }
         Ok(())
@@ -539,6 +556,26 @@ mod tests {
         nav.apply(&Command::ToggleHelp).unwrap();
         nav.apply(&Command::Next).unwrap();
         assert!(!nav.help);
+    }
+
+    #[test]
+    fn the_help_scrolls_on_its_own_and_leaves_the_screen_where_it_was() {
+        let mut nav = Nav::new(steps(), false, false, 1, 1);
+        for _ in 0..3 {
+            nav.apply(&Command::ScrollDown).unwrap();
+        }
+        nav.apply(&Command::ToggleHelp).unwrap();
+        assert_eq!(*nav.scroll_mut(), 0, "the help opens at its top");
+        nav.apply(&Command::ScrollDown).unwrap();
+        assert_eq!((nav.help_scroll, nav.scroll), (1, 3));
+        nav.apply(&Command::ToggleHelp).unwrap();
+        assert_eq!(
+            *nav.scroll_mut(),
+            3,
+            "closing the help keeps the screen's scroll"
+        );
+        nav.apply(&Command::ToggleHelp).unwrap();
+        assert_eq!(nav.help_scroll, 0, "and the help opens at its top again");
     }
 
     #[test]

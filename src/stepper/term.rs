@@ -1,187 +1,135 @@
 //! The raw-mode stepper: one key at a time, each screen redrawn in place on the alternate
 //! screen, fitted to the window and redrawn when it is resized.
 //!
-//! The terminal is always given back as it was (cooked mode, cursor shown, main screen): by a
-//! guard dropped on every way out of [`run`], by a panic hook that restores before the panic
-//! message is printed, and on SIGTERM/SIGHUP/SIGINT, which end the loop like `q`. Ctrl-C itself
-//! arrives as a key in raw mode and quits like `q`; a read error on the terminal (it went away)
-//! ends the loop too.
+//! The terminal itself (raw mode, signals, suspend, giving it back on every way out) is
+//! [`session`]'s business. Here: the loop, which handles every key already waiting before it
+//! draws once (a paste of 3000 keys is one redraw, not 3000), and the drawing, which decides
+//! with arithmetic how many matrix rows fit the window (`fit_rows`) and keeps the fitted screen
+//! until something other than the scroll offset changes, so scrolling and paging through a
+//! stage render nothing.
 
 use std::io::{self, Write};
-use std::sync::Arc;
-use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crossterm::style::{Attribute, Print, SetAttribute};
 use crossterm::terminal::{self, Clear, ClearType};
-use crossterm::{cursor, execute, queue};
+use crossterm::{cursor, queue};
 
 use super::keys::{self, Action, Keys};
-use super::nav::Command;
+use super::nav::{Command, Screen};
+use super::session::{self, Input, Request, Session};
 use super::walk::{self, Feedback, Walk};
 use crate::render::{View, skip_escape, visible_width};
+use crate::terminal::window_size;
+use crate::text::{strip_ansi, wrap_paragraph};
 use unicode_width::UnicodeWidthChar;
 
-/// True while this process has the terminal in raw mode (read by the panic hook).
-static RAW: AtomicBool = AtomicBool::new(false);
-static HOOK: Once = Once::new();
+/// Set this variable to make `!` panic inside the loop and `~` keep it busy for five seconds:
+/// lets the tests check that a panic, and a signal during long work, give the terminal back.
+const TEST_KEYS_VAR: &str = "ATTNSTEP_TEST_KEYS";
 
-/// Puts the terminal back: main screen, cursor shown, cooked mode. Safe to call twice.
-fn restore() {
-    if RAW.swap(false, Ordering::SeqCst) {
-        let mut out = io::stdout();
-        let _ = execute!(
-            out,
-            SetAttribute(Attribute::Reset),
-            cursor::Show,
-            terminal::LeaveAlternateScreen
-        );
-        let _ = terminal::disable_raw_mode();
-    }
+/// How long the loop waits for a key before looking at signals again.
+const SLICE: Duration = Duration::from_millis(100);
+/// With input arriving without pause, a frame is still drawn this often.
+const MAX_FRAME_GAP: Duration = Duration::from_millis(100);
+
+/// The window's size now, clamped.
+fn window_now() -> (usize, usize) {
+    let (c, r) = terminal::size().unwrap_or((0, 0));
+    window_size(usize::from(c), usize::from(r))
 }
-
-/// Raw mode for as long as it lives.
-struct Guard {
-    signals: Vec<signal_hook::SigId>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Guard {
-    fn enter() -> Result<Guard> {
-        HOOK.call_once(|| {
-            let previous = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                restore();
-                previous(info);
-            }));
-        });
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut signals = Vec::new();
-        for sig in [
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-            signal_hook::consts::SIGINT,
-        ] {
-            signals.push(signal_hook::flag::register(sig, Arc::clone(&stop))?);
-        }
-        let guard = Guard { signals, stop };
-        terminal::enable_raw_mode()?;
-        RAW.store(true, Ordering::SeqCst);
-        execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
-        Ok(guard)
-    }
-
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        restore();
-        // The process is about to finish; signal-hook leaves these signals ignored rather than
-        // back at their defaults, which only matters for the few moments before exit.
-        for id in self.signals.drain(..) {
-            signal_hook::low_level::unregister(id);
-        }
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Terminal {
-    /// Input is waiting (or a signal interrupted the wait).
-    Ready,
-    /// Nothing arrived within the timeout.
-    Quiet,
-    /// The terminal hung up: nobody is there any more.
-    Gone,
-}
-
-/// Waits up to `timeout_ms` for standard input (the terminal crossterm reads from in raw mode)
-/// to have input or to hang up.
-fn wait_for_terminal(timeout_ms: i32) -> Terminal {
-    let mut fds = [libc::pollfd {
-        fd: libc::STDIN_FILENO,
-        events: libc::POLLIN,
-        revents: 0,
-    }];
-    // SAFETY: `fds` is a valid array of one pollfd for the duration of the call.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, timeout_ms) };
-    if n > 0 && fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-        Terminal::Gone
-    } else if n == 0 {
-        Terminal::Quiet
-    } else {
-        Terminal::Ready
-    }
-}
-
-/// Set this variable to make `!` panic inside the loop: lets the tests check that a panic
-/// gives the terminal back.
-const PANIC_KEY_VAR: &str = "ATTNSTEP_TEST_PANIC_KEY";
 
 /// Runs the walk on the terminal until `q`, Esc, Ctrl-C, a signal, or the terminal going away.
+/// After SIGINT, SIGTERM or SIGHUP the terminal is given back, the quiz score printed, and the
+/// process dies of that signal (see [`session`]).
 pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
-    let panic_key = std::env::var_os(PANIC_KEY_VAR).is_some();
-    let guard = Guard::enter()?;
+    let test_keys = std::env::var_os(TEST_KEYS_VAR).is_some();
+    let session = Session::start()?;
     let mut keys = Keys::default();
     let mut answer = String::new();
     let mut message: Option<String> = None;
-    let (mut cols, mut rows) = terminal::size().unwrap_or((80, 24));
-    let mut dirty = true;
-    let mut layout = Layout::default();
-    while !guard.stopped() {
-        if dirty {
-            layout = draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
-            dirty = false;
+    let (mut cols, mut rows) = window_now();
+    let mut frames = Frames::default();
+    // Since when a redraw has been due (`None`: the screen is up to date).
+    let mut due: Option<Instant> = Some(Instant::now());
+    let signal = loop {
+        match session.request() {
+            Some(Request::Quit(sig)) => break Some(sig),
+            Some(Request::Suspend) => {
+                session.suspend()?;
+                (cols, rows) = window_now();
+                due = Some(Instant::now());
+                continue;
+            }
+            Some(Request::Resume) => {
+                session.resume()?;
+                (cols, rows) = window_now();
+                due = Some(Instant::now());
+                continue;
+            }
+            None => {}
         }
-        // A hung-up terminal (tmux or ssh gone) makes crossterm's poll spin on an endless EOF,
-        // so we watch the terminal ourselves: stop when it hangs up, and wait for input in
-        // short slices so a signal ends the loop.
-        if wait_for_terminal(0) == Terminal::Gone {
-            break;
-        }
-        match event::poll(Duration::ZERO) {
-            Ok(true) => {}
-            Ok(false) => {
-                if wait_for_terminal(200) == Terminal::Gone {
-                    break;
+        // With a frame due, only take input that is already waiting, so everything typed or
+        // pasted meanwhile is handled before one redraw (but draw at least every
+        // MAX_FRAME_GAP while input keeps coming).
+        let input = match due {
+            Some(since) if since.elapsed() >= MAX_FRAME_GAP => Input::Idle,
+            Some(_) => session::next_input(Duration::ZERO),
+            None => session::next_input(SLICE),
+        };
+        let event = match input {
+            Input::Gone => break None,
+            Input::Idle => {
+                if due.take().is_some() {
+                    frames.draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
                 }
                 continue;
             }
-            Err(_) => break,
-        }
-        let key = match event::read() {
-            Err(_) => break,
-            Ok(Event::Resize(c, r)) => {
-                (cols, rows) = (c, r);
-                dirty = true;
+            Input::Event(e) => e,
+        };
+        due.get_or_insert_with(Instant::now);
+        let key = match event {
+            Event::Resize(c, r) => {
+                (cols, rows) = window_size(usize::from(c), usize::from(r));
                 continue;
             }
-            Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => k,
-            Ok(_) => continue,
+            Event::Key(k) if k.kind != KeyEventKind::Release => k,
+            _ => continue,
         };
-        dirty = true;
-        if panic_key && key.code == KeyCode::Char('!') {
-            panic!("panic requested by {PANIC_KEY_VAR}");
+        if test_keys && key.code == KeyCode::Char('!') {
+            panic!("panic requested by {TEST_KEYS_VAR}");
+        }
+        if test_keys && key.code == KeyCode::Char('~') {
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        if keys::is_suspend(&key) {
+            session.suspend()?;
+            (cols, rows) = window_now();
+            continue;
         }
         if walk.asking() {
             match quiz_key(walk, key, &mut answer) {
-                Some(Feedback::Quit) => break,
+                Some(Feedback::Quit) => break None,
                 Some(fb) => message = Some(fb.message()).filter(|m| !m.is_empty()),
                 None => {}
             }
             continue;
         }
         match keys.feed(key) {
-            Action::Command(Command::Quit) => break,
+            Action::Command(Command::Quit) => break None,
             Action::Command(cmd) => {
-                message = match page(&cmd, walk.nav.scroll, layout) {
+                if matches!(cmd, Command::PageDown | Command::PageUp)
+                    && !frames.shows(walk, &answer, message.as_deref(), cols, rows)
+                {
+                    // Paging needs to know how tall this screen is: draw it first.
+                    frames.draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
+                }
+                let scroll = *walk.nav.scroll_mut();
+                message = match page(&cmd, scroll, frames.layout) {
                     Some(scroll) => {
-                        walk.nav.scroll = scroll;
+                        *walk.nav.scroll_mut() = scroll;
                         None
                     }
                     None => walk.apply(&cmd).err(),
@@ -192,17 +140,21 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
                 let mut buf = Vec::new();
                 queue!(buf, Clear(ClearType::All))?;
                 out.write_all(&buf)?;
+                out.flush()?;
             }
             Action::Editing | Action::Ignored => {}
         }
-    }
-    drop(guard);
+    };
+    drop(session);
     if let Some(score) = walk.score().filter(|s| s.asked > 0) {
         for l in walk::score_lines(score, usize::MAX) {
             writeln!(out, "{l}")?;
         }
     }
     out.flush()?;
+    if let Some(sig) = signal {
+        session::die_of(sig);
+    }
     Ok(())
 }
 
@@ -256,19 +208,52 @@ fn page(cmd: &Command, scroll: usize, layout: Layout) -> Option<usize> {
     }
 }
 
-/// Draws the whole screen: title, message, the current screen fitted to the window, and the
-/// status (or prompt) line at the bottom.
-fn draw(
-    out: &mut dyn Write,
-    walk: &mut Walk,
-    keys: &Keys,
+/// What a fitted screen body depends on, the scroll offset aside: while it stays the same, the
+/// body is reused and only the window onto it moves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BodyKey {
+    screen: Screen,
+    help: bool,
+    head: usize,
+    batch: usize,
+    width: usize,
+    avail: usize,
+}
+
+impl BodyKey {
+    /// The key of what `walk` shows now in `avail` rows of `width` columns; `None` while a quiz
+    /// question is asked (its lines change with every try, and cost nothing to make).
+    fn of(walk: &Walk, width: usize, avail: usize) -> Option<BodyKey> {
+        (!walk.asking()).then(|| BodyKey {
+            screen: walk.nav.screen(),
+            help: walk.nav.help,
+            head: walk.nav.head,
+            batch: walk.nav.batch,
+            width,
+            avail,
+        })
+    }
+}
+
+/// The frames drawn so far: the last fitted body and how the last frame laid it out.
+#[derive(Default)]
+struct Frames {
+    /// The body last fitted, with what it was fitted for.
+    body: (Option<BodyKey>, Vec<String>),
+    /// How the last frame fitted.
+    layout: Layout,
+    /// What the last frame showed.
+    drawn: Option<BodyKey>,
+}
+
+/// The lines above the body (the title, a message) and below it (a quiz question and the
+/// answer being typed), for a window `width` wide.
+fn chrome(
+    walk: &Walk,
     answer: &str,
     message: Option<&str>,
-    cols: u16,
-    rows: u16,
-) -> io::Result<Layout> {
-    let width = usize::from(cols.max(20));
-    let height = usize::from(rows.max(3));
+    width: usize,
+) -> (Vec<String>, Vec<String>) {
     let mut top: Vec<String> = Vec::new();
     if let Some(t) = walk.title() {
         top.push(t.to_string());
@@ -279,78 +264,124 @@ fn draw(
         }
         top.push(String::new());
     }
-    let asking = walk.asking();
-    // The last row is the status line; a question also needs its own lines and the input row.
-    let ask: Vec<String> = if asking {
-        let mut a = vec![String::new()];
-        a.extend(walk::wrap(&walk.prompt_line(false), width));
-        a.push(if answer.is_empty() {
+    let mut ask = Vec::new();
+    if walk.asking() {
+        ask.push(String::new());
+        ask.extend(walk::wrap(&walk.prompt_line(false), width));
+        ask.push(if answer.is_empty() {
             "> ▏   (type the sizes, like 2 8 5 64)".to_string()
         } else {
             format!("> {answer}▏")
         });
-        a
-    } else {
-        Vec::new()
-    };
-    let reserved = 1 + ask.len();
-    let avail = height.saturating_sub(reserved + top.len()).max(1);
-    let body = fitted_body(walk, width, avail);
-    let mut lines: Vec<String> = top;
-    let mut layout = Layout {
-        max_scroll: 0,
-        page: avail,
-    };
-    if body.len() <= avail {
-        walk.nav.scroll = 0;
-        lines.extend(body);
-    } else {
-        // Too tall even with smaller matrices: show a window of it, and say so on its last
-        // row rather than in the status line, which keeps saying where we are.
-        let shown = avail.saturating_sub(1).max(1);
-        let overflow = body.len() - shown;
-        layout = Layout {
-            max_scroll: overflow,
-            page: shown,
-        };
-        walk.nav.scroll = walk.nav.scroll.min(overflow);
-        let start = walk.nav.scroll;
-        let below = overflow - start;
-        lines.extend(body.into_iter().skip(start).take(shown));
-        lines.push(scroll_note(start, below));
     }
-    lines.extend(ask);
-    let status = match keys.prompt() {
-        Some(p) => p,
-        None if asking => walk.quiz_status(),
-        None => walk.status(width),
-    };
+    (top, ask)
+}
 
-    // One write per frame: the terminal never shows half a screen.
-    let mut buf: Vec<u8> = Vec::new();
-    queue!(buf, terminal::BeginSynchronizedUpdate)?;
-    let content_rows = height - 1;
-    for row in 0..content_rows {
-        queue!(buf, cursor::MoveTo(0, row as u16))?;
-        if let Some(line) = lines.get(row) {
-            queue!(buf, Print(fit(line, width)), SetAttribute(Attribute::Reset))?;
-        }
-        queue!(buf, Clear(ClearType::UntilNewLine))?;
+/// Rows left for the body in a window `height` rows tall: the status line, the question's lines
+/// and the top lines take theirs.
+fn body_rows(height: usize, top: &[String], ask: &[String]) -> usize {
+    height.saturating_sub(1 + ask.len() + top.len()).max(1)
+}
+
+impl Frames {
+    /// True when the last frame drawn is what `walk` would show now, so its layout holds.
+    fn shows(
+        &self,
+        walk: &Walk,
+        answer: &str,
+        message: Option<&str>,
+        width: usize,
+        height: usize,
+    ) -> bool {
+        let (top, ask) = chrome(walk, answer, message, width);
+        let now = BodyKey::of(walk, width, body_rows(height, &top, &ask));
+        now.is_some() && now == self.drawn
     }
-    let status = fit(&status, width);
-    let pad = width.saturating_sub(visible_width(&status));
-    queue!(
-        buf,
-        cursor::MoveTo(0, content_rows as u16),
-        SetAttribute(Attribute::Reverse),
-        Print(status),
-        Print(" ".repeat(pad)),
-        SetAttribute(Attribute::Reset),
-        terminal::EndSynchronizedUpdate
-    )?;
-    out.write_all(&buf)?;
-    out.flush()?;
-    Ok(layout)
+
+    /// Draws the whole screen: title, message, the current screen fitted to the window, and
+    /// the status (or prompt) line at the bottom. `width` and `height` are already clamped.
+    #[allow(clippy::too_many_arguments)]
+    fn draw(
+        &mut self,
+        out: &mut dyn Write,
+        walk: &mut Walk,
+        keys: &Keys,
+        answer: &str,
+        message: Option<&str>,
+        width: usize,
+        height: usize,
+    ) -> io::Result<()> {
+        let (top, ask) = chrome(walk, answer, message, width);
+        let avail = body_rows(height, &top, &ask);
+        let key = BodyKey::of(walk, width, avail);
+        if key.is_none() || key != self.body.0 {
+            self.body = (key.clone(), fitted_body(walk, width, avail));
+        }
+        let body = &self.body.1;
+        let mut lines: Vec<&str> = top.iter().map(String::as_str).collect();
+        let note;
+        let scroll = walk.nav.scroll_mut();
+        if body.len() <= avail {
+            *scroll = 0;
+            self.layout = Layout {
+                max_scroll: 0,
+                page: avail,
+            };
+            lines.extend(body.iter().map(String::as_str));
+        } else {
+            // Too tall even with smaller matrices: show a window of it, and say so on its last
+            // row rather than in the status line, which keeps saying where we are.
+            let shown = avail.saturating_sub(1).max(1);
+            let overflow = body.len() - shown;
+            self.layout = Layout {
+                max_scroll: overflow,
+                page: shown,
+            };
+            *scroll = (*scroll).min(overflow);
+            let start = *scroll;
+            lines.extend(body[start..start + shown].iter().map(String::as_str));
+            note = scroll_note(start, overflow - start);
+            lines.push(&note);
+        }
+        lines.extend(ask.iter().map(String::as_str));
+        let status = match keys.prompt() {
+            Some(p) => p,
+            None if walk.asking() => walk.quiz_status(),
+            None => walk.status(width),
+        };
+
+        // One write per frame: the terminal never shows half a screen.
+        let mut buf: Vec<u8> = Vec::new();
+        queue!(buf, terminal::BeginSynchronizedUpdate)?;
+        let content_rows = height - 1;
+        for row in 0..content_rows {
+            queue!(buf, cursor::MoveTo(0, to_u16(row)))?;
+            if let Some(line) = lines.get(row) {
+                queue!(buf, Print(fit(line, width)), SetAttribute(Attribute::Reset))?;
+            }
+            queue!(buf, Clear(ClearType::UntilNewLine))?;
+        }
+        let status = fit(&status, width);
+        let pad = width.saturating_sub(visible_width(&status));
+        queue!(
+            buf,
+            cursor::MoveTo(0, to_u16(content_rows)),
+            SetAttribute(Attribute::Reverse),
+            Print(status),
+            Print(" ".repeat(pad)),
+            SetAttribute(Attribute::Reset),
+            terminal::EndSynchronizedUpdate
+        )?;
+        out.write_all(&buf)?;
+        out.flush()?;
+        self.drawn = key;
+        Ok(())
+    }
+}
+
+/// A screen row as the terminal numbers it (heights are clamped far below `u16::MAX`).
+fn to_u16(row: usize) -> u16 {
+    u16::try_from(row).unwrap_or(u16::MAX)
 }
 
 /// The row under a screen that does not fit: `↓ 12 more lines (j) · ↑ 3 above (k)`.
@@ -369,56 +400,88 @@ fn scroll_note(above: usize, below: usize) -> String {
 /// a matrix cut to its first and last row says little.
 const MIN_MATRIX_ROWS: usize = 6;
 
-/// The current screen's lines, drawing matrices with fewer rows until it fits `avail` rows
-/// (down to [`MIN_MATRIX_ROWS`]; past that the screen scrolls).
+/// The current screen's lines for `avail` rows of `width` columns, with as many matrix rows as
+/// fit (see [`fit_rows`]).
 fn fitted_body(walk: &Walk, width: usize, avail: usize) -> Vec<String> {
     let base = walk.view();
-    let mut max_rows = base.max_rows;
-    loop {
+    let render = |max_rows: usize| -> Vec<String> {
         let view = View {
             width,
             max_rows,
             ..base.clone()
         };
-        let body: Vec<String> = walk
-            .body(&view)
+        walk.body(&view)
             .iter()
             .flat_map(|l| wrap_line(l, width))
-            .collect();
-        if body.len() <= avail || max_rows <= MIN_MATRIX_ROWS {
+            .collect()
+    };
+    fit_rows(render, base.max_rows, avail)
+}
+
+/// Draws a screen (`render(max_rows)` gives its lines) with as many matrix rows as fit in
+/// `avail` lines, up to the `asked` ones, deciding the number with arithmetic rather than by
+/// trying one row count after another.
+///
+/// A screen grows with the rows asked for only through its elided matrices, the ones with a
+/// `⋮` row: each shows one more row for each row asked for, until it is shown whole (and then
+/// loses its `⋮` row and stats line, so it grows less than that). So the screen is drawn with
+/// [`MIN_MATRIX_ROWS`] first; its height and its number of `⋮` rows say how many more rows fit,
+/// and it is drawn once more with those. A matrix never gets more rows than the window has,
+/// however large `asked` is. A line broken at the window's width can make the second drawing a
+/// little taller than the arithmetic says: then the count is lowered by the excess once more,
+/// and if that is still too tall the first drawing is used. At most three drawings, usually one
+/// or two, each with at most `avail` rows per matrix. Past [`MIN_MATRIX_ROWS`] a screen that
+/// still does not fit scrolls.
+fn fit_rows(
+    mut render: impl FnMut(usize) -> Vec<String>,
+    asked: usize,
+    avail: usize,
+) -> Vec<String> {
+    let cap = asked.max(2).min(avail.max(MIN_MATRIX_ROWS));
+    let lo = cap.min(MIN_MATRIX_ROWS);
+    let small = render(lo);
+    let growing = elided_rows(&small);
+    if lo == cap || growing == 0 || small.len() >= avail {
+        return small;
+    }
+    let rows = cap.min(lo + (avail - small.len()) / growing);
+    if rows == lo {
+        return small;
+    }
+    let body = render(rows);
+    if body.len() <= avail {
+        return body;
+    }
+    let fewer = rows.saturating_sub((body.len() - avail).div_ceil(growing));
+    if fewer > lo {
+        let body = render(fewer);
+        if body.len() <= avail {
             return body;
         }
-        max_rows -= 1;
     }
+    small
+}
+
+/// How many lines are the `⋮` row of an elided matrix (its first visible character, after
+/// colour codes and spaces).
+fn elided_rows(lines: &[String]) -> usize {
+    lines
+        .iter()
+        .filter(|l| strip_ansi(l).trim_start().starts_with('⋮'))
+        .count()
 }
 
 /// Breaks a plain line wider than the window at spaces, continuing under its indent plus
-/// four columns, so nothing (like the shape after an arrow) is lost. Coloured lines come from
-/// the renderer's tables, which are drawn to the window width; they are cut, not broken.
+/// four columns, so nothing (like the shape after an arrow) is lost; runs of spaces that align
+/// columns stay on the first line. Coloured lines come from the renderer's tables, which are
+/// drawn to the window width; they are cut by [`fit`], not broken.
 pub fn wrap_line(line: &str, width: usize) -> Vec<String> {
     if visible_width(line) <= width || line.contains('\x1b') {
         return vec![line.to_string()];
     }
-    let indent = line.chars().take_while(|c| *c == ' ').count();
+    let indent = line.len() - line.trim_start_matches(' ').len();
     let cont = " ".repeat((indent + 4).min(width / 2));
-    let mut out = Vec::new();
-    let mut cur = " ".repeat(indent);
-    // Pieces are words with the spaces after them, so runs of spaces (column alignment)
-    // survive on the first line.
-    for piece in line[indent..].split_inclusive(' ') {
-        let word = piece.trim_end_matches(' ');
-        let fresh = cur.trim().is_empty();
-        if !fresh && visible_width(&cur) + visible_width(word) > width {
-            out.push(cur.trim_end().to_string());
-            cur = cont.clone();
-        }
-        if word.is_empty() && cur.trim().is_empty() {
-            continue;
-        }
-        cur.push_str(piece);
-    }
-    out.push(cur.trim_end().to_string());
-    out
+    wrap_paragraph(line, width, &cont)
 }
 
 /// Cuts a line (which may hold ANSI colour codes) to `width` columns, ending in `…` when cut,
@@ -499,6 +562,129 @@ mod tests {
             page: 23,
         };
         assert_eq!(page(&Command::PageDown, 0, fits), None);
+    }
+
+    /// A screen like the renderer draws: `fixed` lines, then per matrix a header, its rows
+    /// (numpy-style: `max_rows` of them and a `⋮` row when it has more) and, when elided, a
+    /// stats line.
+    fn screen(fixed: usize, matrices: &[usize], max_rows: usize) -> Vec<String> {
+        let mut lines: Vec<String> = (0..fixed).map(|i| format!("text {i}")).collect();
+        for &n in matrices {
+            lines.push(" pos │ 0 │ 1".into());
+            let plan = crate::render::matrix::plan(n, max_rows);
+            for r in &plan {
+                lines.push(match r {
+                    Some(i) => format!(" {i}   │ 0.1 │ 0.2"),
+                    None => " ⋮   │ ⋮ │ ⋮".into(),
+                });
+            }
+            if plan.contains(&None) {
+                lines.push(format!("  elided; all {n}×2 values"));
+            }
+        }
+        lines
+    }
+
+    /// The most matrix rows (from 6 up to `asked`) with which the screen fits, by trying
+    /// every count: what [`fit_rows`] must find without trying them.
+    fn best_by_search(fixed: usize, matrices: &[usize], asked: usize, avail: usize) -> usize {
+        (MIN_MATRIX_ROWS.min(asked)..=asked.min(200))
+            .rev()
+            .find(|&m| screen(fixed, matrices, m).len() <= avail)
+            .unwrap_or(MIN_MATRIX_ROWS.min(asked))
+    }
+
+    #[test]
+    fn matrix_rows_are_fitted_by_arithmetic_in_at_most_three_drawings() {
+        for matrices in [vec![40], vec![40, 40], vec![4096, 4096], vec![5, 40]] {
+            for asked in [2, 8, 30, 1000, usize::MAX] {
+                for avail in [5, 12, 20, 23, 40, 57, 100] {
+                    let mut drawn = Vec::new();
+                    let body = fit_rows(
+                        |m| {
+                            drawn.push(m);
+                            screen(10, &matrices, m)
+                        },
+                        asked,
+                        avail,
+                    );
+                    let case = format!("{matrices:?} asked {asked} in {avail}: drew {drawn:?}");
+                    assert!(drawn.len() <= 3, "{case}");
+                    assert!(drawn.iter().all(|&m| m <= avail.max(6)), "{case}");
+                    let best = best_by_search(10, &matrices, asked, avail);
+                    let want = screen(10, &matrices, best);
+                    if matrices.iter().all(|&n| n == matrices[0]) {
+                        // Matrices that grow alike: the arithmetic finds the best count.
+                        assert_eq!(body, want, "{case}");
+                    } else {
+                        // One stops growing early: never too tall, perhaps a little short.
+                        assert!(body.len() <= avail.max(want.len()), "{case}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_screen_without_elided_matrices_is_drawn_once() {
+        let mut drawn = 0;
+        let body = fit_rows(
+            |m| {
+                drawn += 1;
+                screen(3, &[5], m)
+            },
+            usize::MAX,
+            50,
+        );
+        assert_eq!(drawn, 1);
+        assert_eq!(body, screen(3, &[5], 5));
+    }
+
+    #[test]
+    fn a_real_stage_is_fitted_like_the_search_finds() {
+        use crate::presentation::Presentation;
+        use crate::stepper::Options;
+        let cfg = crate::config::ConfigSpec {
+            hidden_size: Some(16),
+            num_attention_heads: Some(2),
+            num_key_value_heads: Some(1),
+            steps: Some(vec![40]),
+            ..crate::config::ConfigSpec::default()
+        }
+        .resolve()
+        .unwrap();
+        let trace = crate::forward::trace(&cfg, &mut crate::numeric::Numeric::new(1));
+        let pres = Presentation::default();
+        let view = View {
+            max_rows: usize::MAX,
+            ..View::default()
+        };
+        let mut walk = Walk::new(&trace, &pres, &view, &Options::default());
+        walk.apply(&Command::StageId(crate::trace::StageId::Softmax))
+            .unwrap();
+        let width = 100;
+        let render = |m: usize| {
+            let v = View {
+                width,
+                max_rows: m,
+                ..walk.view()
+            };
+            walk.body(&v)
+                .iter()
+                .flat_map(|l| wrap_line(l, width))
+                .collect::<Vec<_>>()
+        };
+        for avail in [30, 45, 60, 90] {
+            let best = (MIN_MATRIX_ROWS..=avail)
+                .rev()
+                .find(|&m| render(m).len() <= avail)
+                .unwrap_or(MIN_MATRIX_ROWS);
+            assert_eq!(
+                fitted_body(&walk, width, avail),
+                render(best),
+                "in {avail} rows"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! state, the quiz, and the text of each screen (welcome, stage, question, end, help) and of the
 //! status line. Front ends only decide how to read input and where to draw.
 
+use std::cell::RefCell;
 use std::io::Write;
 
 use super::keys;
@@ -10,6 +11,7 @@ use super::quiz::{self, Quiz, QuizScore, Reply};
 use super::{Options, Outcome};
 use crate::numeric::Tensor;
 use crate::presentation::Presentation;
+use crate::render::matrix::StatsCache;
 use crate::render::{self, View};
 use crate::trace::Trace;
 
@@ -65,6 +67,8 @@ pub struct Walk<'a> {
     quiz: Option<Quiz>,
     /// Commands are typed lines, not keys (changes what the status line suggests).
     pub line_mode: bool,
+    /// The stats of the trace's slices drawn so far: screens are drawn again and again.
+    stats: RefCell<StatsCache<'a>>,
 }
 
 impl<'a> Walk<'a> {
@@ -88,6 +92,19 @@ impl<'a> Walk<'a> {
             nav,
             quiz: opts.quiz.then(Quiz::default),
             line_mode: false,
+            stats: RefCell::new(StatsCache::new(
+                trace
+                    .weights
+                    .iter()
+                    .map(|w| &w.value)
+                    .chain(
+                        trace
+                            .steps
+                            .iter()
+                            .flat_map(|st| st.tensors().map(|t| &t.value)),
+                    )
+                    .filter_map(|t| t.data.as_slice_memory_order()),
+            )),
         };
         walk.arrive();
         walk
@@ -211,7 +228,10 @@ impl<'a> Walk<'a> {
     }
 
     fn stage_lines(&self, p: Position, view: &View, width: usize) -> Vec<String> {
-        let text = render::render_stage(self.trace, p.step, p.stage, view);
+        let text = self
+            .stats
+            .borrow_mut()
+            .scope(|| render::render_stage(self.trace, p.step, p.stage, view));
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         let id = self.trace.steps[p.step].stages[p.stage].id;
         let narrow = View {
@@ -398,27 +418,16 @@ fn help_lines() -> Vec<String> {
     lines
 }
 
-/// Wraps plain text to `width` columns, keeping blank lines and each line's indent.
+/// Wraps plain text to `width` columns, keeping blank lines and each line's indent; spaces
+/// between words count as one, and a word longer than a line is broken rather than cut off at
+/// the window's edge.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(10);
     let mut out = Vec::new();
     for line in text.lines() {
-        let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
-        let mut cur = indent.clone();
-        let mut has_word = false;
-        for word in line.split_whitespace() {
-            let needed = cur.chars().count() + usize::from(has_word) + word.chars().count();
-            if has_word && needed > width {
-                out.push(std::mem::replace(&mut cur, indent.clone()));
-                has_word = false;
-            }
-            if has_word {
-                cur.push(' ');
-            }
-            cur.push_str(word);
-            has_word = true;
-        }
-        out.push(if has_word { cur } else { String::new() });
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let line = format!("{indent}{}", words.join(" "));
+        out.extend(crate::text::wrap_paragraph(&line, width, indent));
     }
     out
 }
@@ -433,10 +442,11 @@ mod tests {
             wrap("one two three four\n\n  five six seven", 12),
             vec!["one two", "three four", "", "  five six", "  seven"]
         );
-        // A word longer than the width stands alone rather than being cut.
+        assert_eq!(wrap("a  b   c", 20), vec!["a b c"]);
+        // A word longer than the width is broken, so nothing is lost past the window's edge.
         assert_eq!(
             wrap("a verylongwordindeed b", 10),
-            vec!["a", "verylongwordindeed", "b"]
+            vec!["a", "verylongwo", "rdindeed b"]
         );
     }
 }

@@ -611,9 +611,11 @@ mod terminal {
 
     fn spawn(args: &[&str], state: &Path) -> OsSession {
         let mut cmd = support::command();
+        // A terminal that can draw in place (with TERM unset the stepper walks in lines).
         cmd.args(args)
             .env("ATTNSTEP_STATE_DIR", state)
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm");
         let mut s = Session::spawn(cmd).unwrap();
         s.set_expect_timeout(Some(Duration::from_secs(20)));
         s

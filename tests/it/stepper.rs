@@ -258,9 +258,31 @@ fn spawn_pty(extra: &[&str], env: &[(&str, &str)]) -> Session {
 /// Tests that mean one key = one stage use a window tall enough for every stage, since
 /// Space and PageDown page through a stage taller than the window first.
 fn spawn_pty_in(cols: u16, rows: u16, extra: &[&str], env: &[(&str, &str)]) -> Session {
-    let bin = env!("CARGO_BIN_EXE_attnstep");
+    spawn_pty_env(cols, rows, extra, env, &[])
+}
+
+/// [`spawn_pty_in`] with the variables in `unset` removed from the environment.
+fn spawn_pty_env(
+    cols: u16,
+    rows: u16,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    unset: &[&str],
+) -> Session {
     let mut args: Vec<&str> = GQA.to_vec();
     args.extend(extra);
+    spawn_pty_args(cols, rows, &args, env, unset)
+}
+
+/// Runs `attnstep ARGS` as [`spawn_pty_in`] describes.
+fn spawn_pty_args(
+    cols: u16,
+    rows: u16,
+    args: &[&str],
+    env: &[(&str, &str)],
+    unset: &[&str],
+) -> Session {
+    let bin = env!("CARGO_BIN_EXE_attnstep");
     // `stty sane` gives a normal cooked terminal (the pty library starts with echo off);
     // afterwards the settings must be exactly what they were before. The pty library sets its
     // own default size from the parent after starting the child, so the script waits until
@@ -278,6 +300,9 @@ fn spawn_pty_in(cols: u16, rows: u16, extra: &[&str], env: &[(&str, &str)]) -> S
         .env_remove("RUST_BACKTRACE");
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    for k in unset {
+        cmd.env_remove(k);
     }
     let mut s = Session::spawn(cmd).expect("spawn a pty");
     s.get_process_mut()
@@ -380,7 +405,7 @@ fn ctrl_c_quits_and_restores_the_terminal() {
 
 #[test]
 fn a_panic_still_restores_the_terminal() {
-    let mut s = spawn_pty(&[], &[("ATTNSTEP_TEST_PANIC_KEY", "1")]);
+    let mut s = spawn_pty(&[], &[("ATTNSTEP_TEST_KEYS", "1")]);
     s.expect("stage 1/13 input").unwrap();
     s.send("!").unwrap();
     let (code, settings, screen) = finish(&mut s);
@@ -438,23 +463,304 @@ fn child_of(s: &Session) -> u32 {
         .unwrap()
 }
 
+/// Sends `sig` (a name like `TERM`) to `pid`.
+#[cfg(target_os = "linux")]
+fn kill(sig: &str, pid: u32) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill -{sig} {pid}");
+}
+
 /// SIGHUP is what arrives when the terminal goes away (an ssh connection drops, a tmux pane is
-/// killed); SIGTERM is a plain `kill`. Both end the walk and give the terminal back.
+/// killed); SIGTERM is a plain `kill`; SIGINT a `kill -INT` (Ctrl-C itself is a key in raw
+/// mode). Each ends the walk, gives the terminal back, and the process dies of the signal, so
+/// the shell reports 128 + its number.
 #[cfg(target_os = "linux")]
 #[test]
-fn hangup_and_terminate_signals_restore_the_terminal() {
-    for sig in ["HUP", "TERM"] {
+fn hangup_terminate_and_interrupt_signals_restore_the_terminal() {
+    for (sig, status) in [("HUP", 129), ("TERM", 143), ("INT", 130)] {
         let mut s = spawn_pty(&[], &[]);
         s.expect("stage 1/13 input").unwrap();
-        let pid = child_of(&s);
-        let ok = std::process::Command::new("kill")
-            .args([&format!("-{sig}"), &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        kill(sig, child_of(&s));
         let (code, settings, screen) = finish(&mut s);
-        assert_eq!(code, 0, "SIG{sig}");
+        assert_eq!(code, status, "SIG{sig}");
         assert_cooked(&settings, &screen);
+    }
+}
+
+/// A signal while the loop is busy (the test key `~` keeps it busy for five seconds, as a huge
+/// render would): the signal thread gives the terminal back itself and ends the process, well
+/// before the work is done.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_during_long_work_restores_the_terminal_at_once() {
+    use std::time::Instant;
+    let mut s = spawn_pty(&[], &[("ATTNSTEP_TEST_KEYS", "1")]);
+    s.expect("stage 1/13 input").unwrap();
+    s.send("~").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    kill("TERM", child_of(&s));
+    let (code, settings, screen) = finish(&mut s);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}: the busy loop was waited for",
+        start.elapsed()
+    );
+    assert_eq!(code, 143);
+    assert_cooked(&settings, &screen);
+}
+
+/// The state letter of process `pid` (`T` when stopped), from /proc.
+#[cfg(target_os = "linux")]
+fn state_of(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The state follows the command name in parentheses.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.chars().next().unwrap()
+}
+
+/// The terminal settings of the pty `pid` reads from, as `stty -a` prints them.
+#[cfg(target_os = "linux")]
+fn stty_of(pid: u32) -> Vec<String> {
+    let tty = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    let out = std::process::Command::new("stty")
+        .arg("-a")
+        .arg("-F")
+        .arg(&tty)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until `pid` is in state `want`.
+#[cfg(target_os = "linux")]
+fn wait_for_state(pid: u32, want: char) {
+    let start = std::time::Instant::now();
+    while state_of(pid) != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "process {pid} never reached state {want}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ctrl-Z (a key in raw mode) and SIGTSTP (`kill -TSTP`) both stop the stepper with the
+/// terminal given back (main screen, cursor shown, cooked mode); SIGCONT (what `fg` sends)
+/// takes the terminal again, in raw mode, and redraws, also after an uncatchable SIGSTOP.
+#[cfg(target_os = "linux")]
+#[test]
+fn suspend_gives_the_terminal_back_and_resume_redraws() {
+    let mut s = spawn_pty_in(100, 60, &[], &[]);
+    s.expect("stage 1/13 input").unwrap();
+    s.send(" ").unwrap();
+    s.expect("stage 2/13 project").unwrap();
+    let pid = child_of(&s);
+    for how in ["Ctrl-Z", "SIGTSTP"] {
+        if how == "Ctrl-Z" {
+            s.send("\x1a").unwrap();
+        } else {
+            kill("TSTP", pid);
+        }
+        // The terminal is given back before the process stops.
+        s.expect("\x1b[?1049l").unwrap();
+        wait_for_state(pid, 'T');
+        let stopped = stty_of(pid);
+        for want in ["icanon", "echo"] {
+            assert!(
+                stopped.contains(&want.to_string()),
+                "{how}: {want} off while stopped"
+            );
+        }
+        kill("CONT", pid);
+        // Back on the alternate screen, in raw mode, at the same stage.
+        s.expect("\x1b[?1049h").unwrap();
+        let f = frame(&mut s);
+        assert!(f.contains("stage 2/13 project"), "{how}: {f:?}");
+        wait_for_state(pid, 'S');
+        let resumed = stty_of(pid);
+        assert!(resumed.contains(&"-icanon".to_string()), "{how}: raw again");
+    }
+    // SIGSTOP cannot be caught, so the terminal stays raw while stopped; SIGCONT still brings
+    // the stepper back on its screen.
+    kill("STOP", pid);
+    wait_for_state(pid, 'T');
+    kill("CONT", pid);
+    s.expect("\x1b[?1049h").unwrap();
+    assert!(frame(&mut s).contains("stage 2/13 project"));
+    s.send(" ").unwrap();
+    s.expect("stage 3/13 split_heads").unwrap();
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+/// A paste of 3000 keys then `q`: crossterm used to read the first KiB and leave the rest in
+/// the kernel until another key arrived, while the loop spun at full CPU. Everything must be
+/// read, and the `q` at the end must quit at once.
+#[test]
+fn a_long_paste_is_read_to_its_end() {
+    use std::time::Instant;
+    let mut s = spawn_pty(&[], &[]);
+    s.expect("stage 1/13 input").unwrap();
+    frame(&mut s);
+    let start = Instant::now();
+    s.send(format!("{}q", "j".repeat(3000))).unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the paste took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+/// `--max-rows 18446744073709551615` used to make every key press fit the screen by trying each
+/// row count from there down: the stepper hung and ignored every key. Now the rows that fit are
+/// computed, so keys are answered at once (a generous bound for an unoptimised build).
+#[test]
+fn a_huge_max_rows_is_fitted_to_the_window_at_once() {
+    use std::time::Instant;
+    let mut s = spawn_pty_args(
+        100,
+        40,
+        &[
+            "run",
+            "--max-rows",
+            "18446744073709551615",
+            "--seq-len",
+            "40",
+        ],
+        &[],
+        &[],
+    );
+    s.set_expect_timeout(Some(Duration::from_secs(10)));
+    let first = next_frame_text(&mut s);
+    assert!(first.contains("stage 1/13 input"), "{first:?}");
+    for _ in 0..6 {
+        let start = Instant::now();
+        s.send(" ").unwrap();
+        frame(&mut s);
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "a key took {:?}",
+            start.elapsed()
+        );
+    }
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+/// Reads frames until one with a status line (the first frame may come in pieces).
+fn next_frame_text(s: &mut Session) -> String {
+    let mut all = String::new();
+    for _ in 0..5 {
+        all.push_str(&frame(s));
+        if all.contains(" · step ") {
+            break;
+        }
+    }
+    all
+}
+
+/// With `TERM=dumb` or no `TERM`, the terminal cannot draw in place: the walk runs in line
+/// mode (typed commands, screens printed one after another), never on the alternate screen.
+#[test]
+fn a_dumb_terminal_gets_line_mode() {
+    for unset in [false, true] {
+        let mut s = if unset {
+            spawn_pty_env(100, 40, &[], &[], &["TERM"])
+        } else {
+            spawn_pty_in(100, 40, &[], &[("TERM", "dumb")])
+        };
+        s.expect("[stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help]")
+            .unwrap();
+        s.send("n\r").unwrap();
+        s.expect("[stage 2/13 project · step 1/3 prefill (pos 0..4) · head 1/8 · ? help]")
+            .unwrap();
+        s.send("q\r").unwrap();
+        let (code, settings, screen) = finish(&mut s);
+        assert_eq!(code, 0, "TERM unset: {unset}");
+        assert_eq!(settings[0], "tty-unchanged");
+        assert!(!screen.contains("\x1b[?1049h"), "alternate screen used");
+    }
+}
+
+/// Opening and closing the help leaves a tall stage scrolled where it was, so the next Space
+/// pages on through it instead of starting over (or moving on).
+#[test]
+fn the_help_keeps_a_tall_stages_scroll() {
+    let split = "stage 3/13 split_heads · step 1/3 prefill (pos 0..4)";
+    let mut s = spawn_pty_in(60, 12, &["--batch", "2"], &[]);
+    s.expect("stage 1/13 input").unwrap();
+    frame(&mut s);
+    s.send("3").unwrap();
+    frame(&mut s);
+    s.send("\r").unwrap();
+    assert_eq!(next_frame(&mut s), split);
+    s.send(" ").unwrap();
+    let paged = frame(&mut s);
+    let note = scroll_note_in(&paged);
+    assert!(
+        note.contains("above (k)") && note.contains("more lines"),
+        "{note}"
+    );
+    s.send("?").unwrap();
+    let help = frame(&mut s);
+    assert!(
+        help.contains("Keys") && !help.contains("above (k)"),
+        "{help:?}"
+    );
+    s.send("?").unwrap();
+    let back = frame(&mut s);
+    assert_eq!(status_in(&back).unwrap(), split);
+    assert_eq!(scroll_note_in(&back), note, "the scroll survived the help");
+    s.send(" ").unwrap();
+    let further = frame(&mut s);
+    assert_eq!(status_in(&further).unwrap(), split, "Space paged on");
+    assert_ne!(scroll_note_in(&further), note);
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
+}
+
+/// The `⋯ ↓ 12 more lines (j) · ↑ 3 above (k)` note of a frame.
+fn scroll_note_in(frame: &str) -> String {
+    let i = frame
+        .find("⋯ ")
+        .unwrap_or_else(|| panic!("no scroll note in {frame:?}"));
+    let rest = &frame[i..];
+    rest[..rest.find('\x1b').unwrap_or(rest.len())].to_string()
+}
+
+/// `COLUMNS` beyond any real terminal is clamped: printing every stage neither overflows nor
+/// runs out of memory, and no line is wider than the widest layout.
+#[test]
+fn an_absurd_columns_is_clamped() {
+    for columns in ["18446744073709551615", "100000000000"] {
+        let out = attnstep()
+            .args(GQA)
+            .arg("--all")
+            .env("COLUMNS", columns)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "COLUMNS={columns}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= 1000, "COLUMNS={columns}: a line of {widest}");
+        assert!(text.contains("o_proj"), "COLUMNS={columns}");
     }
 }
 
