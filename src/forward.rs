@@ -224,7 +224,9 @@ pub fn repeat_kv<B: Backend>(b: &B, x: B::T, n_rep: usize, bug: Option<Bug>) -> 
 }
 
 /// `Attention.forward(x, position_embeddings, past_key_value, use_cache=True, attention_mask)`.
-/// Returns the output `[bsz, seq_len, hidden]` and the new cache `(xk, xv)`.
+/// Returns the output `[bsz, seq_len, hidden]` and the new cache `(xk, xv)`. The body is the
+/// Python's three paragraphs, one function each: queries, keys and values up to RoPE; the cache
+/// and the sharing of KV heads; attention itself up to `o_proj`.
 #[allow(clippy::too_many_arguments)]
 fn attention_forward<B: Backend>(
     b: &mut B,
@@ -236,14 +238,31 @@ fn attention_forward<B: Backend>(
     attention_mask: Option<B::T>,
     rec: &mut Recorder<B::T>,
 ) -> (B::T, (B::T, B::T)) {
+    let (xq, xk, xv, xk_unrotated) = queries_keys_values(b, cfg, w, x, position_embeddings, rec);
+    let (xq, xk, xv, past_kv) =
+        cache_and_share(b, cfg, (xq, xk, xv), xk_unrotated, past_key_value, rec);
+    let output = attend(b, cfg, w, (xq, xk, xv), attention_mask, rec);
+    (output, past_kv)
+}
+
+/// `x` → queries, keys and values per head, normalised (QK-norm) and rotated (RoPE). Also
+/// returns the keys before RoPE when the cache-before-RoPE slip needs them.
+#[allow(clippy::type_complexity)]
+fn queries_keys_values<B: Backend>(
+    b: &mut B,
+    cfg: &Config,
+    w: &Weights<B::T>,
+    x: B::T,
+    position_embeddings: (B::T, B::T),
+    rec: &mut Recorder<B::T>,
+) -> (B::T, B::T, B::T, Option<B::T>) {
     use StageId::*;
-    let (n_heads, n_kv_heads, head_dim, n_rep) = (
+    let (n_heads, n_kv_heads, head_dim, bug) = (
         cfg.num_attention_heads,
         cfg.num_key_value_heads,
         cfg.head_dim,
-        cfg.n_rep(),
+        cfg.bug,
     );
-    let bug = cfg.bug;
 
     // bsz, seq_len, _ = x.shape
     let (bsz, seq_len) = (x.shape().dim(0).size, x.shape().dim(1).size);
@@ -307,12 +326,28 @@ fn attention_forward<B: Backend>(
     let xk = b.apply_rope(&xk, &cos, &sin);
     rec.record(Rope, [&cos, &sin, &xq, &xk]);
 
+    (xq, xk, xv, xk_unrotated)
+}
+
+/// The KV cache and `repeat_kv`, then the transpose that puts heads before tokens. Returns the
+/// queries, keys and values `[bsz, n_heads, len, head_dim]` and the new cache.
+#[allow(clippy::type_complexity)]
+fn cache_and_share<B: Backend>(
+    b: &mut B,
+    cfg: &Config,
+    (xq, xk, xv): (B::T, B::T, B::T),
+    xk_unrotated: Option<B::T>,
+    past_key_value: Option<(B::T, B::T)>,
+    rec: &mut Recorder<B::T>,
+) -> (B::T, B::T, B::T, (B::T, B::T)) {
+    use StageId::*;
+    let (n_rep, bug) = (cfg.n_rep(), cfg.bug);
+
     // if past_key_value is not None:
     //     xk = torch.cat([past_key_value[0], xk], dim=1)
     //     xv = torch.cat([past_key_value[1], xv], dim=1)
     // (with no past, xk itself; attnstep names its axis 1 kv_len either way)
     let (past_k, past_v) = past_key_value.unzip();
-    let past_len = past_k.as_ref().map_or(0, |k| k.shape().dim(1).size);
     let xk = b.cat_seq(past_k.as_ref(), &xk); // [bsz, kv_len, n_kv_heads, head_dim]
     let xv = b.cat_seq(past_v.as_ref(), &xv); // [bsz, kv_len, n_kv_heads, head_dim]
     // past_kv = (xk, xv) if use_cache else None
@@ -337,6 +372,24 @@ fn attention_forward<B: Backend>(
     let xk = b.transpose(&xk, 1, 2); // [bsz, n_heads, kv_len, head_dim]
     let xv = b.transpose(&xv, 1, 2); // [bsz, n_heads, kv_len, head_dim]
     rec.record(Transpose, [&xq, &xk, &xv]);
+
+    (xq, xk, xv, past_kv)
+}
+
+/// Scores, masks, softmax, the weighted sum of the values, the merge of the heads and `o_proj`.
+fn attend<B: Backend>(
+    b: &mut B,
+    cfg: &Config,
+    w: &Weights<B::T>,
+    (xq, xk, xv): (B::T, B::T, B::T),
+    attention_mask: Option<B::T>,
+    rec: &mut Recorder<B::T>,
+) -> B::T {
+    use StageId::*;
+    let (n_heads, head_dim, bug) = (cfg.num_attention_heads, cfg.head_dim, cfg.bug);
+    let q = xq.shape(); // [bsz, n_heads, seq_len, head_dim]
+    let (bsz, seq_len) = (q.dim(0).size, q.dim(2).size);
+    let past_len = xk.shape().dim(2).size - seq_len;
 
     // if self.flash and seq_len > 1 and (not self.is_causal or past_key_value is None)
     //         and (attention_mask is None or torch.all(attention_mask == 1)):
@@ -414,5 +467,5 @@ fn attention_forward<B: Backend>(
     let output = b.linear(&output, &w.o_proj); // [bsz, seq_len, hidden]
     rec.record(OProj, [&output]);
 
-    (output, past_kv)
+    output
 }
