@@ -12,6 +12,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigKey, ConfigSpec};
 use crate::memory::{self, Dtype};
+use crate::plan::ModelRequest;
 use crate::render::View;
 use crate::render::color::ColorChoice;
 use crate::render::palette::ThemeChoice;
@@ -206,6 +207,16 @@ pub struct GuardArgs {
 /// The attention configuration. Explicit flags override a preset (and a lesson).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigArgs {
+    /// Run a real MiniMind checkpoint: `tiny` (bundled, trained) or a directory in the Hugging
+    /// Face layout (config.json, model.safetensors, tokenizer.json). Needs --text.
+    #[arg(long, value_name = "DIR|tiny", help_heading = "Checkpoint")]
+    pub weights: Option<String>,
+    /// The text to run through the checkpoint; its tokens label the rows and columns.
+    #[arg(long, value_name = "TEXT", help_heading = "Checkpoint")]
+    pub text: Option<String>,
+    /// The checkpoint's layer to step through (0-based) [default: 0].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = index, help_heading = "Checkpoint")]
+    pub layer: Option<usize>,
     /// Start from a model's published attention dimensions (minimind2, llama-3-8b, …; see
     /// `attnstep presets`).
     #[arg(long, value_name = "NAME")]
@@ -270,6 +281,19 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
+    /// The checkpoint asked for, if any.
+    pub fn model(&self) -> Option<ModelRequest> {
+        let weights = self.weights.clone();
+        match (weights, &self.text, self.layer) {
+            (None, None, None) => None,
+            (weights, text, layer) => Some(ModelRequest {
+                weights,
+                text: text.clone(),
+                layer,
+            }),
+        }
+    }
+
     /// What the flags set, as a layer over presets and lessons.
     pub fn spec(&self) -> ConfigSpec {
         ConfigSpec {

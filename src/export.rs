@@ -36,6 +36,9 @@ impl Serialize for TraceJson<'_> {
         )?;
         let steps: Vec<StepJson> = t.steps.iter().map(StepJson).collect();
         st.serialize_field("steps", &steps)?;
+        if let Some(model) = &t.model {
+            st.serialize_field("model", model)?;
+        }
         st.end()
     }
 }

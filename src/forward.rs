@@ -151,6 +151,7 @@ pub fn trace_with<B: Backend>(
         config: cfg.clone(),
         weights: weights.list(),
         steps,
+        model: None,
     }
 }
 

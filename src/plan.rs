@@ -10,7 +10,7 @@
 
 use crate::config::{Config, ConfigError, ConfigKey, ConfigSpec};
 use crate::error::UsageError;
-use crate::lesson::{self, Lesson};
+use crate::lesson::Lesson;
 use crate::render::color::{self, ColorChoice};
 use crate::render::palette::ThemeChoice;
 use crate::render::{Selection, View};
@@ -131,6 +131,8 @@ pub struct Request {
     pub max_memory: Option<u64>,
     pub all: bool,
     pub quiz: bool,
+    /// `--weights`, `--text`, `--layer`: a real checkpoint instead of random weights.
+    pub model: Option<ModelRequest>,
 }
 
 impl Default for Request {
@@ -145,6 +147,7 @@ impl Default for Request {
             max_memory: None,
             all: false,
             quiz: false,
+            model: None,
         }
     }
 }
@@ -170,6 +173,8 @@ pub struct Plan {
     pub mode: Mode,
     /// Ceiling for a numeric trace, in bytes (commands that compute no numbers have none).
     pub max_memory: Option<u64>,
+    /// The checkpoint to run, when one was asked for.
+    pub model: Option<ModelPlan>,
 }
 
 /// The one refusal for a quiz that cannot be taken.
@@ -182,8 +187,21 @@ pub fn build(
     lesson: Option<&Lesson>,
     env: &Environment,
 ) -> Result<Plan, UsageError> {
-    let config = configuration(req, lesson)?;
-    let selection = selection(req, &config)?;
+    let (model, config) = match &req.model {
+        Some(m) if lesson.is_none() => {
+            let (plan, config) = model::resolve(m, &req.flags, req.flag_name)?;
+            (Some(plan), config)
+        }
+        Some(_) => {
+            return Err(UsageError(
+                "--weights, --text and --layer apply to `attnstep run`, `export` and `shapes`; \
+                 a lesson sets its own configuration"
+                    .into(),
+            ));
+        }
+        None => (None, configuration(req, lesson)?),
+    };
+    let selection = selection(req, &config, model.is_some())?;
     let printing = req.all || selection.step.is_some() || selection.stage.is_some();
     if req.quiz && printing {
         return Err(UsageError(QUIZ_WITH_PRINT.to_owned()));
@@ -204,6 +222,7 @@ pub fn build(
         selection,
         mode,
         max_memory: req.max_memory,
+        model,
     })
 }
 
@@ -292,11 +311,11 @@ fn view(
 }
 
 /// Checks `--stage` and `--step` (1-based) against the configuration.
-fn selection(req: &Request, cfg: &Config) -> Result<Selection, UsageError> {
+fn selection(req: &Request, cfg: &Config, checkpoint: bool) -> Result<Selection, UsageError> {
     let stage = req
         .stage
         .as_deref()
-        .map(|s| parse_stage(s, cfg))
+        .map(|s| parse_stage(s, cfg, checkpoint))
         .transpose()?;
     let step = match req.step {
         None => None,
@@ -312,8 +331,8 @@ fn selection(req: &Request, cfg: &Config) -> Result<Selection, UsageError> {
 }
 
 /// Parses `--stage`: an id (`softmax`) or a 1-based number among the stages this config has.
-fn parse_stage(text: &str, cfg: &Config) -> Result<StageId, UsageError> {
-    let present = lesson::stages_in(cfg);
+fn parse_stage(text: &str, cfg: &Config, checkpoint: bool) -> Result<StageId, UsageError> {
+    let present = StageId::present(cfg, checkpoint);
     if let Ok(n) = text.trim().parse::<usize>() {
         return present.get(n.wrapping_sub(1)).copied().ok_or_else(|| {
             UsageError(format!(
@@ -343,5 +362,8 @@ fn parse_stage(text: &str, cfg: &Config) -> Result<StageId, UsageError> {
     }
 }
 
+mod model;
 #[cfg(test)]
 mod tests;
+
+pub use model::{ModelPlan, ModelRequest};

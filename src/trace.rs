@@ -111,6 +111,22 @@ pub struct Trace<T> {
     pub config: Config,
     pub weights: Vec<Weight<T>>,
     pub steps: Vec<Step<T>>,
+    /// Set when the run is one layer of a real checkpoint rather than random weights.
+    pub model: Option<ModelInfo>,
+}
+
+/// Where a checkpoint run's layer sits and what the whole model made of the text.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ModelInfo {
+    /// How the checkpoint was named (`tiny`, or its directory).
+    pub name: String,
+    /// The layer stepped through (0-based) and how many the model has.
+    pub layer: usize,
+    pub layers: usize,
+    /// The token ids of the text, in order.
+    pub token_ids: Vec<u32>,
+    /// The five most likely next tokens after the last position: (id, label, probability).
+    pub top5: Vec<(u32, String, f32)>,
 }
 
 impl<T> Trace<T> {

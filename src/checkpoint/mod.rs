@@ -15,6 +15,7 @@ mod error;
 mod model;
 mod tensors;
 mod tokenizer;
+mod trace;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

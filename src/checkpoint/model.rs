@@ -28,6 +28,8 @@ pub struct ModelRun {
     /// The chosen layer's attention input `x` (its input_layernorm's output), one
     /// `[bsz=1, seq_len, hidden]` tensor per step.
     pub layer_inputs: Vec<Tensor>,
+    /// The residual stream entering the chosen layer (before its input_layernorm), per step.
+    pub layer_residuals: Vec<Tensor>,
     /// Every layer's output (`MiniMindBlock.forward`), `hidden_states[layer][step]`, each
     /// `[bsz=1, seq_len, hidden]`.
     pub hidden_states: Vec<Vec<Tensor>>,
@@ -62,6 +64,7 @@ impl Checkpoint {
         let mut b = Numeric::new(cfg.seed);
         let mut h = self.embed(ids, steps);
         let mut layer_inputs = Vec::new();
+        let mut layer_residuals = Vec::new();
         let mut hidden_states = Vec::with_capacity(self.config.num_hidden_layers);
         for l in 0..self.config.num_hidden_layers {
             let input_norm = self.norm_weight(&format!("model.layers.{l}.input_layernorm.weight"));
@@ -71,6 +74,7 @@ impl Checkpoint {
                 .collect();
             if l == layer {
                 layer_inputs = xs.clone();
+                layer_residuals = h.clone();
             }
             let trace = forward::trace_with(&cfg, &mut b, self.layer_weights(l)?, xs);
             let post_norm =
@@ -94,6 +98,7 @@ impl Checkpoint {
         let top5 = self.top5(h.last().expect("at least one step"), &mut b);
         Ok(ModelRun {
             layer_inputs,
+            layer_residuals,
             hidden_states,
             top5,
         })

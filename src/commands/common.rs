@@ -30,6 +30,7 @@ pub fn request(
         stage: select.and_then(|s| s.stage.clone()),
         step: select.and_then(|s| s.step),
         max_memory: max_memory.map(|b| b.0),
+        model: config.model(),
         ..Request::default()
     }
 }
@@ -50,7 +51,11 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
 pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
     let cfg = &plan.config;
     let limit = plan.max_memory.unwrap_or(memory::DEFAULT_MAX_MEMORY);
-    let need = memory::estimate(cfg).total();
+    let need = match &plan.model {
+        // Memory-mapped weights cost nothing until read; the activations of every layer do.
+        Some(m) => m.checkpoint.activation_bytes(cfg),
+        None => memory::estimate(cfg).total(),
+    };
     if need > u128::from(limit) {
         let (name, shape, bytes) = memory::largest_tensor(cfg);
         return Err(UsageError(format!(
@@ -64,7 +69,13 @@ pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
         ))
         .into());
     }
-    Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed)))
+    match &plan.model {
+        Some(m) => Ok(m
+            .checkpoint
+            .trace(&m.name, &m.tokens, &cfg.steps, m.layer)
+            .map_err(|e| UsageError(e.to_string()))?),
+        None => Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed))),
+    }
 }
 
 /// Prints a warning that does not stop the command.

@@ -128,14 +128,7 @@ fn build(src: Source, sites: Sites, file: LessonFile) -> Result<Lesson, UsageErr
 
 /// The stages a configuration goes through (QK-norm and padding only when configured).
 pub fn stages_in(cfg: &Config) -> Vec<StageId> {
-    StageId::ALL
-        .into_iter()
-        .filter(|id| match id {
-            StageId::QkNorm => cfg.qk_norm,
-            StageId::PaddingMask => cfg.attention_mask.is_some(),
-            _ => true,
-        })
-        .collect()
+    StageId::present(cfg, false)
 }
 
 /// A stage named in the lesson: known, and happening in its configuration.

@@ -140,6 +140,10 @@ pub fn table(
     let plain = |s: &Shape| shape_text(s, None, pal);
 
     let spec = sg.id.spec();
+    if spec.outputs.is_empty() && spec.reads.is_empty() && spec.weights.is_empty() {
+        // A stage with no tensor of its own (the model's prediction) has no shape table.
+        return String::new();
+    }
     for &id in spec.reads {
         if let Some(t) = st.tensor(id) {
             rows.push(("in".into(), id.name().to_string(), plain(&t.shape)));

@@ -26,6 +26,8 @@ pub struct Facts<'a> {
     pub head: usize,
     pub kv_head: usize,
     pub batch: usize,
+    /// The checkpoint this run comes from, if any.
+    pub model: Option<&'a crate::trace::ModelInfo>,
 }
 
 impl<'a> Facts<'a> {
@@ -53,6 +55,7 @@ impl<'a> Facts<'a> {
             head,
             kv_head: head / n_rep,
             batch: batch.min(cfg.batch - 1),
+            model: trace.model.as_ref(),
         }
     }
 

@@ -21,6 +21,8 @@ pub use facts::Facts;
 /// The stages of one forward call, in MiniMind's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StageId {
+    /// Only with a checkpoint: the hidden state entering the chosen layer.
+    Source,
     Input,
     Project,
     SplitHeads,
@@ -36,11 +38,14 @@ pub enum StageId {
     WeightedSum,
     MergeHeads,
     OProj,
+    /// Only with a checkpoint, last call: what the whole model predicts next.
+    Predict,
 }
 
 /// Every tensor a step records, by role. `name()` is the export name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TensorId {
+    HiddenIn,
     X,
     XqProj,
     XkProj,
@@ -106,7 +111,8 @@ impl WeightId {
 }
 
 impl TensorId {
-    pub const ALL: [TensorId; 29] = [
+    pub const ALL: [TensorId; 30] = [
+        TensorId::HiddenIn,
         TensorId::X,
         TensorId::XqProj,
         TensorId::XkProj,
@@ -142,6 +148,7 @@ impl TensorId {
     pub fn name(self) -> &'static str {
         use TensorId::*;
         match self {
+            HiddenIn => "hidden_in",
             X => "x",
             XqProj => "xq_proj",
             XkProj => "xk_proj",
@@ -266,6 +273,8 @@ pub enum Show {
     RepeatKv,
     /// The attention mask and the bias it becomes.
     Padding,
+    /// The whole model's top next tokens after the last position (a checkpoint run).
+    Predictions,
 }
 
 /// Everything about one stage.
@@ -295,7 +304,8 @@ pub struct StageSpec {
 pub use specs::SPECS;
 
 impl StageId {
-    pub const ALL: [StageId; 15] = [
+    pub const ALL: [StageId; 17] = [
+        StageId::Source,
         StageId::Input,
         StageId::Project,
         StageId::SplitHeads,
@@ -311,7 +321,22 @@ impl StageId {
         StageId::WeightedSum,
         StageId::MergeHeads,
         StageId::OProj,
+        StageId::Predict,
     ];
+
+    /// The stages a run of `cfg` has, in order: QK-norm only with it, the padding mask only
+    /// with a mask, and the checkpoint's source and prediction stages only with a checkpoint.
+    pub fn present(cfg: &crate::config::Config, checkpoint: bool) -> Vec<StageId> {
+        StageId::ALL
+            .into_iter()
+            .filter(|id| match id {
+                StageId::QkNorm => cfg.qk_norm,
+                StageId::PaddingMask => cfg.attention_mask.is_some(),
+                StageId::Source | StageId::Predict => checkpoint,
+                _ => true,
+            })
+            .collect()
+    }
 
     /// This stage's descriptor.
     pub fn spec(self) -> &'static StageSpec {

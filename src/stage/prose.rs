@@ -64,12 +64,20 @@ pub fn input(f: &Facts) -> String {
     } else {
         format!("each of the {} sequences in the batch", f.bsz)
     };
+    let origin = match f.model {
+        Some(m) => format!(
+            "the real hidden state of layer {} of {}, normalised by its input_layernorm",
+            m.layer, m.name
+        ),
+        None => format!(
+            "random here, seed {}; in the model they come from the layer before",
+            f.cfg.seed
+        ),
+    };
     format!(
-        "x holds {} for {rows}; every token is a vector of {} numbers (random here, seed {}; in \
-         the model they come from the layer before). {call}",
+        "x holds {} for {rows}; every token is a vector of {} numbers ({origin}). {call}",
         count(f.seq_len, "token", "tokens"),
-        f.hidden,
-        f.cfg.seed
+        f.hidden
     )
 }
 
@@ -397,5 +405,39 @@ pub fn o_proj(f: &Facts) -> String {
         f.hidden,
         f.n_heads * f.head_dim,
         f.hidden
+    )
+}
+
+pub fn source(f: &Facts) -> String {
+    let Some(m) = f.model else {
+        return String::new();
+    };
+    let path = if m.layer == 0 {
+        "Layer 0 reads the token embeddings themselves (embed_tokens, one row per token id)"
+            .to_string()
+    } else {
+        format!(
+            "Each token's embedding has already passed through layers 0…{} in full (attention \
+             with its own KV cache, a residual add, RMSNorm and the MLP, another residual add)",
+            m.layer - 1
+        )
+    };
+    format!(
+        "{path}. This residual stream, {} numbers per token, enters layer {} of {}; its \
+         input_layernorm (RMSNorm) turns it into the x the attention layer reads next.",
+        f.hidden, m.layer, m.layers
+    )
+}
+
+pub fn predict(f: &Facts) -> String {
+    let Some(m) = f.model else {
+        return String::new();
+    };
+    format!(
+        "After all {} layers, the final RMSNorm and lm_head turn the last position's hidden \
+         state into one score per vocabulary entry; softmax makes them probabilities. Real \
+         weights give a real guess: the list above is the model's own prediction for the token \
+         after the text.",
+        m.layers
     )
 }

@@ -23,7 +23,25 @@ const fn given(id: TensorId) -> Output {
 use TensorId as T;
 
 /// The descriptor of every stage, in [`StageId`] order.
-pub static SPECS: [StageSpec; 15] = [
+pub static SPECS: [StageSpec; 17] = [
+    StageSpec {
+        id: StageId::Source,
+        name: "source",
+        title: "Where x comes from: the real hidden state",
+        code: "hidden_states = self.embed_tokens(input_ids)\n\
+               for layer in self.layers[:N]: hidden_states, _ = layer(hidden_states, …)\n\
+               x = self.layers[N].input_layernorm(hidden_states)",
+        outputs: &[given(T::HiddenIn)],
+        reads: &[],
+        weights: &[],
+        changes_shape: false,
+        optional: true,
+        show: &[Show::Tokens(
+            T::HiddenIn,
+            "the residual stream entering this layer (input_layernorm makes it x)",
+        )],
+        about: prose::source,
+    },
     StageSpec {
         id: StageId::Input,
         name: "input",
@@ -325,5 +343,19 @@ pub static SPECS: [StageSpec; 15] = [
             "rows: tokens · columns: hidden features",
         )],
         about: prose::o_proj,
+    },
+    StageSpec {
+        id: StageId::Predict,
+        name: "predict",
+        title: "What the model predicts next",
+        code: "logits = self.lm_head(self.model.norm(hidden_states))[:, -1]\n\
+               probs = F.softmax(logits, dim=-1)",
+        outputs: &[],
+        reads: &[],
+        weights: &[],
+        changes_shape: false,
+        optional: true,
+        show: &[Show::Predictions],
+        about: prose::predict,
     },
 ];

@@ -2,6 +2,7 @@
 
 mod bugs;
 mod checkpoint;
+mod checkpoint_cli;
 mod cli_errors;
 mod engine;
 mod export;

@@ -248,6 +248,7 @@ fn block(c: &Ctx, step: usize, show: Show) -> Vec<String> {
         Show::KvCache => kv_cache(c, step),
         Show::RepeatKv => repeat_kv(c),
         Show::Padding => padding(c),
+        Show::Predictions => predictions(c),
         Show::ScaleView => one(scale_view(c)),
         Show::FusedPath => vec![fused_path(c)],
     }
@@ -302,4 +303,42 @@ fn heading(c: &Ctx, text: &str) -> String {
         .lines()
         .map(|l| format!("{}\n", c.pal.paint(l, Role::Heading)))
         .collect()
+}
+
+/// The whole model's five most likely next tokens, as a table with a bar per probability.
+fn predictions(c: &Ctx) -> Vec<String> {
+    let Some(m) = c.trace.model.as_ref() else {
+        return Vec::new();
+    };
+    let mut table = Table::new();
+    table
+        .load_style(matrix_style())
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(c.view.width).unwrap_or(u16::MAX))
+        .set_header(vec![
+            Cell::new("rank"),
+            Cell::new("next token"),
+            Cell::new("id"),
+            Cell::new("probability"),
+        ]);
+    for (rank, (id, label, p)) in m.top5.iter().enumerate() {
+        let bar = "█".repeat((p.clamp(0.0, 1.0) * 20.0).round() as usize);
+        table.add_row(vec![
+            Cell::new(rank + 1),
+            Cell::new(crate::text::printable_line(label)),
+            Cell::new(id),
+            Cell::new(format!("{} {bar}", fmt_num(*p, c.view.precision))),
+        ]);
+    }
+    let after = m.token_ids.len().saturating_sub(1);
+    vec![format!(
+        "{}\n{table}\n",
+        c.pal.paint(
+            &format!(
+                "next token after position {after} ({} in all)",
+                m.token_ids.len()
+            ),
+            Role::Heading
+        )
+    )]
 }
