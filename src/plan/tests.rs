@@ -1,6 +1,7 @@
 //! The plan builder without a terminal: modes, refusals, wording, colour and width.
 
 use super::*;
+use crate::lesson;
 
 /// The flag names the command line uses, for the messages these tests check.
 fn flag(key: ConfigKey) -> &'static str {
