@@ -6,7 +6,7 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-/// The role a dimension plays in MiniMind's attention (design.md, "Named dimensions").
+/// The role a dimension plays in MiniMind's attention (ARCHITECTURE.md, "Stages of one forward call").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum DimName {
     Bsz,

@@ -1,4 +1,4 @@
-//! The `attnstep-trace/1` JSON export (design.md, "Trace format"): the config, the weights, and
+//! The `attnstep-trace/1` JSON export (docs/trace-format.md): the config, the weights, and
 //! for every step every tensor under its export name. Non-finite values are written as the
 //! strings "-inf", "inf" and "nan", never as `null`.
 
