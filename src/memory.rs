@@ -286,18 +286,13 @@ fn square_pyramid(m: u128) -> u128 {
 }
 
 /// The element type the tensors are stored in, for byte counts (`--dtype`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
-    #[value(alias = "float32", alias = "fp32")]
     F32,
-    #[value(alias = "bfloat16")]
     Bf16,
-    #[value(alias = "float16", alias = "fp16")]
     F16,
-    #[value(alias = "float8")]
     Fp8,
-    #[value(alias = "i8")]
     Int8,
 }
 

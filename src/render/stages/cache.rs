@@ -68,15 +68,13 @@ pub(super) fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
 pub(super) fn repeat_kv(c: &Ctx) -> Vec<String> {
     let cfg = c.cfg;
     let (n_kv, n_rep) = (cfg.num_key_value_heads, cfg.n_rep());
-    let mut table = Table::new();
-    table
-        .load_style(matrix_style())
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(u16::try_from(c.view.width).unwrap_or(u16::MAX))
-        .set_header(vec![
+    let mut table = table(
+        c,
+        vec![
             Cell::new("KV head"),
             Cell::new(format!("query heads that read it (n_rep={n_rep})")),
-        ]);
+        ],
+    );
     let q_name = |q: usize| {
         if q == c.h {
             if c.pal.enabled {

@@ -310,17 +310,7 @@ fn predictions(c: &Ctx) -> Vec<String> {
     let Some(m) = c.trace.model.as_ref() else {
         return Vec::new();
     };
-    let mut table = Table::new();
-    table
-        .load_style(matrix_style())
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(u16::try_from(c.view.width).unwrap_or(u16::MAX))
-        .set_header(vec![
-            Cell::new("rank"),
-            Cell::new("next token"),
-            Cell::new("id"),
-            Cell::new("probability"),
-        ]);
+    let mut table = table(c, vec!["rank", "next token", "id", "probability"]);
     for (rank, (id, label, p)) in m.top5.iter().enumerate() {
         let bar = "█".repeat((p.clamp(0.0, 1.0) * 20.0).round() as usize);
         table.add_row(vec![
@@ -341,4 +331,15 @@ fn predictions(c: &Ctx) -> Vec<String> {
             Role::Heading
         )
     )]
+}
+
+/// An empty table in the matrix style, as wide as the view, with `header`.
+fn table(c: &Ctx, header: Vec<impl Into<Cell>>) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(matrix_style())
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(c.view.width).unwrap_or(u16::MAX))
+        .set_header(header);
+    table
 }
