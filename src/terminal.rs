@@ -98,15 +98,6 @@ impl Terminal {
             .unwrap_or(FALLBACK_WIDTH);
         clamp_width(w).max(MIN_LAYOUT_WIDTH)
     }
-
-    /// The window's size for a full-screen frame, (columns, rows), each clamped.
-    pub fn window(&self) -> (usize, usize) {
-        let (cols, rows) = self
-            .size
-            .map(|(c, r)| (usize::from(c), usize::from(r)))
-            .unwrap_or((FALLBACK_WIDTH, FALLBACK_HEIGHT));
-        window_size(cols, rows)
-    }
 }
 
 /// A window of `cols`×`rows` as a frame is drawn for it: a zero from a terminal that does not
@@ -172,13 +163,9 @@ mod tests {
             huge("999999999999999999999999999999999999999999").layout_width(),
             FALLBACK_WIDTH
         );
-        assert_eq!(tty(Some((65535, 65535))).window(), (MAX_WIDTH, MAX_HEIGHT));
-        assert_eq!(
-            tty(Some((0, 0))).window(),
-            (FALLBACK_WIDTH, FALLBACK_HEIGHT)
-        );
-        assert_eq!(tty(Some((5, 1))).window(), (20, MIN_HEIGHT));
-        assert_eq!(tty(None).window(), (FALLBACK_WIDTH, FALLBACK_HEIGHT));
+        assert_eq!(window_size(65535, 65535), (MAX_WIDTH, MAX_HEIGHT));
+        assert_eq!(window_size(0, 0), (FALLBACK_WIDTH, FALLBACK_HEIGHT));
+        assert_eq!(window_size(5, 1), (20, MIN_HEIGHT));
     }
 
     #[test]

@@ -158,16 +158,14 @@ impl Nav {
     }
 
     /// True when there is nothing at all to show.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.screens.is_empty()
     }
 
+    #[cfg(test)]
     pub fn screen_count(&self) -> usize {
         self.screens.len()
-    }
-
-    pub fn step_count(&self) -> usize {
-        self.steps.len()
     }
 
     pub fn is_last(&self) -> bool {
