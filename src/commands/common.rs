@@ -6,11 +6,12 @@ use std::io::{self, BufRead};
 use anyhow::Result;
 
 use crate::cli::{self, ByteSize, ConfigArgs, SelectArgs, ViewArgs};
+use crate::config::Config;
 use crate::error::UsageError;
 use crate::files::LineLimit;
 use crate::memory;
 use crate::numeric::{Numeric, Tensor};
-use crate::plan::{Plan, Request, ViewChoices};
+use crate::plan::{Mode, Plan, Request, ViewChoices};
 use crate::trace::Trace;
 
 /// The longest line read from standard input (line mode, the welcome's and resume prompts).
@@ -49,8 +50,17 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
 /// Computes the numeric trace after checking it fits in the memory the plan allows.
 pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
     let cfg = &plan.config;
-    let limit = plan.max_memory.unwrap_or(memory::DEFAULT_MAX_MEMORY);
-    let need = memory::estimate(cfg).total();
+    // A planted slip is compared (`--diff`, the stepper's `d`) with MiniMind's faithful run,
+    // which takes as much again.
+    let twin = cfg.bug.is_some() && (plan.diff || plan.mode != Mode::Print);
+    let runs = if twin { 2 } else { 1 };
+    guard_memory(cfg, memory::estimate(cfg).total() * runs, plan.max_memory)?;
+    Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed)))
+}
+
+/// Refuses to compute `need` bytes of traces (of `cfg`, the largest run) over the limit.
+pub fn guard_memory(cfg: &Config, need: u128, max_memory: Option<u64>) -> Result<()> {
+    let limit = max_memory.unwrap_or(memory::DEFAULT_MAX_MEMORY);
     if need > u128::from(limit) {
         let (name, shape, bytes) = memory::largest_tensor(cfg);
         return Err(UsageError(format!(
@@ -64,7 +74,17 @@ pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
         ))
         .into());
     }
-    Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed)))
+    Ok(())
+}
+
+/// Warns when the planted slip cannot show in this configuration (the flags changed a lesson,
+/// or `run --bug` was given a configuration that hides it): the run is MiniMind's after all.
+pub fn warn_hidden_slip(plan: &Plan) {
+    if let Some(why) = plan.config.bug.and_then(|b| b.hidden_by(&plan.config)) {
+        warn(format!(
+            "{why}; this run computes exactly what MiniMind's does"
+        ));
+    }
 }
 
 /// Prints a warning that does not stop the command.
