@@ -117,7 +117,8 @@ impl Bug {
                 "every call computes RoPE from position 0 instead of from past_len. A prefill \
                  is unaffected; a later call rotates its new tokens as if they stood at the \
                  start, so their distance to the cached keys is wrong. Spot it at the rope \
-                 stage of a decode step: the positions used restart at 0."
+                 stage of a decode step: its cos and sin rows are position 0's (cos 1, sin 0), \
+                 whatever position the call starts at."
             }
             Bug::RepeatKvTiles => {
                 "repeat_kv tiles the KV heads (kv0, kv1, kv0, kv1, …) instead of repeating each \

@@ -55,25 +55,12 @@ pub fn write_list(out: &mut dyn Write, explain: bool) -> std::io::Result<()> {
             "{indent}first shows at: {} ({shape})",
             bug.first_stage()
         )?;
+        // Code lines stay whole, to be found in (or pasted beside) model_minimind.py.
         let line = bug.line();
-        write!(
-            out,
-            "{}",
-            wrap_words(
-                &format!("{indent}MiniMind ({}): {}", line.place(), line.code()),
-                96,
-                "      "
-            )
-        )?;
-        write!(
-            out,
-            "{}",
-            wrap_words(
-                &format!("{indent}planted:  {}", bug.slip_code()),
-                96,
-                "      "
-            )
-        )?;
+        writeln!(out, "{indent}MiniMind ({}):", line.place())?;
+        writeln!(out, "{indent}  {}", line.code())?;
+        writeln!(out, "{indent}planted:")?;
+        writeln!(out, "{indent}  {}", bug.slip_code())?;
         writeln!(out)?;
     }
     Ok(())

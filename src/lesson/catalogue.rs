@@ -55,8 +55,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "bug-scale",
-        "Debugging attention: six bug hunts. Each plants a classic slip in the forward pass; \
-         find the stage where the run goes wrong, then the line.",
+        "Debugging attention: six bug hunts, each a classic slip planted in the forward pass.",
     ),
 ];
 
