@@ -53,8 +53,10 @@ pub enum Command {
     Lessons(LessonsArgs),
     /// List the slips `--bug NAME` can plant in the forward pass (`--explain` gives them away).
     Bugs(BugsArgs),
-    /// Compare two runs with the same seed stage by stage: the flags before `--` make the
-    /// first, the flags after it change the first into the second.
+    /// Compare two runs with the same seed, stage by stage: `attnstep diff FLAGS -- FLAGS`.
+    ///
+    /// The flags before `--` make the first run (A); the flags after it change A into the
+    /// second run (B).
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
 }

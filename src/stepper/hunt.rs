@@ -494,16 +494,15 @@ impl<'a> Hunt<'a> {
     pub fn end_lines(&self, width: usize) -> Vec<String> {
         match self.phase {
             None => Vec::new(),
-            Some(_) if self.first().is_none() => wrap(
-                &format!(
-                    "The planted slip {} does not change this run: {}",
-                    self.bug,
-                    self.bug
-                        .hidden_by(&self.trace.config)
-                        .unwrap_or_else(|| "it computes exactly MiniMind's numbers".into())
-                ),
-                width,
-            ),
+            Some(_) if self.first().is_none() => {
+                let why = self.bug.hidden_by(&self.trace.config).unwrap_or_else(|| {
+                    format!(
+                        "the slip {} leaves every number of this run as it is",
+                        self.bug
+                    )
+                });
+                wrap(&format!("{why}. Nothing to hunt in this run."), width)
+            }
             Some(Phase::Done) => {
                 let mut lines = self.score_lines();
                 lines.extend(wrap(

@@ -650,3 +650,34 @@ fn in_the_terminal_d_toggles_the_comparison_and_a_hunt_is_answered_by_keys() {
     assert_eq!(exit_code(&mut s), 0);
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn export_records_the_slip_and_a_run_that_hides_it_is_warned_about() {
+    let json = ok(&["export", "--bug", "no-scale", "--seq-len", "2", "-o", "-"]);
+    let trace: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(trace["config"]["bug"], "no-scale");
+    let plain = ok(&["export", "--seq-len", "2", "-o", "-"]);
+    let trace: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert!(
+        trace["config"].get("bug").is_none(),
+        "MiniMind's run names no slip"
+    );
+    // A lone prefill cannot show a cache slip: it runs, and says so.
+    let (code, _, err) = run_in(
+        &state_dir("hunt-hidden"),
+        &[
+            "run",
+            "--bug",
+            "causal-not-offset",
+            "--seq-len",
+            "3",
+            "--all",
+        ],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert!(
+        err.starts_with("attnstep: warning: the slip causal-not-offset cannot show"),
+        "{err}"
+    );
+}
