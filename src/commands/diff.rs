@@ -213,13 +213,16 @@ fn write_diff(
         write!(out, "{}", wrap_stage_line(line, width))?;
     }
     if let Some(line) = last_output(a, b, d, tol) {
-        writeln!(out, "{}", pal.paint(&line, Role::Heading))?;
+        for piece in render::wrap_words(&line, width, "").lines() {
+            writeln!(out, "{}", pal.paint(piece, Role::Heading))?;
+        }
     }
     Ok(())
 }
 
-/// The report's stage lines (`▶ scores        xq shape … vs …; …`) list every shape that
-/// differs: wrapped under the verdict column, past the 16 columns of mark and stage name.
+/// A line of the report fitted to `width`: the stage lines (`▶ scores        xq shape … vs
+/// …; …`) list every shape that differs and wrap under the verdict column, past the 16 columns
+/// of mark and stage name; the others wrap as prose.
 fn wrap_stage_line(line: &str, width: usize) -> String {
     const COLUMN: usize = 16;
     let stage_line = line.starts_with(' ') || line.starts_with('▶');
@@ -234,7 +237,8 @@ fn wrap_stage_line(line: &str, width: usize) -> String {
             }
             out
         }
-        _ => format!("{line}\n"),
+        _ if line.is_empty() => "\n".to_owned(),
+        _ => render::wrap_words(line, width, ""),
     }
 }
 
