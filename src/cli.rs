@@ -29,7 +29,9 @@ use crate::render::palette::ThemeChoice;
         attnstep export --preset minimind3 --steps 6,1,1 -o trace.json\n  \
         attnstep shapes --preset llama-3-8b --seq-len 8192 --stage repeat_kv --compare\n  \
         attnstep presets\n  \
-        attnstep lesson 1            (the course starts here; `attnstep lessons` lists it)"
+        attnstep lesson 1            (the course starts here; `attnstep lessons` lists it)\n  \
+        attnstep run --bug no-scale --all --diff      (a planted slip beside MiniMind's run)\n  \
+        attnstep diff --preset minimind2 --steps 6,1 -- --steps 3,3,1"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -50,6 +52,70 @@ pub enum Command {
     Lesson(LessonArgs),
     /// List the bundled lessons; check lesson files (`lessons check FILE…`); print one (`lessons show NAME`).
     Lessons(LessonsArgs),
+    /// List the slips `--bug NAME` can plant in the forward pass (`--explain` gives them away).
+    Bugs(BugsArgs),
+    /// Compare two runs with the same seed, stage by stage: `attnstep diff FLAGS -- FLAGS`.
+    ///
+    /// The flags before `--` make the first run (A); the flags after it change A into the
+    /// second run (B).
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+}
+
+const DIFF_EXAMPLES: &str = "Examples:\n  \
+    attnstep diff --preset minimind2 --steps 6,1 -- --steps 3,3,1    (one-shot vs chunked prefill)\n  \
+    attnstep diff --preset minimind2 --seq-len 5 -- --num-kv-heads 8  (GQA vs MHA)\n  \
+    attnstep diff --steps 4,3 -- --bug causal-not-offset               (MiniMind vs a slip)\n\n\
+    Both runs draw their weights from the same seed, and when they cover the same tokens they \
+    read the same input x, split into each run's calls. Calls are paired by the position they \
+    end at.";
+
+#[derive(Args, Debug)]
+pub struct BugsArgs {
+    /// Also say what each slip is, how to spot it, and the stage where it first shows.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// `--bug`: a slip planted in the forward pass.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BugArgs {
+    /// Plant a slip in the forward pass (see `attnstep bugs`), e.g. --bug softmax-over-queries.
+    #[arg(long, value_name = "NAME")]
+    pub bug: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub bug: BugArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    /// Largest |difference| still counted as equal (float rounding).
+    #[arg(long, value_name = "TOL", default_value_t = 1e-5, value_parser = tolerance)]
+    pub tol: f32,
+    /// Colour: auto, always, or never.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// The second run: flags that change the first (configuration flags and --bug), after `--`.
+    #[arg(last = true, value_name = "FLAGS")]
+    pub other: Vec<String>,
+}
+
+/// The flags after `attnstep diff … --`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "attnstep diff … --",
+    no_binary_name = true,
+    disable_help_flag = true
+)]
+pub struct DiffOther {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub bug: BugArgs,
 }
 
 #[derive(Args, Debug)]
@@ -102,6 +168,8 @@ pub struct LessonArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     #[command(flatten)]
+    pub bug: BugArgs,
+    #[command(flatten)]
     pub guard: GuardArgs,
     #[command(flatten)]
     pub view: ViewArgs,
@@ -143,6 +211,12 @@ pub struct RunArgs {
     pub quiz: bool,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub bug: BugArgs,
+    /// With --bug: print each stage beside MiniMind's faithful run, the first stage that
+    /// differs marked (implies --all; in the stepper, `d` shows the same comparison).
+    #[arg(long)]
+    pub diff: bool,
 }
 
 /// Which stage and step to print.
@@ -162,6 +236,8 @@ pub struct ExportArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub guard: GuardArgs,
+    #[command(flatten)]
+    pub bug: BugArgs,
     /// Where to write the JSON; `-` for standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
@@ -449,6 +525,17 @@ fn positive(text: &str) -> Result<usize, String> {
 /// An index or count where 0 makes sense (`--head 0`, `--decode 0`).
 fn index(text: &str) -> Result<usize, String> {
     whole(text, "must not be negative (a whole number, 0 or more)")
+}
+
+/// A tolerance: a number, 0 or more.
+fn tolerance(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(t) if t >= 0.0 && t.is_finite() => Ok(t),
+        _ => Err(format!(
+            "'{}' is not a tolerance: give a number of 0 or more, such as 1e-5",
+            text.trim()
+        )),
+    }
 }
 
 fn seed(text: &str) -> Result<u64, String> {

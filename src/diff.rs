@@ -57,6 +57,24 @@ impl TraceDiff {
     }
 }
 
+/// Largest difference counted as equal between a run with a planted slip and MiniMind's: both
+/// run the same operations on the same numbers up to the slip, so what agrees agrees exactly.
+pub const SLIP_TOL: f32 = 1e-6;
+
+/// MiniMind's faithful run of the configuration `planted` was run with: the same seed, so the
+/// same weights and inputs, without its slip. `None` when no slip is planted.
+pub fn faithful_twin(planted: &Trace<Tensor>) -> Option<Trace<Tensor>> {
+    planted.config.bug?;
+    let cfg = crate::config::Config {
+        bug: None,
+        ..planted.config.clone()
+    };
+    Some(crate::forward::trace(
+        &cfg,
+        &mut crate::numeric::Numeric::new(cfg.seed),
+    ))
+}
+
 /// Compares two runs of the same layer.
 pub fn diff(a: &Trace<Tensor>, b: &Trace<Tensor>) -> TraceDiff {
     let mut out = TraceDiff::default();

@@ -8,6 +8,7 @@
 //! message whichever command asked. Nothing here touches a terminal or knows clap, so the
 //! rules are unit-tested with plain values.
 
+use crate::bugs;
 use crate::config::{Config, ConfigError, ConfigKey, ConfigSpec};
 use crate::error::UsageError;
 use crate::lesson::Lesson;
@@ -133,6 +134,10 @@ pub struct Request {
     pub quiz: bool,
     /// `--weights`, `--text`, `--layer`: a real checkpoint instead of random weights.
     pub model: Option<ModelRequest>,
+    /// `--bug` as typed: a slip to plant (over the lesson's `bug`).
+    pub bug: Option<String>,
+    /// `--diff`: print each stage beside MiniMind's faithful run.
+    pub diff: bool,
 }
 
 impl Default for Request {
@@ -148,6 +153,8 @@ impl Default for Request {
             all: false,
             quiz: false,
             model: None,
+            bug: None,
+            diff: false,
         }
     }
 }
@@ -175,11 +182,23 @@ pub struct Plan {
     pub max_memory: Option<u64>,
     /// The checkpoint to run, when one was asked for.
     pub model: Option<ModelPlan>,
+    /// Print each stage beside MiniMind's faithful run (a slip is planted).
+    pub diff: bool,
 }
 
 /// The one refusal for a quiz that cannot be taken.
 pub const QUIZ_WITH_PRINT: &str = "--quiz asks for each shape while stepping through every \
      stage; drop --all, --stage and --step to take it";
+
+/// The refusal for a quiz with the comparison printed.
+pub const QUIZ_WITH_DIFF: &str = "--diff prints every stage beside MiniMind's run, and --quiz \
+     steps through the stages asking for shapes: choose one (while stepping, d shows the \
+     comparison of a stage)";
+
+/// The one refusal for a comparison with nothing to compare.
+pub const DIFF_WITHOUT_BUG: &str = "--diff shows each stage beside MiniMind's faithful run, so it \
+     needs a planted slip: add --bug NAME (`attnstep bugs` lists them); to compare two \
+     configurations use `attnstep diff`";
 
 /// Builds the plan; every mistake is a [`UsageError`] worded for where the value came from.
 pub fn build(
@@ -188,6 +207,13 @@ pub fn build(
     env: &Environment,
 ) -> Result<Plan, UsageError> {
     let (model, config) = match &req.model {
+        Some(_) if req.bug.is_some() => {
+            return Err(UsageError(
+                "--bug plants a slip in attnstep's own runs; it cannot be combined with \
+                 --weights (drop one of them)"
+                    .into(),
+            ));
+        }
         Some(m) if lesson.is_none() => {
             let (plan, config) = model::resolve(m, &req.flags, req.flag_name)?;
             (Some(plan), config)
@@ -202,9 +228,15 @@ pub fn build(
         None => (None, configuration(req, lesson)?),
     };
     let selection = selection(req, &config, model.is_some())?;
-    let printing = req.all || selection.step.is_some() || selection.stage.is_some();
+    let printing = req.all || req.diff || selection.step.is_some() || selection.stage.is_some();
+    if req.quiz && req.diff {
+        return Err(UsageError(QUIZ_WITH_DIFF.to_owned()));
+    }
     if req.quiz && printing {
         return Err(UsageError(QUIZ_WITH_PRINT.to_owned()));
+    }
+    if req.diff && config.bug.is_none() {
+        return Err(UsageError(DIFF_WITHOUT_BUG.to_owned()));
     }
     let mode = mode(printing, req.quiz, env);
     if matches!(mode, Mode::Lines { .. }) && env.stdin_directory {
@@ -223,12 +255,32 @@ pub fn build(
         mode,
         max_memory: req.max_memory,
         model,
+        diff: req.diff,
     })
 }
 
-/// Flags over the lesson (if any) over presets and defaults, validated; errors name flags for
-/// what the flags set and the lesson's keys, at their lines, for what the lesson set.
+/// Flags over the lesson (if any) over presets and defaults, validated, with the slip to plant
+/// (`--bug` over the lesson's); errors name flags for what the flags set and the lesson's
+/// keys, at their lines, for what the lesson set.
 fn configuration(req: &Request, lesson: Option<&Lesson>) -> Result<Config, UsageError> {
+    let bug = match &req.bug {
+        Some(name) => Some(bugs::lookup(name).map_err(|e| UsageError(format!("--bug: {e}")))?),
+        None => lesson.and_then(|l| l.bug),
+    };
+    let mut config = unplanted(req, lesson)?;
+    config.bug = bug;
+    if let (Some(bug), Some(why)) = (bug, bugs::shape_error(&config)) {
+        let origin = match &req.bug {
+            Some(_) => format!("--bug {bug}"),
+            None => format!("the lesson's bug = \"{bug}\""),
+        };
+        return Err(UsageError(format!("{origin}: {why}")));
+    }
+    Ok(config)
+}
+
+/// The configuration without its slip.
+fn unplanted(req: &Request, lesson: Option<&Lesson>) -> Result<Config, UsageError> {
     let mut flags = req.flags.clone();
     flags.tokens = flags.tokens.as_deref().map(printable_words);
     let Some(lesson) = lesson else {

@@ -34,6 +34,8 @@ pub struct Presentation {
     pub stages: Option<Vec<StageId>>,
     /// Shown after the last stage: what was learned, what to take next.
     pub closing: Option<String>,
+    /// Ask the learner to find the slip planted in the run (a bug-hunt lesson).
+    pub hunt: bool,
 }
 
 impl Presentation {

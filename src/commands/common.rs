@@ -6,11 +6,12 @@ use std::io::{self, BufRead};
 use anyhow::Result;
 
 use crate::cli::{self, ByteSize, ConfigArgs, SelectArgs, ViewArgs};
+use crate::config::Config;
 use crate::error::UsageError;
 use crate::files::LineLimit;
 use crate::memory;
 use crate::numeric::{Numeric, Tensor};
-use crate::plan::{Plan, Request, ViewChoices};
+use crate::plan::{Mode, Plan, Request, ViewChoices};
 use crate::trace::Trace;
 
 /// The longest line read from standard input (line mode, the welcome's and resume prompts).
@@ -50,12 +51,28 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
 /// Computes the numeric trace after checking it fits in the memory the plan allows.
 pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
     let cfg = &plan.config;
-    let limit = plan.max_memory.unwrap_or(memory::DEFAULT_MAX_MEMORY);
+    // A planted slip is compared (`--diff`, the stepper's `d`) with MiniMind's faithful run,
+    // which takes as much again.
+    let twin = cfg.bug.is_some() && (plan.diff || plan.mode != Mode::Print);
+    let runs = if twin { 2 } else { 1 };
     let need = match &plan.model {
         // Memory-mapped weights cost nothing until read; the activations of every layer do.
         Some(m) => m.checkpoint.activation_bytes(cfg),
-        None => memory::estimate(cfg).total(),
+        None => memory::estimate(cfg).total().saturating_mul(runs),
     };
+    guard_memory(cfg, need, plan.max_memory)?;
+    match &plan.model {
+        Some(m) => Ok(m
+            .checkpoint
+            .trace(&m.name, &m.tokens, &cfg.steps, m.layer)
+            .map_err(|e| UsageError(e.to_string()))?),
+        None => Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed))),
+    }
+}
+
+/// Refuses to compute `need` bytes of traces (of `cfg`, the largest run) over the limit.
+pub fn guard_memory(cfg: &Config, need: u128, max_memory: Option<u64>) -> Result<()> {
+    let limit = max_memory.unwrap_or(memory::DEFAULT_MAX_MEMORY);
     if need > u128::from(limit) {
         let (name, shape, bytes) = memory::largest_tensor(cfg);
         return Err(UsageError(format!(
@@ -69,12 +86,16 @@ pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
         ))
         .into());
     }
-    match &plan.model {
-        Some(m) => Ok(m
-            .checkpoint
-            .trace(&m.name, &m.tokens, &cfg.steps, m.layer)
-            .map_err(|e| UsageError(e.to_string()))?),
-        None => Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed))),
+    Ok(())
+}
+
+/// Warns when the planted slip cannot show in this configuration (the flags changed a lesson,
+/// or `run --bug` was given a configuration that hides it): the run is MiniMind's after all.
+pub fn warn_hidden_slip(plan: &Plan) {
+    if let Some(why) = plan.config.bug.and_then(|b| b.hidden_by(&plan.config)) {
+        warn(format!(
+            "{why}; this run computes exactly what MiniMind's does"
+        ));
     }
 }
 

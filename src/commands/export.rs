@@ -15,6 +15,7 @@ use crate::text::printable_line;
 pub fn run(args: &ExportArgs, env: &Environment) -> Result<()> {
     let request = Request {
         all: true,
+        bug: args.bug.bug.clone(),
         ..common::request(&args.config, None, None, Some(args.guard.max_memory))
     };
     let plan = plan::build(&request, None, env)?;

@@ -20,6 +20,7 @@ pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
     let request = Request {
         all: args.all,
         quiz: args.quiz,
+        bug: args.bug.bug.clone(),
         ..common::request(
             &args.config,
             Some(&args.view),
@@ -28,6 +29,7 @@ pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
         )
     };
     let plan = plan::build(&request, Some(&lesson), env)?;
+    common::warn_hidden_slip(&plan);
     take(&plan, &lesson, args.restart)
 }
 

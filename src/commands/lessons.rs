@@ -10,7 +10,9 @@ use super::common;
 use crate::cli::{LessonsArgs, LessonsCommand};
 use crate::error::{self, UsageError};
 use crate::lesson::progress::{self, Store};
-use crate::lesson::{BUNDLED, find_bundled, load_bundled, load_file, unknown_lesson};
+use crate::lesson::{
+    BUNDLED, find_bundled, load_bundled, load_file, section_starting_at, unknown_lesson,
+};
 use crate::text::printable_line;
 
 pub fn run(args: &LessonsArgs) -> Result<()> {
@@ -72,15 +74,20 @@ fn check(out: &mut dyn Write, files: &[PathBuf]) -> Result<()> {
 /// Prints the bundled course with each lesson's progress; `detailed` adds the summary and
 /// topics under each title.
 pub fn list(out: &mut dyn Write, store: &Store, detailed: bool) -> Result<()> {
-    writeln!(
-        out,
-        "The course: twelve lessons, from the first query to MiniMind's real attention."
-    )?;
-    writeln!(
-        out,
-        "Run one with `attnstep lesson NAME` or `attnstep lesson NUMBER`.\n"
-    )?;
     for (i, b) in BUNDLED.iter().enumerate() {
+        if let Some(heading) = section_starting_at(b.name) {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "{heading}")?;
+            if i == 0 {
+                writeln!(
+                    out,
+                    "Run one with `attnstep lesson NAME` or `attnstep lesson NUMBER`."
+                )?;
+            }
+            writeln!(out)?;
+        }
         let lesson = load_bundled(i + 1, b)?;
         let status = store
             .get(b.name)

@@ -3,7 +3,9 @@
 //! place choices are resolved and refused) and carries it out; [`common`] holds what several
 //! commands share.
 
+mod bugs;
 mod common;
+mod diff;
 mod export;
 mod lesson;
 mod lessons;
@@ -27,6 +29,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Presets(args)) => presets::run(&args),
         Some(Command::Lesson(args)) => lesson::run(&args, &env),
         Some(Command::Lessons(args)) => lessons::run(&args),
+        Some(Command::Bugs(args)) => bugs::run(&args),
+        Some(Command::Diff(args)) => diff::run(&args, &env),
         None => welcome::run(&env),
     }
 }

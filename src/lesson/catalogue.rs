@@ -38,7 +38,34 @@ pub const BUNDLED: &[Bundled] = bundled![
     "rope" => "10-rope.toml",
     "minimind2" => "11-minimind2.toml",
     "minimind3" => "12-minimind3.toml",
+    "bug-scale" => "13-bug-scale.toml",
+    "bug-softmax" => "14-bug-softmax.toml",
+    "bug-causal" => "15-bug-causal.toml",
+    "bug-rope" => "16-bug-rope.toml",
+    "bug-repeat-kv" => "17-bug-repeat-kv.toml",
+    "bug-view" => "18-bug-view.toml",
 ];
+
+/// The course's sections, each named by its first lesson, with the heading `attnstep lessons`
+/// prints above it.
+pub const SECTIONS: &[(&str, &str)] = &[
+    (
+        "tour",
+        "The course: twelve lessons, from the first query to MiniMind's real attention.",
+    ),
+    (
+        "bug-scale",
+        "Debugging attention: six bug hunts, each a classic slip planted in the forward pass.",
+    ),
+];
+
+/// The heading of the section that starts with the bundled lesson `name`, if one does.
+pub fn section_starting_at(name: &str) -> Option<&'static str> {
+    SECTIONS
+        .iter()
+        .find(|(first, _)| *first == name)
+        .map(|(_, h)| *h)
+}
 
 /// Finds a bundled lesson by name (`gqa`, `kv_cache`, `08-gqa`) or number (`8`); the number
 /// returned is 1-based.
@@ -93,7 +120,8 @@ mod tests {
         assert_eq!(find_bundled("8").unwrap().1.name, "gqa");
         assert_eq!(find_bundled("kv_cache").unwrap().0, 6);
         assert_eq!(find_bundled("01-tour").unwrap().1.name, "tour");
-        assert!(find_bundled("13").is_none());
+        assert_eq!(find_bundled("13").unwrap().1.name, "bug-scale");
+        assert!(find_bundled("19").is_none());
         assert!(find_bundled("0").is_none());
         assert!(find_bundled("attention").is_none());
     }
@@ -102,6 +130,14 @@ mod tests {
     fn files_are_numbered_in_course_order() {
         for (i, b) in BUNDLED.iter().enumerate() {
             assert!(b.file.starts_with(&format!("{:02}-", i + 1)), "{}", b.file);
+        }
+    }
+
+    #[test]
+    fn every_section_starts_at_a_bundled_lesson_and_the_first_at_lesson_1() {
+        assert_eq!(SECTIONS[0].0, BUNDLED[0].name);
+        for (first, _) in SECTIONS {
+            assert!(find_bundled(first).is_some(), "{first}");
         }
     }
 

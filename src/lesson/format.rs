@@ -11,6 +11,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::DeTable;
 
+use crate::bugs::{self, Bug};
 use crate::config::{Config, ConfigSpec};
 use crate::error::UsageError;
 use crate::lesson::model::Lesson;
@@ -34,6 +35,7 @@ struct LessonFile {
     head: Option<Spanned<usize>>,
     batch_index: Option<Spanned<usize>>,
     stages: Option<Spanned<Vec<Spanned<String>>>>,
+    bug: Option<Spanned<String>>,
     #[serde(default)]
     config: ConfigSpec,
     #[serde(default)]
@@ -89,6 +91,7 @@ fn build(src: Source, sites: Sites, file: LessonFile) -> Result<Lesson, UsageErr
         presentation: Presentation::default(),
         head: file.head.as_ref().map(|h| *h.get_ref()),
         batch_index: file.batch_index.as_ref().map(|b| *b.get_ref()),
+        bug: None,
         progress_key: src.origin().to_owned(),
         source: src,
         sites,
@@ -101,6 +104,16 @@ fn build(src: Source, sites: Sites, file: LessonFile) -> Result<Lesson, UsageErr
     let stages = match &file.stages {
         None => None,
         Some(list) => Some(shown_stages(src, list, &stages_present)?),
+    };
+    lesson.bug = match &file.bug {
+        None => None,
+        Some(name) => Some(planted(
+            src,
+            name,
+            &cfg,
+            file.stages.as_ref(),
+            stages.as_deref(),
+        )?),
     };
     let notes = notes(src, &file.notes, &stages_present, cfg.steps.len())?;
     let hints = file
@@ -122,8 +135,42 @@ fn build(src: Source, sites: Sites, file: LessonFile) -> Result<Lesson, UsageErr
         hints,
         stages,
         closing: opt(&file.closing),
+        hunt: lesson.bug.is_some(),
     };
     Ok(lesson)
+}
+
+/// The `bug` key: a known slip, one this configuration can run and show, first showing at a
+/// stage the lesson shows (the hunt asks for it).
+fn planted(
+    src: &Source,
+    name: &Spanned<String>,
+    cfg: &Config,
+    list: Option<&Spanned<Vec<Spanned<String>>>>,
+    shown: Option<&[StageId]>,
+) -> Result<Bug, UsageError> {
+    let at = Some(name.span());
+    let bug = bugs::lookup(name.get_ref()).map_err(|e| src.err(at.clone(), e))?;
+    let planted_cfg = Config {
+        bug: Some(bug),
+        ..cfg.clone()
+    };
+    if let Some(why) = bugs::shape_error(&planted_cfg).or_else(|| bug.hidden_by(cfg)) {
+        return Err(src.err(at, why));
+    }
+    if let (Some(list), Some(shown)) = (list, shown) {
+        let first = bug.first_stage();
+        if !shown.contains(&first) {
+            return Err(src.err(
+                Some(list.span()),
+                format!(
+                    "stages leaves out {first}, where the slip {bug} first shows: the hunt asks \
+                     the learner for that stage, so add \"{first}\" to stages"
+                ),
+            ));
+        }
+    }
+    Ok(bug)
 }
 
 /// The stages a configuration goes through (QK-norm and padding only when configured).

@@ -28,7 +28,7 @@ use std::path::Path;
 use crate::error::UsageError;
 use crate::files::{ReadProblem, read_limited};
 
-pub use catalogue::{BUNDLED, Bundled, find_bundled, unknown_lesson};
+pub use catalogue::{BUNDLED, Bundled, find_bundled, section_starting_at, unknown_lesson};
 pub use format::stages_in;
 pub use model::Lesson;
 pub use schema::FORMAT_VERSION;

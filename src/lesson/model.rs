@@ -24,6 +24,8 @@ pub struct Lesson {
     /// The first head and batch row to show, as the lesson sets them.
     pub head: Option<usize>,
     pub batch_index: Option<usize>,
+    /// The slip the lesson plants for the learner to hunt (`bug = "…"`).
+    pub bug: Option<crate::bugs::Bug>,
     /// Key used in the progress store.
     pub progress_key: String,
     pub(super) source: Source,

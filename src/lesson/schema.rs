@@ -59,6 +59,7 @@ const TOP: Keys = &[
     ("head", Kind::Whole),
     ("batch_index", Kind::Whole),
     ("stages", Kind::TextList),
+    ("bug", Kind::Text),
     ("config", Kind::Table),
     ("notes", Kind::TableList),
     ("hints", Kind::TableList),

@@ -277,3 +277,48 @@ fn view_and_selection_are_checked() {
     assert_eq!(p.selection.stage, Some(StageId::Project));
     assert_eq!(p.max_memory, Some(1 << 50));
 }
+
+#[test]
+fn the_slip_comes_from_bug_over_the_lessons_and_is_checked_once() {
+    use crate::bugs::Bug;
+    let hunt = lesson::load("bug-scale").unwrap();
+    // The lesson's own slip, then the flag's over it; runs plant nothing unless asked.
+    let p = plan_with(&Request::default(), &hunt);
+    assert_eq!(p.config.bug, Some(Bug::ScaleByHidden));
+    let over = Request {
+        bug: Some("no_scale".into()),
+        ..Request::default()
+    };
+    assert_eq!(plan_with(&over, &hunt).config.bug, Some(Bug::NoScale));
+    assert_eq!(plan(&Request::default(), &tty()).unwrap().config.bug, None);
+    // A slip that makes the run impossible is refused, named as the flag names it.
+    let gqa = Request {
+        bug: Some("values-not-repeated".into()),
+        ..with(ConfigSpec {
+            num_attention_heads: Some(4),
+            num_key_value_heads: Some(2),
+            ..spec()
+        })
+    };
+    let e = plan(&gqa, &tty()).unwrap_err().0;
+    assert!(
+        e.starts_with("--bug values-not-repeated: output = weights @ xv"),
+        "{e}"
+    );
+    // --diff compares with MiniMind's run: only with a slip, never with the quiz, and it prints.
+    let diff = Request {
+        diff: true,
+        ..Request::default()
+    };
+    assert_eq!(plan(&diff, &tty()).unwrap_err().0, DIFF_WITHOUT_BUG);
+    let planted = Request {
+        bug: Some("no-scale".into()),
+        ..diff.clone()
+    };
+    assert_eq!(plan(&planted, &tty()).unwrap().mode, Mode::Print);
+    let quiz = Request {
+        quiz: true,
+        ..planted
+    };
+    assert_eq!(plan(&quiz, &tty()).unwrap_err().0, QUIZ_WITH_DIFF);
+}

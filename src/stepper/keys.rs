@@ -148,6 +148,7 @@ impl Keys {
             KeyCode::Char('j') => ScrollDown,
             KeyCode::Char('k') => ScrollUp,
             KeyCode::Char('?') => ToggleHelp,
+            KeyCode::Char('d') => ToggleDiff,
             KeyCode::Char('q') | KeyCode::Esc => Quit,
             KeyCode::Char(c) if c.is_ascii_digit() => {
                 self.mode = Mode::Number(c.to_string());
@@ -178,6 +179,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("[ ] or h l", "previous / next head in the matrices"),
     ("B", "next batch row"),
     ("j k", "scroll a tall stage by one line"),
+    ("d", "planted slip: this stage beside MiniMind's run"),
     ("Ctrl-L", "redraw"),
     ("Ctrl-Z", "suspend (fg comes back)"),
     ("?", "show / hide this help"),

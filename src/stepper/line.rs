@@ -58,6 +58,7 @@ pub fn parse_jump(text: &str) -> Result<Option<Command>, String> {
         ("[" | "h", None) => Command::PrevHead,
         ("B", None) => Command::NextBatch,
         ("?" | "help", None) => Command::ToggleHelp,
+        ("d" | "diff", None) => Command::ToggleDiff,
         ("q" | "quit" | "exit", None) => Command::Quit,
         (word, None) => stage_arg(word).map_err(|_| unknown(text))?,
         _ => return Err(unknown(text)),
@@ -96,6 +97,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("step 2", "the same stage in step 2"),
     ("head 3  ]  [", "head 3 / next / previous head"),
     ("batch 2  B", "batch row 2 / next row"),
+    ("d  diff", "planted slip: stages beside MiniMind's run"),
     ("?", "this list"),
     ("q", "quit"),
 ];
@@ -127,6 +129,8 @@ pub fn run(input: &mut dyn BufRead, out: &mut dyn Write, walk: &mut Walk) -> Res
         commands += 1;
         let text = buf.trim_end_matches(['\n', '\r']);
         if walk.asking() {
+            // A bug hunt's answer can change the whole screen (the reveal, the next question).
+            let hunt = walk.hunt_state();
             let fb = walk.answer(text);
             if fb == Feedback::Quit {
                 break;
@@ -135,7 +139,7 @@ pub fn run(input: &mut dyn BufRead, out: &mut dyn Write, walk: &mut Walk) -> Res
             if !msg.is_empty() {
                 writeln!(out, "{msg}")?;
             }
-            if walk.asking() {
+            if walk.asking() && walk.hunt_state() == hunt {
                 writeln!(out, "{}", walk.prompt_line(true))?;
             } else {
                 writeln!(out)?;

@@ -17,6 +17,7 @@
 //! navigation state machine, [`keys`] the key map, [`quiz`] the shape quiz, [`walk`] the screens
 //! they share, [`session`] the terminal while the stepper owns it (signals, suspend, restoring).
 
+pub mod hunt;
 pub mod keys;
 pub mod line;
 pub mod nav;

@@ -54,6 +54,8 @@ pub enum Command {
     /// Batch row `n` (1-based).
     Batch(usize),
     ToggleHelp,
+    /// Show or hide a planted slip's comparison with MiniMind's run (the walk's business).
+    ToggleDiff,
     /// Scroll a screen taller than the window.
     ScrollDown,
     ScrollUp,
@@ -367,7 +369,7 @@ impl Nav {
             // Front ends clamp the offset to what they draw.
             Command::ScrollDown => *self.scroll_mut() = self.scroll_mut().saturating_add(1),
             Command::ScrollUp => *self.scroll_mut() = self.scroll_mut().saturating_sub(1),
-            Command::Quit => {}
+            Command::Quit | Command::ToggleDiff => {}
         }
         Ok(())
     }

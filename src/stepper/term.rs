@@ -218,6 +218,8 @@ struct BodyKey {
     batch: usize,
     width: usize,
     avail: usize,
+    /// What a planted slip's comparison and hunt show.
+    hunt: u8,
 }
 
 impl BodyKey {
@@ -231,6 +233,7 @@ impl BodyKey {
             batch: walk.nav.batch,
             width,
             avail,
+            hunt: walk.hunt_state(),
         })
     }
 }
@@ -269,7 +272,7 @@ fn chrome(
         ask.push(String::new());
         ask.extend(walk::wrap(&walk.prompt_line(false), width));
         ask.push(if answer.is_empty() {
-            "> ▏   (type the sizes, like 2 8 5 64)".to_string()
+            format!("> ▏   {}", walk.answer_placeholder())
         } else {
             format!("> {answer}▏")
         });

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::io::Write;
 
+use super::hunt::{self, Hunt};
 use super::keys;
 use super::nav::{Command, Nav, Position, Screen};
 use super::quiz::{self, Quiz, QuizScore, Reply};
@@ -20,6 +21,8 @@ use crate::trace::Trace;
 pub enum Feedback {
     Reply(Reply),
     Hint(String),
+    /// What the bug hunt says to an answer.
+    Hunt(String),
     /// Left the question (back), to be asked on the next visit.
     Moved(Result<(), String>),
     Quit,
@@ -51,6 +54,7 @@ impl Feedback {
             }
             Feedback::Reply(Reply::Unreadable(why)) => format!("? {why}"),
             Feedback::Hint(h) => format!("hint: {h}"),
+            Feedback::Hunt(m) => m.clone(),
             Feedback::Moved(Ok(())) => String::new(),
             Feedback::Moved(Err(why)) => why.clone(),
             Feedback::Quit => String::new(),
@@ -69,6 +73,8 @@ pub struct Walk<'a> {
     pub line_mode: bool,
     /// The stats of the trace's slices drawn so far: screens are drawn again and again.
     stats: RefCell<StatsCache<'a>>,
+    /// The planted slip, if any: its comparison and hunt ([`hunt`]).
+    hunt: Option<Hunt<'a>>,
 }
 
 impl<'a> Walk<'a> {
@@ -78,7 +84,9 @@ impl<'a> Walk<'a> {
         view: &View,
         opts: &Options,
     ) -> Walk<'a> {
-        let end = pres.closing.is_some() || opts.quiz;
+        let hunt = Hunt::new(trace, pres);
+        let asks = hunt.as_ref().is_some_and(Hunt::has_questions);
+        let end = pres.closing.is_some() || opts.quiz || asks;
         let mut nav = Nav::for_trace(trace, pres, end);
         // The caller settles the first head and batch row (flags over a lesson's) in the view.
         nav.set_view(view.head, view.batch);
@@ -105,6 +113,7 @@ impl<'a> Walk<'a> {
                     )
                     .filter_map(|t| t.data.as_slice_memory_order()),
             )),
+            hunt,
         };
         walk.arrive();
         walk
@@ -125,11 +134,39 @@ impl<'a> Walk<'a> {
 
     /// True while a quiz question waits for its answer.
     pub fn asking(&self) -> bool {
-        self.quiz.as_ref().is_some_and(|q| q.current().is_some())
+        self.quiz.as_ref().is_some_and(|q| q.current().is_some()) || self.hunting()
+    }
+
+    /// The bug hunt's question waits (on the end screen).
+    fn hunting(&self) -> bool {
+        self.nav.screen() == Screen::End && self.hunt.as_ref().is_some_and(Hunt::asking)
+    }
+
+    /// What the slip's comparison and hunt show, as a number that changes with it.
+    pub fn hunt_state(&self) -> u8 {
+        self.hunt.as_ref().map_or(0, Hunt::state)
+    }
+
+    /// What an empty answer field suggests typing.
+    pub fn answer_placeholder(&self) -> &'static str {
+        match &self.hunt {
+            Some(h) if self.hunting() => h.placeholder(),
+            _ => "(type the sizes, like 2 8 5 64)",
+        }
     }
 
     /// Carries out a navigation command (leaving any unanswered question for later).
     pub fn apply(&mut self, cmd: &Command) -> Result<(), String> {
+        if *cmd == Command::ToggleDiff {
+            return match &mut self.hunt {
+                Some(h) => h.toggle(),
+                None => Err(
+                    "d sets a planted slip's run beside MiniMind's: plant one with \
+                     --bug NAME (`attnstep bugs` lists them)"
+                        .into(),
+                ),
+            };
+        }
         let before = self.nav.screen();
         let result = self.nav.apply(cmd);
         if self.nav.screen() != before {
@@ -141,8 +178,11 @@ impl<'a> Walk<'a> {
         result
     }
 
-    /// Queues the quiz questions of the stage just reached.
+    /// Queues the quiz questions of the stage just reached (the bug hunt's on the end screen).
     fn arrive(&mut self) {
+        if let (Some(h), Screen::End) = (&mut self.hunt, self.nav.screen()) {
+            h.enter();
+        }
         let (Some(quiz), Screen::Stage(p)) = (&mut self.quiz, self.nav.screen()) else {
             return;
         };
@@ -153,6 +193,18 @@ impl<'a> Walk<'a> {
     /// back, or `q` to quit.
     pub fn answer(&mut self, text: &str) -> Feedback {
         let text = text.trim();
+        if self.hunting() {
+            let lettered = self.hunt.as_ref().is_some_and(Hunt::choosing_line);
+            if text == "back" || (text == "b" && !lettered) {
+                return Feedback::Moved(self.apply(&Command::Back));
+            }
+            let h = self.hunt.as_mut().expect("hunting");
+            return match text {
+                "q" | "quit" | "exit" => Feedback::Quit,
+                "h" | "hint" | "?" => Feedback::Hunt(h.hint()),
+                _ => Feedback::Hunt(h.answer(text)),
+            };
+        }
         match text {
             "q" | "quit" | "exit" => return Feedback::Quit,
             "b" | "back" => return Feedback::Moved(self.apply(&Command::Back)),
@@ -182,6 +234,9 @@ impl<'a> Walk<'a> {
     /// The line asking the current question; `with_keys` adds what can be typed (line mode
     /// has no status line to say it).
     pub fn prompt_line(&self, with_keys: bool) -> String {
+        if let Some(h) = self.hunt.as_ref().filter(|_| self.hunting()) {
+            return h.prompt(with_keys);
+        }
         let Some(q) = self.question() else {
             return String::new();
         };
@@ -220,6 +275,9 @@ impl<'a> Walk<'a> {
         if let Some(q) = self.question() {
             return self.question_lines(q, width);
         }
+        if let Some(h) = self.hunt.as_ref().filter(|_| self.hunting()) {
+            return h.question_lines(view);
+        }
         match self.nav.screen() {
             Screen::Welcome => wrap(self.pres.welcome.as_deref().unwrap_or_default(), width),
             Screen::Stage(p) => self.stage_lines(p, view, width),
@@ -241,6 +299,10 @@ impl<'a> Walk<'a> {
         for note in self.pres.notes_for(p.step, id) {
             lines.push(String::new());
             lines.extend(render::note(note, &narrow).lines().map(str::to_string));
+        }
+        if let Some(cmp) = self.hunt.as_ref().and_then(|h| h.comparison(p, view)) {
+            lines.push(String::new());
+            lines.extend(cmp.lines().map(str::to_string));
         }
         lines
     }
@@ -289,11 +351,19 @@ impl<'a> Walk<'a> {
             }
             lines.extend(score_lines(score, width));
         }
+        let hunt = self.hunt.as_ref().map(|h| h.end_lines(width));
+        if let Some(h) = hunt.filter(|h| !h.is_empty()) {
+            lines.push(String::new());
+            lines.extend(h);
+        }
         lines
     }
 
     /// The status line under a quiz question.
     pub fn quiz_status(&self) -> String {
+        if let Some(h) = self.hunt.as_ref().filter(|_| self.hunting()) {
+            return h.status();
+        }
         let score = self
             .score()
             .filter(|s| s.asked > 0)
@@ -350,6 +420,9 @@ impl<'a> Walk<'a> {
                 if self.nav.bsz > 1 {
                     optional.push(format!("batch {}/{}", self.nav.batch + 1, self.nav.bsz));
                 }
+                if let Some(h) = &self.hunt {
+                    optional.push(h.status_hint().to_string());
+                }
             }
         }
         if let Some(s) = self.score().filter(|s| s.asked > 0) {
@@ -378,7 +451,7 @@ impl<'a> Walk<'a> {
                 .position()
                 .unwrap_or(Position { step: 0, stage: 0 }),
             finished: self.nav.reached_end,
-            quiz: self.score().cloned(),
+            quiz: hunt::merged_score(self.score(), self.hunt.as_ref()),
         }
     }
 
@@ -390,6 +463,13 @@ impl<'a> Walk<'a> {
         {
             writeln!(out)?;
             for l in score_lines(s, usize::MAX) {
+                writeln!(out, "{l}")?;
+            }
+        }
+        if self.nav.screen() != Screen::End
+            && let Some(h) = &self.hunt
+        {
+            for l in h.score_lines() {
                 writeln!(out, "{l}")?;
             }
         }

@@ -47,26 +47,53 @@ fn usage_error(args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
+/// The debugging section (issue 15), after the course.
+const BUG_HUNTS: [&str; 6] = [
+    "bug-scale",
+    "bug-softmax",
+    "bug-causal",
+    "bug-rope",
+    "bug-repeat-kv",
+    "bug-view",
+];
+
 #[test]
 fn lessons_check_passes_on_every_bundled_lesson() {
+    let all: Vec<&str> = NAMES.iter().chain(&BUG_HUNTS).copied().collect();
     let out = stdout_of(&["lessons", "check"], &state_dir("check"));
-    assert_eq!(out.lines().count(), 12);
+    assert_eq!(out.lines().count(), all.len());
     for (i, line) in out.lines().enumerate() {
         assert!(
-            line.starts_with(&format!("ok  lessons/{:02}-{}.toml", i + 1, NAMES[i])),
+            line.starts_with(&format!("ok  lessons/{:02}-{}.toml", i + 1, all[i])),
             "{line}"
         );
     }
     // The same files checked from disk, as a lesson author would.
-    let files: Vec<String> = (0..12)
-        .map(|i| format!("lessons/{:02}-{}.toml", i + 1, NAMES[i]))
+    let files: Vec<String> = (0..all.len())
+        .map(|i| format!("lessons/{:02}-{}.toml", i + 1, all[i]))
         .collect();
     let mut args = vec!["lessons", "check"];
     args.extend(files.iter().map(String::as_str));
     assert_eq!(
         stdout_of(&args, &state_dir("check-files")).lines().count(),
-        12
+        all.len()
     );
+}
+
+#[test]
+fn the_bug_hunts_are_listed_in_their_own_section_after_the_course() {
+    let out = stdout_of(&["lessons"], &state_dir("list-hunts"));
+    let section = out
+        .find("Debugging attention:")
+        .expect("the section heading");
+    let course_end = out.find(&format!("{:>3}  {} ", 12, NAMES[11])).unwrap();
+    assert!(course_end < section, "{out}");
+    for (i, name) in BUG_HUNTS.iter().enumerate() {
+        let at = out
+            .find(&format!("{:>3}  {name} ", 13 + i))
+            .unwrap_or_else(|| panic!("{name} missing: {out}"));
+        assert!(at > section, "{name} listed before its section");
+    }
 }
 
 #[test]
@@ -251,7 +278,7 @@ fn missing_file_and_unknown_name_are_usage_errors() {
         err.contains("1 tour") && err.contains("12 minimind3"),
         "{err}"
     );
-    usage_error(&["lesson", "13"]);
+    usage_error(&["lesson", "19"]);
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod cli_errors;
 mod engine;
 mod export;
 mod golden;
+mod hunt;
 mod lessons;
 mod render;
 mod shapes;
