@@ -131,6 +131,8 @@ pub struct Request {
     pub max_memory: Option<u64>,
     pub all: bool,
     pub quiz: bool,
+    /// `--variant`: the lesson variant to start with (the first when `None`).
+    pub variant: Option<String>,
 }
 
 impl Default for Request {
@@ -145,6 +147,7 @@ impl Default for Request {
             max_memory: None,
             all: false,
             quiz: false,
+            variant: None,
         }
     }
 }
@@ -161,10 +164,21 @@ pub struct ViewChoices {
     pub theme: ThemeChoice,
 }
 
+/// One named configuration of a lesson with variants, flags laid over it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    pub name: String,
+    pub config: Config,
+}
+
 /// Everything decided: what to compute and how to show it.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The configuration to start with (the chosen variant's, for a lesson with variants).
     pub config: Config,
+    /// Every variant of the lesson, resolved (empty without variants), and the chosen one.
+    pub variants: Vec<Variant>,
+    pub variant: usize,
     pub view: View,
     pub selection: Selection,
     pub mode: Mode,
@@ -182,7 +196,11 @@ pub fn build(
     lesson: Option<&Lesson>,
     env: &Environment,
 ) -> Result<Plan, UsageError> {
-    let config = configuration(req, lesson)?;
+    let (variants, variant) = variants(req, lesson)?;
+    let config = match variants.get(variant) {
+        Some(v) => v.config.clone(),
+        None => configuration(req, lesson, None)?,
+    };
     let selection = selection(req, &config)?;
     let printing = req.all || selection.step.is_some() || selection.stage.is_some();
     if req.quiz && printing {
@@ -200,6 +218,8 @@ pub fn build(
     let view = view(&req.view, lesson, &config, env)?;
     Ok(Plan {
         config,
+        variants,
+        variant,
         view,
         selection,
         mode,
@@ -207,9 +227,53 @@ pub fn build(
     })
 }
 
-/// Flags over the lesson (if any) over presets and defaults, validated; errors name flags for
-/// what the flags set and the lesson's keys, at their lines, for what the lesson set.
-fn configuration(req: &Request, lesson: Option<&Lesson>) -> Result<Config, UsageError> {
+/// Every variant of the lesson with the flags over it, and the index of the one `--variant`
+/// chose (the first by default).
+fn variants(req: &Request, lesson: Option<&Lesson>) -> Result<(Vec<Variant>, usize), UsageError> {
+    let names = lesson.map(Lesson::variant_names).unwrap_or_default();
+    let chosen = match &req.variant {
+        None => 0,
+        Some(_) if names.is_empty() => {
+            return Err(UsageError(match lesson {
+                Some(_) => "--variant: this lesson has no variants; leave --variant out".into(),
+                None => {
+                    "--variant chooses a variant of a lesson: use it with `attnstep lesson`".into()
+                }
+            }));
+        }
+        Some(v) => names.iter().position(|n| n == v).ok_or_else(|| {
+            let near = crate::lesson::source::nearest(v, &names)
+                .map(|n| format!(", did you mean \"{n}\"?"))
+                .unwrap_or_default();
+            UsageError(format!(
+                "--variant {}: no such variant{near}; this lesson's variants are: {}",
+                crate::lesson::source::quoted(v),
+                names.join(", ")
+            ))
+        })?,
+    };
+    let Some(lesson) = lesson else {
+        return Ok((Vec::new(), 0));
+    };
+    let all = (0..names.len())
+        .map(|i| {
+            Ok(Variant {
+                name: names[i].to_owned(),
+                config: configuration(req, Some(lesson), Some(i))?,
+            })
+        })
+        .collect::<Result<_, UsageError>>()?;
+    Ok((all, chosen))
+}
+
+/// Flags over the lesson (if any, with variant `variant` laid over it) over presets and
+/// defaults, validated; errors name flags for what the flags set and the lesson's keys, at
+/// their lines, for what the lesson set.
+fn configuration(
+    req: &Request,
+    lesson: Option<&Lesson>,
+    variant: Option<usize>,
+) -> Result<Config, UsageError> {
     let mut flags = req.flags.clone();
     flags.tokens = flags.tokens.as_deref().map(printable_words);
     let Some(lesson) = lesson else {
@@ -217,14 +281,15 @@ fn configuration(req: &Request, lesson: Option<&Lesson>) -> Result<Config, Usage
             .resolve()
             .map_err(|e| UsageError(e.describe(&|k| (req.flag_name)(k).to_owned())));
     };
-    let mut spec = lesson.spec.overridden_by(&flags);
+    let mut spec = lesson.spec_of(variant).overridden_by(&flags);
     if flags.tokens.is_none() && matches!(spec.resolve(), Err(ConfigError::TokenCount { .. })) {
         // The flags changed the length: the lesson's words no longer fit, so number the
         // positions instead of refusing to run.
         spec.tokens = None;
     }
-    spec.resolve()
-        .map_err(|e| UsageError(lesson.describe_config_error(&e, &flags, &req.flag_name)))
+    spec.resolve().map_err(|e| {
+        UsageError(lesson.describe_variant_config_error(variant, &e, &flags, &req.flag_name))
+    })
 }
 
 /// How to walk, from what was asked and what the streams are.
@@ -243,8 +308,8 @@ fn mode(printing: bool, quiz: bool, env: &Environment) -> Mode {
     }
 }
 
-/// The view: head and batch row (flags, else the lesson's while they exist), limits, colour
-/// and width.
+/// The view: head and batch row (flags, else the lesson's while they exist), limits (flags,
+/// else the lesson's `[view]`, else the defaults), colour and width.
 fn view(
     choices: &ViewChoices,
     lesson: Option<&Lesson>,
@@ -252,16 +317,13 @@ fn view(
     env: &Environment,
 ) -> Result<View, UsageError> {
     let defaults = View::default();
-    let head = choices.head.or_else(|| {
-        lesson
-            .and_then(|l| l.head)
-            .filter(|&h| h < cfg.num_attention_heads)
-    });
-    let batch = choices.batch_index.or_else(|| {
-        lesson
-            .and_then(|l| l.batch_index)
-            .filter(|&b| b < cfg.batch)
-    });
+    let own = lesson.map(|l| l.view.clone()).unwrap_or_default();
+    let head = choices
+        .head
+        .or_else(|| own.head.filter(|&h| h < cfg.num_attention_heads));
+    let batch = choices
+        .batch_index
+        .or_else(|| own.batch.filter(|&b| b < cfg.batch));
     let (head, batch) = (head.unwrap_or(0), batch.unwrap_or(0));
     if head >= cfg.num_attention_heads {
         return Err(UsageError(format!(
@@ -281,13 +343,26 @@ fn view(
     Ok(View {
         head,
         batch,
-        max_rows: choices.max_rows.unwrap_or(defaults.max_rows).max(2),
-        max_cols: choices.max_cols.unwrap_or(defaults.max_cols).max(2),
-        precision: choices.precision.unwrap_or(defaults.precision).min(9),
+        max_rows: choices
+            .max_rows
+            .or(own.max_rows)
+            .unwrap_or(defaults.max_rows)
+            .max(2),
+        max_cols: choices
+            .max_cols
+            .or(own.max_cols)
+            .unwrap_or(defaults.max_cols)
+            .max(2),
+        precision: choices
+            .precision
+            .or(own.precision)
+            .unwrap_or(defaults.precision)
+            .min(9),
         color: color::decide(choices.color, env.stdout_terminal, &|k| env.var(k)),
         width: clamp_width(width),
         theme: choices.theme.resolve(env.colorfgbg.as_deref()),
         prose: defaults.prose,
+        row_tokens: None,
     })
 }
 

@@ -6,11 +6,13 @@ use std::io::{self, BufRead};
 use anyhow::Result;
 
 use crate::cli::{self, ByteSize, ConfigArgs, SelectArgs, ViewArgs};
+use crate::config::Config;
 use crate::error::UsageError;
 use crate::files::LineLimit;
 use crate::memory;
 use crate::numeric::{Numeric, Tensor};
 use crate::plan::{Plan, Request, ViewChoices};
+use crate::stepper::Run;
 use crate::trace::Trace;
 
 /// The longest line read from standard input (line mode, the welcome's and resume prompts).
@@ -38,9 +40,9 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
     ViewChoices {
         head: v.head,
         batch_index: v.batch_index,
-        max_rows: Some(v.max_rows),
-        max_cols: Some(v.max_cols),
-        precision: Some(v.precision),
+        max_rows: v.max_rows,
+        max_cols: v.max_cols,
+        precision: v.precision,
         color: v.color.into(),
         theme: v.theme.into(),
     }
@@ -48,7 +50,28 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
 
 /// Computes the numeric trace after checking it fits in the memory the plan allows.
 pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
-    let cfg = &plan.config;
+    numeric_trace_of(&plan.config, plan)
+}
+
+/// The runs a walk shows: one per variant of the plan's lesson (each checked against the memory
+/// limit), or the plan's one configuration.
+pub fn runs(plan: &Plan) -> Result<Vec<Run>> {
+    if plan.variants.is_empty() {
+        return Ok(Run::single(numeric_trace(plan)?));
+    }
+    plan.variants
+        .iter()
+        .map(|v| {
+            Ok(Run {
+                name: Some(v.name.clone()),
+                trace: numeric_trace_of(&v.config, plan)?,
+            })
+        })
+        .collect()
+}
+
+/// [`numeric_trace`] for configuration `cfg` under the plan's memory limit.
+fn numeric_trace_of(cfg: &Config, plan: &Plan) -> Result<Trace<Tensor>> {
     let limit = plan.max_memory.unwrap_or(memory::DEFAULT_MAX_MEMORY);
     let need = memory::estimate(cfg).total();
     if need > u128::from(limit) {

@@ -10,7 +10,7 @@ use crate::error;
 use crate::plan::{self, Environment, Mode, Request};
 use crate::presentation::Presentation;
 use crate::render;
-use crate::stepper::{self, Options};
+use crate::stepper::{self, Options, Run};
 
 pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
     let request = Request {
@@ -27,18 +27,30 @@ pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
     let trace = common::numeric_trace(&plan)?;
     let mut out = error::stdout();
     let pres = Presentation::default();
+    if plan.mode == Mode::Print {
+        render::print_trace(&mut out, &trace, &plan.selection, &plan.view)?;
+        out.flush()?;
+        return Ok(());
+    }
+    let runs = Run::single(trace);
     match plan.mode {
-        Mode::Print => render::print_trace(&mut out, &trace, &plan.selection, &plan.view)?,
         Mode::Step { quiz } => {
-            let opts = Options { quiz, start: None };
-            stepper::present(&mut out, &trace, &pres, &plan.view, &opts)?;
+            let opts = Options {
+                quiz,
+                ..Options::default()
+            };
+            stepper::present(&mut out, &runs, &pres, &plan.view, &opts)?;
         }
-        Mode::Lines { quiz } => {
-            let opts = Options { quiz, start: None };
+        _ => {
+            let quiz = matches!(plan.mode, Mode::Lines { quiz: true });
+            let opts = Options {
+                quiz,
+                ..Options::default()
+            };
             stepper::present_lines(
                 &mut common::stdin_lines(),
                 &mut out,
-                &trace,
+                &runs,
                 &pres,
                 &plan.view,
                 &opts,

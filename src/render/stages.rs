@@ -40,18 +40,27 @@ fn short(tok: &str) -> String {
 }
 
 /// A row label for position `pos`: "5" or "5 sat".
-pub fn pos_label(cfg: &Config, pos: usize) -> String {
-    match &cfg.tokens {
+pub fn pos_label(tokens: Option<&[String]>, pos: usize) -> String {
+    match tokens {
         Some(t) if pos < t.len() => format!("{pos} {}", short(&t[pos])),
         _ => pos.to_string(),
     }
 }
 
+/// The labels of batch row `b`'s positions: the view's for that row (a lesson's labels per
+/// row), else the configuration's.
+fn labels<'a>(cfg: &'a Config, view: &'a View, b: usize) -> Option<&'a [String]> {
+    match view.row_tokens.as_deref().and_then(|rows| rows.get(b)) {
+        Some(row) => Some(row),
+        None => cfg.tokens.as_deref(),
+    }
+}
+
 /// A column header for key position `pos`: the position, the token, and in a step after the
 /// first, whether the key came from the cache or is new.
-fn key_header(cfg: &Config, st: &Step<Tensor>, pos: usize, pal: &Palette) -> String {
+fn key_header(tokens: Option<&[String]>, st: &Step<Tensor>, pos: usize, pal: &Palette) -> String {
     let mut s = pos.to_string();
-    if let Some(t) = cfg.tokens.as_ref().and_then(|t| t.get(pos)) {
+    if let Some(t) = tokens.and_then(|t| t.get(pos)) {
         s.push('\n');
         s.push_str(&short(t));
     }
@@ -76,6 +85,8 @@ struct Ctx<'a> {
     b: usize,
     h: usize,
     kvh: usize,
+    /// The labels of row `b`'s positions.
+    tokens: Option<&'a [String]>,
 }
 
 impl Ctx<'_> {
@@ -84,7 +95,7 @@ impl Ctx<'_> {
     }
 
     fn query_row(&self, i: usize) -> String {
-        pos_label(self.cfg, self.st.start_pos + i)
+        pos_label(self.tokens, self.st.start_pos + i)
     }
 
     fn grid(&self, g: Grid) -> String {
@@ -112,7 +123,7 @@ impl Ctx<'_> {
     /// A `[queries, keys]` matrix of head `h`.
     fn attention(&self, title: String, data: ArrayView2<f32>, kind: Kind, row_sum: bool) -> String {
         let row = |i: usize| self.query_row(i);
-        let col = |j: usize| key_header(self.cfg, self.st, j, self.pal);
+        let col = |j: usize| key_header(self.tokens, self.st, j, self.pal);
         let g = Grid::new(title, data, "q╲k", &row, &col, kind);
         self.grid(if row_sum { g.sums() } else { g })
     }
@@ -155,6 +166,7 @@ pub fn numbers(
         b: view.batch.min(cfg.batch - 1),
         h,
         kvh: h / cfg.n_rep(),
+        tokens: labels(cfg, view, view.batch.min(cfg.batch - 1)),
     };
     let mut out = Vec::new();
     for show in st.stages[stage].id.spec().show {
@@ -580,7 +592,7 @@ fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
         "  ",
     ));
     if let Some(t) = before {
-        let row = |i: usize| pos_label(c.cfg, i);
+        let row = |i: usize| pos_label(c.tokens, i);
         out.push(c.grid(Grid::new(
             format!(
                 "before: past xk_cache[b={b}, :, {kvh}, :]  ({})",
@@ -595,7 +607,7 @@ fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
     }
     if let Some(t) = c.t(TensorId::XkCache) {
         let row = |i: usize| {
-            let l = pos_label(c.cfg, i);
+            let l = pos_label(c.tokens, i);
             if i >= past {
                 format!("{l} {}", c.pal.paint("new", Role::New))
             } else {
@@ -721,7 +733,7 @@ fn padding(c: &Ctx) -> Vec<String> {
             l
         }
     };
-    let col = |j: usize| key_header(c.cfg, c.st, j, c.pal);
+    let col = |j: usize| key_header(c.tokens, c.st, j, c.pal);
     if let Some(t) = c.t(TensorId::AttentionMask) {
         out.push(c.grid(Grid::new(
             "attention_mask[bsz, kv_len]  1 = real token, 0 = padding".into(),
@@ -778,7 +790,7 @@ fn scale_view(c: &Ctx) -> Option<String> {
     let root = (hd as f64).sqrt();
     let labels = [format!("÷√{hd} (MiniMind)"), format!("without ÷√{hd}")];
     let label = |i: usize| labels[i].clone();
-    let col = |j: usize| key_header(c.cfg, c.st, j, c.pal);
+    let col = |j: usize| key_header(c.tokens, c.st, j, c.pal);
     // Keep the key MiniMind weights most visible however few columns fit.
     let top_key = (0..with.len()).max_by(|&a, &b| with[a].total_cmp(&with[b]));
     let table = c.grid(
