@@ -38,6 +38,7 @@ pub const BUNDLED: &[Bundled] = bundled![
     "rope" => "10-rope.toml",
     "minimind2" => "11-minimind2.toml",
     "minimind3" => "12-minimind3.toml",
+    "mha-gqa-mqa" => "13-mha-gqa-mqa.toml",
 ];
 
 /// Finds a bundled lesson by name (`gqa`, `kv_cache`, `08-gqa`) or number (`8`); the number
@@ -93,7 +94,8 @@ mod tests {
         assert_eq!(find_bundled("8").unwrap().1.name, "gqa");
         assert_eq!(find_bundled("kv_cache").unwrap().0, 6);
         assert_eq!(find_bundled("01-tour").unwrap().1.name, "tour");
-        assert!(find_bundled("13").is_none());
+        assert_eq!(find_bundled("13").unwrap().1.name, "mha-gqa-mqa");
+        assert!(find_bundled("14").is_none());
         assert!(find_bundled("0").is_none());
         assert!(find_bundled("attention").is_none());
     }

@@ -15,6 +15,8 @@ pub enum Condition {
     Mqa,
     /// Any sharing of KV heads (n_rep > 1).
     Shared,
+    /// More than one query head.
+    ManyHeads,
     /// Some batch row has a padded key among those this call sees.
     Padding,
     NoPadding,
@@ -38,11 +40,12 @@ pub enum Condition {
 }
 
 impl Condition {
-    pub const ALL: [(&'static str, Condition); 18] = [
+    pub const ALL: [(&'static str, Condition); 19] = [
         ("gqa", Condition::Gqa),
         ("mha", Condition::Mha),
         ("mqa", Condition::Mqa),
         ("shared_kv", Condition::Shared),
+        ("many_heads", Condition::ManyHeads),
         ("padding", Condition::Padding),
         ("no_padding", Condition::NoPadding),
         ("row_padded", Condition::RowPadded),
@@ -96,6 +99,7 @@ impl Condition {
             Condition::Mha => "multi-head attention (one KV head per query head)",
             Condition::Mqa => "multi-query attention (one KV head for several query heads)",
             Condition::Shared => "query heads sharing KV heads (n_rep > 1)",
+            Condition::ManyHeads => "more than one head",
             Condition::Padding | Condition::RowPadded => "padded batch rows",
             Condition::LeftPadded => "a batch row padded on the left",
             Condition::RightPadded => "a batch row padded on the right",
@@ -123,6 +127,7 @@ impl Condition {
             Condition::Mha => f.n_kv_heads == f.n_heads,
             Condition::Mqa => f.n_kv_heads == 1 && f.n_heads > 1,
             Condition::Shared => f.n_rep > 1,
+            Condition::ManyHeads => f.n_heads > 1,
             Condition::Padding => padded,
             Condition::NoPadding => !padded,
             Condition::RowPadded => row.is_some_and(|r| r.contains(&0)),

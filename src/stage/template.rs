@@ -15,7 +15,8 @@
 //! Text: `{token:N}` (the label of position N in the selected batch row; `first`/`last` for this
 //! call's first and last position), `{shape:NAME}` (a tensor's shape in this call, dimensions
 //! named), `{sizes:NAME}` (its sizes only, `[1, 5, 2, 4]`), `{mask}` (the selected row's
-//! attention mask so far), `{pad_keys}` (its padded positions), `{inv_freq}` (RoPE's
+//! attention mask so far), `{pad_keys}` (its padded positions), `{first_real}` (its first
+//! position that is not padding), `{inv_freq}` (RoPE's
 //! frequencies), `{cos:N}`/`{sin:N}` (RoPE's table at position N, one value per pair). `{{` and
 //! `}}` write braces.
 
@@ -58,7 +59,7 @@ pub const NAMES: [&str; 25] = [
 ];
 
 /// Placeholders that are text, not numbers.
-const WORDS: [&str; 3] = ["mask", "pad_keys", "inv_freq"];
+const WORDS: [&str; 4] = ["mask", "pad_keys", "first_real", "inv_freq"];
 
 /// Forms with an argument after a colon.
 const FORMS: [&str; 5] = ["token:", "shape:", "sizes:", "cos:", "sin:"];
@@ -442,6 +443,12 @@ fn word(name: &str, f: &Facts) -> String {
                 .collect(),
             None => "(no attention mask)".to_string(),
         },
+        "first_real" => match &f.cfg.attention_mask {
+            Some(rows) => (0..f.kv_len)
+                .find(|&j| rows[f.batch][j] != 0)
+                .map_or("(none)".to_string(), |j| j.to_string()),
+            None => "0".to_string(),
+        },
         "pad_keys" => {
             let pads: Vec<usize> = match &f.cfg.attention_mask {
                 Some(rows) => (0..f.kv_len).filter(|&j| rows[f.batch][j] == 0).collect(),
@@ -567,6 +574,7 @@ mod tests {
         let row1 = Facts::of(&t, 1, 0, 1);
         assert_eq!(fill("{mask}: {pad_keys}", &row0, &t), "0011: 0…1");
         assert_eq!(fill("{mask}: {pad_keys}", &row1, &t), "11110: 4");
+        assert_eq!(fill("{first_real} {first_real}", &row0, &t), "2 2");
         // head_dim 8, theta 10⁴: 1 / 10000^(2i/8) = 1, 0.1, 0.01, 0.001; cos(1) = 0.540.
         assert_eq!(fill("{inv_freq}", &row0, &t), "1, 0.1, 0.01, 0.001");
         assert_eq!(fill("{cos:1}", &row0, &t), "0.540, 0.995, 1.000, 1.000");
