@@ -74,7 +74,8 @@ fn check(out: &mut dyn Write, files: &[PathBuf]) -> Result<()> {
 pub fn list(out: &mut dyn Write, store: &Store, detailed: bool) -> Result<()> {
     writeln!(
         out,
-        "The course: twelve lessons, from the first query to MiniMind's real attention."
+        "The course: {} lessons, from the first query to MiniMind's real attention.",
+        BUNDLED.len()
     )?;
     writeln!(
         out,

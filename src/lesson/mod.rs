@@ -79,3 +79,7 @@ pub fn load_file(path: &Path) -> Result<Lesson, UsageError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_tests;
+#[cfg(test)]
+mod truth_tests;

@@ -274,6 +274,34 @@ impl Nav {
         }
     }
 
+    /// Goes to step `n` (1-based), at the same stage when that step shows it, so a class can
+    /// compare the prefill and a decode step side by side.
+    fn go_to_step(&mut self, n: usize) -> Result<(), Refusal> {
+        let total = self.steps.len();
+        let target = n
+            .checked_sub(1)
+            .filter(|&s| s < total)
+            .ok_or_else(|| format!("no step {n}: this run has steps 1 to {total}"))?;
+        if self.steps[target].is_empty() {
+            return Err(format!("step {n} shows no stages"));
+        }
+        let same = match self.screen() {
+            Screen::Stage(p) => {
+                let id = self.steps[p.step]
+                    .iter()
+                    .find(|&&(i, _)| i == p.stage)
+                    .map(|&(_, id)| id);
+                id.and_then(|id| self.steps[target].iter().position(|&(_, s)| s == id))
+            }
+            _ => None,
+        };
+        let index = self
+            .index_of(target, same.unwrap_or(0))
+            .expect("shown stage has a screen");
+        self.go(index);
+        Ok(())
+    }
+
     /// The screen of stage number `n` (1-based among all the step's stages), or why not.
     fn stage_index(&self, step: usize, n: usize) -> Result<usize, Refusal> {
         let total = self.totals.get(step).copied().unwrap_or(0);
@@ -354,32 +382,7 @@ impl Nav {
                 let index = self.index_of(step, k).expect("shown stage has a screen");
                 self.go(index);
             }
-            Command::Step(n) => {
-                let total = self.steps.len();
-                let target = n
-                    .checked_sub(1)
-                    .filter(|&s| s < total)
-                    .ok_or_else(|| format!("no step {n}: this run has steps 1 to {total}"))?;
-                if self.steps[target].is_empty() {
-                    return Err(format!("step {n} shows no stages"));
-                }
-                // Stay on the same stage when the other step shows it, so a class can compare
-                // the prefill and a decode step side by side.
-                let same = match self.screen() {
-                    Screen::Stage(p) => {
-                        let id = self.steps[p.step]
-                            .iter()
-                            .find(|&&(i, _)| i == p.stage)
-                            .map(|&(_, id)| id);
-                        id.and_then(|id| self.steps[target].iter().position(|&(_, s)| s == id))
-                    }
-                    _ => None,
-                };
-                let index = self
-                    .index_of(target, same.unwrap_or(0))
-                    .expect("shown stage has a screen");
-                self.go(index);
-            }
+            Command::Step(n) => self.go_to_step(n)?,
             Command::NextHead => self.head = (self.head + 1) % self.n_heads,
             Command::PrevHead => self.head = (self.head + self.n_heads - 1) % self.n_heads,
             Command::Head(n) => {

@@ -46,11 +46,15 @@ fn window_now() -> (usize, usize) {
 pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
     let test_keys = std::env::var_os(TEST_KEYS_VAR).is_some();
     let session = Session::start()?;
-    let mut keys = Keys::default();
-    let mut answer = String::new();
-    let mut message: Option<String> = None;
-    let (mut cols, mut rows) = window_now();
-    let mut frames = Frames::default();
+    let (cols, rows) = window_now();
+    let mut ui = Ui {
+        keys: Keys::default(),
+        answer: String::new(),
+        message: None,
+        cols,
+        rows,
+        frames: Frames::default(),
+    };
     // Since when a redraw has been due (`None`: the screen is up to date).
     let mut due: Option<Instant> = Some(Instant::now());
     let signal = loop {
@@ -58,13 +62,13 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
             Some(Request::Quit(sig)) => break Some(sig),
             Some(Request::Suspend) => {
                 session.suspend()?;
-                (cols, rows) = window_now();
+                (ui.cols, ui.rows) = window_now();
                 due = Some(Instant::now());
                 continue;
             }
             Some(Request::Resume) => {
                 session.resume()?;
-                (cols, rows) = window_now();
+                (ui.cols, ui.rows) = window_now();
                 due = Some(Instant::now());
                 continue;
             }
@@ -82,7 +86,7 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
             Input::Gone => break None,
             Input::Idle => {
                 if due.take().is_some() {
-                    frames.draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
+                    ui.draw(out, walk)?;
                 }
                 continue;
             }
@@ -91,7 +95,7 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
         due.get_or_insert_with(Instant::now);
         let key = match event {
             Event::Resize(c, r) => {
-                (cols, rows) = window_size(usize::from(c), usize::from(r));
+                (ui.cols, ui.rows) = window_size(usize::from(c), usize::from(r));
                 continue;
             }
             Event::Key(k) if k.kind != KeyEventKind::Release => k,
@@ -105,43 +109,11 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
         }
         if keys::is_suspend(&key) {
             session.suspend()?;
-            (cols, rows) = window_now();
+            (ui.cols, ui.rows) = window_now();
             continue;
         }
-        if walk.asking() {
-            match quiz_key(walk, key, &mut answer) {
-                Some(Feedback::Quit) => break None,
-                Some(fb) => message = Some(fb.message()).filter(|m| !m.is_empty()),
-                None => {}
-            }
-            continue;
-        }
-        match keys.feed(key) {
-            Action::Command(Command::Quit) => break None,
-            Action::Command(cmd) => {
-                if matches!(cmd, Command::PageDown | Command::PageUp)
-                    && !frames.shows(walk, &answer, message.as_deref(), cols, rows)
-                {
-                    // Paging needs to know how tall this screen is: draw it first.
-                    frames.draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
-                }
-                let scroll = *walk.nav.scroll_mut();
-                message = match page(&cmd, scroll, frames.layout) {
-                    Some(scroll) => {
-                        *walk.nav.scroll_mut() = scroll;
-                        None
-                    }
-                    None => walk.apply(&cmd).err(),
-                };
-            }
-            Action::Refused(why) => message = Some(why),
-            Action::Redraw => {
-                let mut buf = Vec::new();
-                queue!(buf, Clear(ClearType::All))?;
-                out.write_all(&buf)?;
-                out.flush()?;
-            }
-            Action::Editing | Action::Ignored => {}
+        if ui.key(out, walk, key)? {
+            break None;
         }
     };
     drop(session);
@@ -155,6 +127,75 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
         session::die_of(sig);
     }
     Ok(())
+}
+
+/// What the loop keeps between keys: the key reader, the answer being typed, the message to
+/// show, the window's size and the frames drawn.
+struct Ui {
+    keys: Keys,
+    answer: String,
+    message: Option<String>,
+    cols: usize,
+    rows: usize,
+    frames: Frames,
+}
+
+impl Ui {
+    fn draw(&mut self, out: &mut dyn Write, walk: &mut Walk) -> io::Result<()> {
+        let message = self.message.as_deref();
+        self.frames.draw(
+            out,
+            walk,
+            &self.keys,
+            &self.answer,
+            message,
+            self.cols,
+            self.rows,
+        )
+    }
+
+    /// Handles one key; true when it ends the walk.
+    fn key(&mut self, out: &mut dyn Write, walk: &mut Walk, key: KeyEvent) -> io::Result<bool> {
+        if walk.asking() {
+            match quiz_key(walk, key, &mut self.answer) {
+                Some(Feedback::Quit) => return Ok(true),
+                Some(fb) => self.message = Some(fb.message()).filter(|m| !m.is_empty()),
+                None => {}
+            }
+            return Ok(false);
+        }
+        match self.keys.feed(key) {
+            Action::Command(Command::Quit) => return Ok(true),
+            Action::Command(cmd) => {
+                let message = self.message.as_deref();
+                if matches!(cmd, Command::PageDown | Command::PageUp)
+                    && !self
+                        .frames
+                        .shows(walk, &self.answer, message, self.cols, self.rows)
+                {
+                    // Paging needs to know how tall this screen is: draw it first.
+                    self.draw(out, walk)?;
+                }
+                let scroll = *walk.nav.scroll_mut();
+                self.message = match page(&cmd, scroll, self.frames.layout) {
+                    Some(scroll) => {
+                        *walk.nav.scroll_mut() = scroll;
+                        None
+                    }
+                    None => walk.apply(&cmd).err(),
+                };
+            }
+            Action::Refused(why) => self.message = Some(why),
+            Action::Redraw => {
+                let mut buf = Vec::new();
+                queue!(buf, Clear(ClearType::All))?;
+                out.write_all(&buf)?;
+                out.flush()?;
+            }
+            Action::Editing | Action::Ignored => {}
+        }
+        Ok(false)
+    }
 }
 
 /// A key while a quiz question is asked: typing edits the answer, Enter submits it.
@@ -190,6 +231,7 @@ fn quiz_key(walk: &mut Walk, key: KeyEvent, answer: &mut String) -> Option<Feedb
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct BodyKey {
     screen: Screen,
+    variant: usize,
     help: bool,
     head: usize,
     batch: usize,
@@ -203,6 +245,7 @@ impl BodyKey {
     fn of(walk: &Walk, width: usize, avail: usize) -> Option<BodyKey> {
         (!walk.asking()).then(|| BodyKey {
             screen: walk.nav.screen(),
+            variant: walk.variant(),
             help: walk.nav.help,
             head: walk.nav.head,
             batch: walk.nav.batch,

@@ -102,6 +102,11 @@ impl<'a> Walk<'a> {
         &self.runs[self.variant].trace
     }
 
+    /// Which run is shown (an index: the variant).
+    pub fn variant(&self) -> usize {
+        self.variant
+    }
+
     /// The variant shown, by name (`None` for a walk without variants).
     pub fn variant_name(&self) -> Option<&'a str> {
         self.runs[self.variant].name.as_deref()
