@@ -196,23 +196,62 @@ pub fn help_lines() -> Vec<String> {
     lines
 }
 
-/// Wraps plain text to `width` columns, keeping blank lines and each line's indent; spaces
-/// between words count as one, and a word longer than a line is broken rather than cut off at
-/// the window's edge.
+/// Wraps lesson text to `width` columns. Lines are re-flowed into paragraphs, since
+/// placeholders change their lengths: a line joins the one before it when it continues it (at
+/// the left margin, or indented deeper than the line that opened the paragraph) and does not
+/// start a list item (`- `). A blank line separates paragraphs, and a paragraph keeps its indent
+/// (a list item's continuation lines hang under its text). Spaces between words count as one, and
+/// a word longer than a line is broken rather than cut off at the window's edge.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();
+    // The paragraph being gathered: its text, the indent it opened with, its hanging indent.
+    let mut para: Option<(String, usize, String)> = None;
+    let flush = |out: &mut Vec<String>, para: &mut Option<(String, usize, String)>| {
+        if let Some((text, _, hang)) = para.take() {
+            out.extend(crate::text::wrap_paragraph(&text, width, &hang));
+        }
+    };
     for line in text.lines() {
-        let indent = &line[..line.len() - line.trim_start().len()];
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let line = format!("{indent}{}", words.join(" "));
-        out.extend(crate::text::wrap_paragraph(&line, width, indent));
+        let indent = line.len() - line.trim_start().len();
+        let body = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if body.is_empty() {
+            flush(&mut out, &mut para);
+            out.push(String::new());
+            continue;
+        }
+        let item = body.starts_with("- ");
+        match &mut para {
+            Some((text, first, _)) if !item && (indent > *first || indent + *first == 0) => {
+                text.push(' ');
+                text.push_str(&body);
+            }
+            _ => {
+                flush(&mut out, &mut para);
+                let hang = " ".repeat(indent + if item { 2 } else { 0 });
+                para = Some((format!("{}{body}", " ".repeat(indent)), indent, hang));
+            }
+        }
     }
+    flush(&mut out, &mut para);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_reflows_paragraphs_and_list_items() {
+        assert_eq!(
+            wrap("a list:\n  - first item\n    goes on\n  - second\n  ▸ kept\n  ▸ apart", 40),
+            vec!["a list:", "  - first item goes on", "  - second", "  ▸ kept", "  ▸ apart"]
+        );
+        assert_eq!(wrap("one\ntwo\n\nthree", 40), vec!["one two", "", "three"]);
+        assert_eq!(
+            wrap("  - a long item that wraps", 16),
+            vec!["  - a long item", "    that wraps"]
+        );
+    }
 
     #[test]
     fn wrap_keeps_blank_lines_and_indent() {

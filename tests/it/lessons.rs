@@ -7,7 +7,7 @@ use predicates::prelude::*;
 
 use crate::support::{self, manifest_dir, state_dir};
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 13] = [
     "tour",
     "heads",
     "scores",
@@ -20,6 +20,7 @@ const NAMES: [&str; 12] = [
     "rope",
     "minimind2",
     "minimind3",
+    "mha-gqa-mqa",
 ];
 
 /// `attnstep` with its own state directory.
@@ -50,7 +51,7 @@ fn usage_error(args: &[&str]) -> String {
 #[test]
 fn lessons_check_passes_on_every_bundled_lesson() {
     let out = stdout_of(&["lessons", "check"], &state_dir("check"));
-    assert_eq!(out.lines().count(), 12);
+    assert_eq!(out.lines().count(), NAMES.len());
     for (i, line) in out.lines().enumerate() {
         assert!(
             line.starts_with(&format!("ok  lessons/{:02}-{}.toml", i + 1, NAMES[i])),
@@ -58,14 +59,14 @@ fn lessons_check_passes_on_every_bundled_lesson() {
         );
     }
     // The same files checked from disk, as a lesson author would.
-    let files: Vec<String> = (0..12)
+    let files: Vec<String> = (0..NAMES.len())
         .map(|i| format!("lessons/{:02}-{}.toml", i + 1, NAMES[i]))
         .collect();
     let mut args = vec!["lessons", "check"];
     args.extend(files.iter().map(String::as_str));
     assert_eq!(
         stdout_of(&args, &state_dir("check-files")).lines().count(),
-        12
+        NAMES.len()
     );
 }
 
@@ -251,7 +252,7 @@ fn missing_file_and_unknown_name_are_usage_errors() {
         err.contains("1 tour") && err.contains("12 minimind3"),
         "{err}"
     );
-    usage_error(&["lesson", "13"]);
+    usage_error(&["lesson", "14"]);
 }
 
 #[test]

@@ -52,16 +52,17 @@ fn line_mode_follows_typed_commands() {
     assert_eq!(
         statuses(&out),
         vec![
-            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 2/13 project · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 5/13 kv_cache · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 3/8 · ? help",
-            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 4/8 · ? help",
+            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            "stage 2/13 project · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            "stage 5/13 kv_cache · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            // `head 3` is head 3 as the tables count it (0-based); `]` the next one.
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 3 of 0…7 · ? help",
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 4 of 0…7 · ? help",
             // The second decode call holds position 6 (prefill 0..4, first decode 5).
-            "stage 10/13 softmax · step 3/3 decode (pos 6) · head 4/8 · ? help",
-            "stage 9/13 causal_mask · step 3/3 decode (pos 6) · head 4/8 · ? help",
+            "stage 10/13 softmax · step 3/3 decode (pos 6) · head 4 of 0…7 · ? help",
+            "stage 9/13 causal_mask · step 3/3 decode (pos 6) · head 4 of 0…7 · ? help",
         ]
     );
 }
@@ -78,7 +79,7 @@ fn line_mode_explains_refused_commands_and_keeps_going() {
         out.contains("no step 4: this run has steps 1 to 3"),
         "{out}"
     );
-    assert!(out.contains("no head 9: there are heads 1 to 8"), "{out}");
+    assert!(out.contains("no head 9: the heads are 0 to 7"), "{out}");
     assert!(out.contains("'fly' is not a command"), "{out}");
     assert!(out.contains("this is the start of the walk"), "{out}");
     // Only the first screen and the one after `n` were drawn.
@@ -93,7 +94,7 @@ fn no_input_at_all_prints_the_whole_walk() {
     assert_eq!(st.len(), 3 * 13, "{out}");
     assert_eq!(
         st.last().unwrap(),
-        &"stage 13/13 o_proj · step 3/3 decode (pos 6) · head 1/8 · ? help"
+        &"stage 13/13 o_proj · step 3/3 decode (pos 6) · head 0 of 0…7 · ? help"
     );
 }
 
@@ -119,9 +120,9 @@ fn qk_norm_and_padding_add_stages_and_batch_rows() {
     assert_eq!(
         statuses(&out)[1..],
         [
-            "stage 15/15 o_proj · step 3/3 decode (pos 6) · head 1/8 · batch 1/2 · ? help",
-            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 1/8 · batch 1/2 · ? help",
-            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 1/8 · batch 2/2 · ? help",
+            "stage 15/15 o_proj · step 3/3 decode (pos 6) · head 0 of 0…7 · batch 0 of 0…1 · ? help",
+            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 0 of 0…7 · batch 0 of 0…1 · ? help",
+            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 0 of 0…7 · batch 1 of 0…1 · ? help",
         ]
     );
 }
@@ -142,29 +143,31 @@ fn quiz_in_line_mode_scores_right_and_wrong_answers() {
         "5",
         "--quiz",
     ];
+    // n_heads = head_dim = 8 and seq_len = kv_len = 5: axes of equal size are named.
     let script = [
         "n",          // input → project asks
         "1 5 64",     // xq_proj: 8 heads × 8
         "[1, 5, 16]", // xk_proj (and xv_proj): 2 KV heads × 8
         "n",
-        "(1,5,8,8)", // xq_heads
-        "h",         // a hint does not count as a try
-        "1x5x2x8",   // xk_heads
-        "n",         // rope: no question
+        "(1,5,8,8)",                    // xq_heads: right sizes, unnamed: asked again, no try
+        "(1,5,n_heads=8,head_dim=8)",   // xq_heads, named
+        "h",                            // a hint does not count as a try
+        "1x5x2x8",                      // xk_heads
+        "n",                            // rope: no question
         "n",
         "1 5 2 8", // xk_cache: the cache was empty, kv_len = 5
         "n",
-        "1 5 8 8", // xk_repeat
+        "1 5 n_heads=8 head_dim=8", // xk_repeat
         "n",
-        "1 5 8 8", // xq_t: wrong (forgot the transpose)
-        "1 5 8 8", // wrong again: the answer is shown
-        "1 8 5 8", // xk_t
+        "1 5 8 8",                  // xq_t: wrong (forgot the transpose)
+        "1 5 8 8",                  // wrong again: the answer is shown
+        "1 n_heads=8 5 head_dim=8", // xk_t
         "n",
-        "1 8 5 5", // scores: 5 queries × 5 keys
-        "n",       // causal_mask
-        "n",       // softmax
+        "1 8 seq_len=5 kv_len=5", // scores: 5 queries × 5 keys
+        "n",                      // causal_mask
+        "n",                      // softmax
         "n",
-        "1 8 5 8", // attn_out
+        "1 n_heads=8 5 head_dim=8", // attn_out
         "n",
         "1 5 64", // merged
         "n",
@@ -194,6 +197,10 @@ fn quiz_in_line_mode_scores_right_and_wrong_answers() {
         "{out}"
     );
     assert!(out.contains("hint: view does not move any number"), "{out}");
+    assert!(
+        out.contains("? the sizes are right; now say which is which: two axes have size 8"),
+        "{out}"
+    );
     assert!(
         out.contains("Quiz: 11/12 first try\nmissed: step 1 transpose (xq_t)"),
         "{out}"
@@ -348,7 +355,7 @@ fn assert_cooked(settings: &[String], screen: &str) {
 #[test]
 fn keys_step_forward_back_jump_and_change_head() {
     let mut s = spawn_pty_in(100, 60, &[], &[]);
-    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help")
+    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help")
         .unwrap();
     s.send(" ").unwrap();
     s.expect("stage 2/13 project").unwrap();
@@ -361,7 +368,7 @@ fn keys_step_forward_back_jump_and_change_head() {
     s.send("7\r").unwrap();
     s.expect("stage 7/13 transpose").unwrap();
     s.send("]").unwrap();
-    s.expect("stage 7/13 transpose · step 1/3 prefill (pos 0..4) · head 2/8")
+    s.expect("stage 7/13 transpose · step 1/3 prefill (pos 0..4) · head 1 of 0…7")
         .unwrap();
     s.send(":softmax\r").unwrap();
     s.expect("stage 10/13 softmax").unwrap();
@@ -379,7 +386,7 @@ fn keys_step_forward_back_jump_and_change_head() {
 #[test]
 fn a_resize_redraws_to_the_new_width() {
     let mut s = spawn_pty(&[], &[]);
-    s.expect("head 1/8 · ? help").unwrap();
+    s.expect("head 0 of 0…7 · ? help").unwrap();
     // Resize the terminal the program is on (the pty), which sends it SIGWINCH.
     s.get_process_mut().set_window_size(50, 14).unwrap();
     // At 50 columns the status line drops the head and is cut to fit.
@@ -683,10 +690,10 @@ fn a_dumb_terminal_gets_line_mode() {
         } else {
             spawn_pty_in(100, 40, &[], &[("TERM", "dumb")])
         };
-        s.expect("[stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help]")
+        s.expect("[stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help]")
             .unwrap();
         s.send("n\r").unwrap();
-        s.expect("[stage 2/13 project · step 1/3 prefill (pos 0..4) · head 1/8 · ? help]")
+        s.expect("[stage 2/13 project · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help]")
             .unwrap();
         s.send("q\r").unwrap();
         let (code, settings, screen) = finish(&mut s);
@@ -958,7 +965,7 @@ fn quiz_with_no_input_stops_at_once() {
     assert_eq!(code, 0);
     assert_eq!(
         statuses(&out),
-        vec!["stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help"]
+        vec!["stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help"]
     );
     assert!(!out.contains("Quiz:"), "{out}");
 }
