@@ -243,10 +243,10 @@ fn variants(req: &Request, lesson: Option<&Lesson>) -> Result<(Vec<Variant>, usi
         }
         Some(v) => names.iter().position(|n| n == v).ok_or_else(|| {
             let near = crate::lesson::source::nearest(v, &names)
-                .map(|n| format!(", did you mean \"{n}\"?"))
+                .map(|n| format!(" Did you mean \"{n}\"?"))
                 .unwrap_or_default();
             UsageError(format!(
-                "--variant {}: no such variant{near}; this lesson's variants are: {}",
+                "--variant {}: this lesson has no such variant.{near} Its variants are: {}",
                 crate::lesson::source::quoted(v),
                 names.join(", ")
             ))

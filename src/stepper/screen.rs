@@ -243,8 +243,17 @@ mod tests {
     #[test]
     fn wrap_reflows_paragraphs_and_list_items() {
         assert_eq!(
-            wrap("a list:\n  - first item\n    goes on\n  - second\n  ▸ kept\n  ▸ apart", 40),
-            vec!["a list:", "  - first item goes on", "  - second", "  ▸ kept", "  ▸ apart"]
+            wrap(
+                "a list:\n  - first item\n    goes on\n  - second\n  ▸ kept\n  ▸ apart",
+                40
+            ),
+            vec![
+                "a list:",
+                "  - first item goes on",
+                "  - second",
+                "  ▸ kept",
+                "  ▸ apart"
+            ]
         );
         assert_eq!(wrap("one\ntwo\n\nthree", 40), vec!["one two", "", "three"]);
         assert_eq!(

@@ -149,11 +149,11 @@ fn quiz_in_line_mode_scores_right_and_wrong_answers() {
         "1 5 64",     // xq_proj: 8 heads × 8
         "[1, 5, 16]", // xk_proj (and xv_proj): 2 KV heads × 8
         "n",
-        "(1,5,8,8)",                    // xq_heads: right sizes, unnamed: asked again, no try
-        "(1,5,n_heads=8,head_dim=8)",   // xq_heads, named
-        "h",                            // a hint does not count as a try
-        "1x5x2x8",                      // xk_heads
-        "n",                            // rope: no question
+        "(1,5,8,8)", // xq_heads: right sizes, unnamed: asked again, no try
+        "(1,5,n_heads=8,head_dim=8)", // xq_heads, named
+        "h",         // a hint does not count as a try
+        "1x5x2x8",   // xk_heads
+        "n",         // rope: no question
         "n",
         "1 5 2 8", // xk_cache: the cache was empty, kv_len = 5
         "n",
@@ -1025,4 +1025,166 @@ fn a_terminal_that_hangs_up_ends_the_walk() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+// ---- issue 12: lessons in the stepper: notes that follow the view, one numbering, variants ----
+
+/// A lesson in line mode, with its own state directory (progress is not the machine's).
+fn lesson_lines(args: &[&str], input: &str) -> String {
+    let state = std::env::temp_dir().join(format!("attnstep-it-issue12-{}", std::process::id()));
+    let out = attnstep()
+        .env("ATTNSTEP_STATE_DIR", &state)
+        .arg("lesson")
+        .args(args)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The screens line mode printed, each ending with its status line.
+fn screens(out: &str) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut cur = String::new();
+    for line in out.lines() {
+        cur.push_str(line);
+        cur.push('\n');
+        if line.starts_with('[') && line.ends_with(']') {
+            all.push(std::mem::take(&mut cur));
+        }
+    }
+    all
+}
+
+/// The number right after `prefix` in `text`.
+fn number_after(text: &str, prefix: &str) -> Option<usize> {
+    let rest = &text[text.find(prefix)? + prefix.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+#[test]
+fn notes_follow_the_head_chosen_while_stepping() {
+    // Issue 12, item 2: the table said h=1 while the note said head 0.
+    let out = lesson_lines(&["heads"], ":scores\n]\nhead 2\nq\n");
+    let shown = screens(&out);
+    for (screen, want) in shown[1..].iter().zip([0, 1, 2]) {
+        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        let table = number_after(&flat, "scores[b=0, h=").unwrap();
+        let note = number_after(&flat, "You are looking at head ").unwrap();
+        let status = number_after(&flat, "· head ").unwrap();
+        assert_eq!((table, note, status), (want, want, want), "{screen}");
+    }
+}
+
+#[test]
+fn the_status_line_counts_stages_as_the_banner_does() {
+    // Issue 12, item 7: the banner said 9/14 and the status line 5/8.
+    let out = lesson_lines(&["causal"], ":scores\n9\n5\nq\n");
+    let shown = screens(&out);
+    for (screen, n) in shown[1..].iter().zip([8, 9]) {
+        let banner = number_after(screen, "━━ stage ").unwrap();
+        let status = number_after(screen, "[stage ").unwrap();
+        assert_eq!((banner, status), (n, n), "{screen}");
+    }
+    assert!(
+        out.contains(
+            "stage 5 is not part of this walk; step 1 shows: 8 scores, 9 causal_mask, \
+             10 softmax, 11 weighted_sum"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_lesson_quiz_asks_about_the_mask() {
+    // Issue 12, item 5: lesson 4 asked two shape questions and nothing about the mask.
+    let script = "n\n1 2 5 5\n1 2 seq_len=5 kv_len=5\nn\nn\n0-3\n0-4\n0\nn\n1 2 5 4\nn\n";
+    let out = lesson_lines(&["causal", "--quiz"], script);
+    // The last query of the prefill (position 4) sees keys 0 to 4; a key after a query gets
+    // -inf, and exp(-inf) is 0.
+    assert!(
+        out.contains("Which key positions may the query at position 4 (batch row 0) attend to?"),
+        "{out}"
+    );
+    assert!(out.contains("✓ right: the answer is 0…4"), "{out}");
+    assert!(out.contains("e^−∞ is exactly 0"), "{out}");
+    assert!(
+        out.contains("Quiz: 3/4 first try\nmissed: step 1 softmax (visible_keys)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn v_switches_variant_in_line_mode_and_the_notes_follow() {
+    let out = lesson_lines(
+        &["mha-gqa-mqa"],
+        "kv_cache\nv\nvariant mqa\nv\nvariant gqq\nq\n",
+    );
+    let shown = screens(&out);
+    let mut seen = Vec::new();
+    for screen in &shown[1..] {
+        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        let status = flat.rsplit('[').next().unwrap();
+        assert!(
+            status.starts_with("stage 5/13 kv_cache · step 1/2"),
+            "{status}"
+        );
+        let name = &status[status.find("variant ").unwrap() + 8..];
+        let name = &name[..name.find(' ').unwrap()];
+        // The note's cache size is the one of the table beside it.
+        let n_kv = number_after(&flat, "n_kv_heads=").unwrap();
+        let head_dim = number_after(&flat, "head_dim=").unwrap();
+        let note = format!(
+            "Per token and layer that is 2 × {n_kv} × {head_dim} = {} numbers",
+            2 * n_kv * head_dim
+        );
+        assert!(flat.contains(&note), "{note} missing: {flat}");
+        seen.push((name.to_string(), n_kv));
+    }
+    assert_eq!(
+        seen,
+        [("mha", 8), ("gqa", 2), ("mqa", 1), ("mha", 8)].map(|(n, k)| (n.to_string(), k))
+    );
+    assert!(
+        out.contains("no variant 'gqq': the variants are mha, gqa, mqa"),
+        "{out}"
+    );
+}
+
+#[test]
+fn v_switches_variant_in_the_stepper() {
+    let state =
+        std::env::temp_dir().join(format!("attnstep-it-issue12-pty-{}", std::process::id()));
+    let state = state.to_str().unwrap().to_owned();
+    let mut s = spawn_pty_args(
+        100,
+        60,
+        &["lesson", "mha-gqa-mqa"],
+        &[("ATTNSTEP_STATE_DIR", state.as_str()), ("NO_COLOR", "1")],
+        &[],
+    );
+    s.expect("welcome · Space or → to start · variant mha")
+        .unwrap();
+    s.send(" ").unwrap();
+    s.expect("stage 2/13 project · step 1/2 prefill (pos 0..2) · variant mha")
+        .unwrap();
+    s.send("v").unwrap();
+    s.expect("stage 2/13 project · step 1/2 prefill (pos 0..2) · variant gqa")
+        .unwrap();
+    s.send(":variant mqa\r").unwrap();
+    // The frame draws the mqa tables (one KV head, 8 copies) above its status line.
+    s.expect("n_kv_heads=1 n_rep=8").unwrap();
+    s.expect("variant mqa").unwrap();
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
 }
