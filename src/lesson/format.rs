@@ -1,13 +1,12 @@
 //! Reading a lesson file: TOML syntax (toml's parser), keys and value kinds ([`schema`]),
 //! values (serde, with `toml::Spanned` where a later check must point back at the file), then
-//! what only makes sense together ([`checks`]): the configuration and every variant resolve,
+//! what only makes sense together (the `checks` module): the configuration and every variant resolve,
 //! named stages happen and are shown, steps exist, placeholders resolve, hints have a question
 //! to go with, the first head and batch row are in range.
 //!
 //! Every mistake is a [`UsageError`] located as `PATH:LINE:COL`.
 //!
 //! [`schema`]: crate::lesson::schema
-//! [`checks`]: crate::lesson::checks
 
 use std::fmt;
 use std::ops::Range;

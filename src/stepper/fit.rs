@@ -47,7 +47,7 @@ pub fn scroll_note(above: usize, below: usize) -> String {
 const MIN_MATRIX_ROWS: usize = 6;
 
 /// The current screen's lines for `avail` rows of `width` columns, with as many matrix rows as
-/// fit (see [`fit_rows`]).
+/// fit (see `fit_rows`).
 pub fn fitted_body(walk: &Walk, width: usize, avail: usize) -> Vec<String> {
     let base = walk.view();
     let render = |max_rows: usize| -> Vec<String> {
