@@ -13,7 +13,6 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use crate::config::{ConfigKey, ConfigSpec};
 use crate::memory::{self, Dtype};
 use crate::plan::ModelRequest;
-use crate::render::View;
 use crate::render::color::ColorChoice;
 use crate::render::palette::ThemeChoice;
 
@@ -165,6 +164,9 @@ pub struct LessonArgs {
     /// Start from the beginning, forgetting where you stopped last time.
     #[arg(long)]
     pub restart: bool,
+    /// Start with this variant of a lesson that has several (`v` switches while stepping).
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
     #[command(flatten)]
@@ -252,15 +254,15 @@ pub struct ViewArgs {
     /// Batch row shown in the matrices (0-based) [default: 0, or the lesson's].
     #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = index)]
     pub batch_index: Option<usize>,
-    /// Rows shown before eliding the middle of a tensor.
-    #[arg(long, value_name = "N", default_value_t = View::default().max_rows, allow_negative_numbers = true, value_parser = index)]
-    pub max_rows: usize,
-    /// Columns shown before eliding the middle of a tensor.
-    #[arg(long, value_name = "N", default_value_t = View::default().max_cols, allow_negative_numbers = true, value_parser = index)]
-    pub max_cols: usize,
-    /// Decimals shown.
-    #[arg(long, value_name = "N", default_value_t = View::default().precision, allow_negative_numbers = true, value_parser = index)]
-    pub precision: usize,
+    /// Rows shown before eliding the middle of a tensor [default: 8, or the lesson's].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = index)]
+    pub max_rows: Option<usize>,
+    /// Columns shown before eliding the middle of a tensor [default: 8, or the lesson's].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = index)]
+    pub max_cols: Option<usize>,
+    /// Decimals shown [default: 3, or the lesson's].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = index)]
+    pub precision: Option<usize>,
     /// Colour: auto (a terminal, NO_COLOR unset or empty, TERM not dumb; CLICOLOR_FORCE or
     /// FORCE_COLOR force it), always, or never.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorArg::Auto)]

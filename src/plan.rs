@@ -138,6 +138,8 @@ pub struct Request {
     pub bug: Option<String>,
     /// `--diff`: print each stage beside MiniMind's faithful run.
     pub diff: bool,
+    /// `--variant`: the lesson variant to start with (the first when `None`).
+    pub variant: Option<String>,
 }
 
 impl Default for Request {
@@ -155,6 +157,7 @@ impl Default for Request {
             model: None,
             bug: None,
             diff: false,
+            variant: None,
         }
     }
 }
@@ -171,10 +174,21 @@ pub struct ViewChoices {
     pub theme: ThemeChoice,
 }
 
+/// One named configuration of a lesson with variants, flags laid over it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    pub name: String,
+    pub config: Config,
+}
+
 /// Everything decided: what to compute and how to show it.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The configuration to start with (the chosen variant's, for a lesson with variants).
     pub config: Config,
+    /// Every variant of the lesson, resolved (empty without variants), and the chosen one.
+    pub variants: Vec<Variant>,
+    pub variant: usize,
     pub view: View,
     pub selection: Selection,
     pub mode: Mode,
@@ -206,7 +220,7 @@ pub fn build(
     lesson: Option<&Lesson>,
     env: &Environment,
 ) -> Result<Plan, UsageError> {
-    let (model, config) = match &req.model {
+    let (model, variants, variant, config) = match &req.model {
         Some(_) if req.bug.is_some() => {
             return Err(UsageError(
                 "--bug plants a slip in attnstep's own runs; it cannot be combined with \
@@ -216,7 +230,7 @@ pub fn build(
         }
         Some(m) if lesson.is_none() => {
             let (plan, config) = model::resolve(m, &req.flags, req.flag_name)?;
-            (Some(plan), config)
+            (Some(plan), Vec::new(), 0, config)
         }
         Some(_) => {
             return Err(UsageError(
@@ -225,7 +239,14 @@ pub fn build(
                     .into(),
             ));
         }
-        None => (None, configuration(req, lesson)?),
+        None => {
+            let (variants, variant) = variants(req, lesson)?;
+            let config = match variants.get(variant) {
+                Some(v) => v.config.clone(),
+                None => configuration(req, lesson, None)?,
+            };
+            (None, variants, variant, config)
+        }
     };
     let selection = selection(req, &config, model.is_some())?;
     let printing = req.all || req.diff || selection.step.is_some() || selection.stage.is_some();
@@ -250,6 +271,8 @@ pub fn build(
     let view = view(&req.view, lesson, &config, env)?;
     Ok(Plan {
         config,
+        variants,
+        variant,
         view,
         selection,
         mode,
@@ -259,15 +282,19 @@ pub fn build(
     })
 }
 
-/// Flags over the lesson (if any) over presets and defaults, validated, with the slip to plant
-/// (`--bug` over the lesson's); errors name flags for what the flags set and the lesson's
-/// keys, at their lines, for what the lesson set.
-fn configuration(req: &Request, lesson: Option<&Lesson>) -> Result<Config, UsageError> {
+/// Flags over the lesson (if any, with variant `variant` laid over it) over presets and
+/// defaults, validated, with the slip to plant (`--bug` over the lesson's); errors name flags
+/// for what the flags set and the lesson's keys, at their lines, for what the lesson set.
+fn configuration(
+    req: &Request,
+    lesson: Option<&Lesson>,
+    variant: Option<usize>,
+) -> Result<Config, UsageError> {
     let bug = match &req.bug {
         Some(name) => Some(bugs::lookup(name).map_err(|e| UsageError(format!("--bug: {e}")))?),
         None => lesson.and_then(|l| l.bug),
     };
-    let mut config = unplanted(req, lesson)?;
+    let mut config = unplanted(req, lesson, variant)?;
     config.bug = bug;
     if let (Some(bug), Some(why)) = (bug, bugs::shape_error(&config)) {
         let origin = match &req.bug {
@@ -279,8 +306,51 @@ fn configuration(req: &Request, lesson: Option<&Lesson>) -> Result<Config, Usage
     Ok(config)
 }
 
+/// Every variant of the lesson with the flags over it, and the index of the one `--variant`
+/// chose (the first by default).
+fn variants(req: &Request, lesson: Option<&Lesson>) -> Result<(Vec<Variant>, usize), UsageError> {
+    let names = lesson.map(Lesson::variant_names).unwrap_or_default();
+    let chosen = match &req.variant {
+        None => 0,
+        Some(_) if names.is_empty() => {
+            return Err(UsageError(match lesson {
+                Some(_) => "--variant: this lesson has no variants; leave --variant out".into(),
+                None => {
+                    "--variant chooses a variant of a lesson: use it with `attnstep lesson`".into()
+                }
+            }));
+        }
+        Some(v) => names.iter().position(|n| n == v).ok_or_else(|| {
+            let near = crate::lesson::source::nearest(v, &names)
+                .map(|n| format!(" Did you mean \"{n}\"?"))
+                .unwrap_or_default();
+            UsageError(format!(
+                "--variant {}: this lesson has no such variant.{near} Its variants are: {}",
+                crate::lesson::source::quoted(v),
+                names.join(", ")
+            ))
+        })?,
+    };
+    let Some(lesson) = lesson else {
+        return Ok((Vec::new(), 0));
+    };
+    let all = (0..names.len())
+        .map(|i| {
+            Ok(Variant {
+                name: names[i].to_owned(),
+                config: configuration(req, Some(lesson), Some(i))?,
+            })
+        })
+        .collect::<Result<_, UsageError>>()?;
+    Ok((all, chosen))
+}
+
 /// The configuration without its slip.
-fn unplanted(req: &Request, lesson: Option<&Lesson>) -> Result<Config, UsageError> {
+fn unplanted(
+    req: &Request,
+    lesson: Option<&Lesson>,
+    variant: Option<usize>,
+) -> Result<Config, UsageError> {
     let mut flags = req.flags.clone();
     flags.tokens = flags.tokens.as_deref().map(printable_words);
     let Some(lesson) = lesson else {
@@ -288,14 +358,15 @@ fn unplanted(req: &Request, lesson: Option<&Lesson>) -> Result<Config, UsageErro
             .resolve()
             .map_err(|e| UsageError(e.describe(&|k| (req.flag_name)(k).to_owned())));
     };
-    let mut spec = lesson.spec.overridden_by(&flags);
+    let mut spec = lesson.spec_of(variant).overridden_by(&flags);
     if flags.tokens.is_none() && matches!(spec.resolve(), Err(ConfigError::TokenCount { .. })) {
         // The flags changed the length: the lesson's words no longer fit, so number the
         // positions instead of refusing to run.
         spec.tokens = None;
     }
-    spec.resolve()
-        .map_err(|e| UsageError(lesson.describe_config_error(&e, &flags, &req.flag_name)))
+    spec.resolve().map_err(|e| {
+        UsageError(lesson.describe_variant_config_error(variant, &e, &flags, &req.flag_name))
+    })
 }
 
 /// How to walk, from what was asked and what the streams are.
@@ -314,8 +385,8 @@ fn mode(printing: bool, quiz: bool, env: &Environment) -> Mode {
     }
 }
 
-/// The view: head and batch row (flags, else the lesson's while they exist), limits, colour
-/// and width.
+/// The view: head and batch row (flags, else the lesson's while they exist), limits (flags,
+/// else the lesson's `[view]`, else the defaults), colour and width.
 fn view(
     choices: &ViewChoices,
     lesson: Option<&Lesson>,
@@ -323,16 +394,13 @@ fn view(
     env: &Environment,
 ) -> Result<View, UsageError> {
     let defaults = View::default();
-    let head = choices.head.or_else(|| {
-        lesson
-            .and_then(|l| l.head)
-            .filter(|&h| h < cfg.num_attention_heads)
-    });
-    let batch = choices.batch_index.or_else(|| {
-        lesson
-            .and_then(|l| l.batch_index)
-            .filter(|&b| b < cfg.batch)
-    });
+    let own = lesson.map(|l| l.view.clone()).unwrap_or_default();
+    let head = choices
+        .head
+        .or_else(|| own.head.filter(|&h| h < cfg.num_attention_heads));
+    let batch = choices
+        .batch_index
+        .or_else(|| own.batch.filter(|&b| b < cfg.batch));
     let (head, batch) = (head.unwrap_or(0), batch.unwrap_or(0));
     if head >= cfg.num_attention_heads {
         return Err(UsageError(format!(
@@ -352,13 +420,26 @@ fn view(
     Ok(View {
         head,
         batch,
-        max_rows: choices.max_rows.unwrap_or(defaults.max_rows).max(2),
-        max_cols: choices.max_cols.unwrap_or(defaults.max_cols).max(2),
-        precision: choices.precision.unwrap_or(defaults.precision).min(9),
+        max_rows: choices
+            .max_rows
+            .or(own.max_rows)
+            .unwrap_or(defaults.max_rows)
+            .max(2),
+        max_cols: choices
+            .max_cols
+            .or(own.max_cols)
+            .unwrap_or(defaults.max_cols)
+            .max(2),
+        precision: choices
+            .precision
+            .or(own.precision)
+            .unwrap_or(defaults.precision)
+            .min(9),
         color: color::decide(choices.color, env.stdout_terminal, &|k| env.var(k)),
         width: clamp_width(width),
         theme: choices.theme.resolve(env.colorfgbg.as_deref()),
         prose: defaults.prose,
+        row_tokens: None,
     })
 }
 

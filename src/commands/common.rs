@@ -12,6 +12,7 @@ use crate::files::LineLimit;
 use crate::memory;
 use crate::numeric::{Numeric, Tensor};
 use crate::plan::{Mode, Plan, Request, ViewChoices};
+use crate::stepper::Run;
 use crate::trace::Trace;
 
 /// The longest line read from standard input (line mode, the welcome's and resume prompts).
@@ -40,9 +41,9 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
     ViewChoices {
         head: v.head,
         batch_index: v.batch_index,
-        max_rows: Some(v.max_rows),
-        max_cols: Some(v.max_cols),
-        precision: Some(v.precision),
+        max_rows: v.max_rows,
+        max_cols: v.max_cols,
+        precision: v.precision,
         color: v.color.into(),
         theme: v.theme.into(),
     }
@@ -50,7 +51,63 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
 
 /// Computes the numeric trace after checking it fits in the memory the plan allows.
 pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
-    let cfg = &plan.config;
+    numeric_trace_of(&plan.config, plan)
+}
+
+/// The runs a walk shows: one per variant of the plan's lesson (each checked against the memory
+/// limit), or the plan's one configuration.
+///
+/// Variants are compared on the same numbers: a variant that differs from the first only in
+/// its key/value heads takes the first variant's inputs `x` and `o_proj` (and, drawn first from
+/// the same seed, its `q_proj` is the same too), so only `k_proj` and `v_proj`, and what follows
+/// from them, differ.
+pub fn runs(plan: &Plan) -> Result<Vec<Run>> {
+    if plan.variants.is_empty() {
+        return Ok(Run::single(numeric_trace(plan)?));
+    }
+    let mut runs: Vec<Run> = Vec::new();
+    for v in &plan.variants {
+        let mut trace = numeric_trace_of(&v.config, plan)?;
+        if let Some(first) = runs.first()
+            && same_but_kv_heads(&first.trace.config, &v.config)
+        {
+            trace = shared_inputs(&first.trace, &v.config);
+        }
+        runs.push(Run {
+            name: Some(v.name.clone()),
+            trace,
+        });
+    }
+    Ok(runs)
+}
+
+/// Whether two configurations differ at most in their key/value heads.
+fn same_but_kv_heads(a: &Config, b: &Config) -> bool {
+    let mut b = b.clone();
+    b.num_key_value_heads = a.num_key_value_heads;
+    *a == b
+}
+
+/// The trace of `cfg` with the inputs and `o_proj` of `reference` (whose configuration differs
+/// only in its key/value heads), and its own `q_proj`, `k_proj`, `v_proj` from the seed.
+fn shared_inputs(reference: &Trace<Tensor>, cfg: &Config) -> Trace<Tensor> {
+    use crate::forward::{self, Weights};
+    use crate::trace::{TensorId, WeightId};
+    let mut b = Numeric::new(cfg.seed);
+    let mut weights = Weights::init(cfg, &mut b);
+    if let Some(o) = reference.weight(WeightId::OProj) {
+        weights.o_proj = o.clone();
+    }
+    let inputs = reference
+        .steps
+        .iter()
+        .filter_map(|st| st.tensor(TensorId::X).cloned())
+        .collect();
+    forward::trace_with(cfg, &mut b, weights, inputs)
+}
+
+/// [`numeric_trace`] for configuration `cfg` under the plan's memory limit.
+fn numeric_trace_of(cfg: &Config, plan: &Plan) -> Result<Trace<Tensor>> {
     // A planted slip is compared (`--diff`, the stepper's `d`) with MiniMind's faithful run,
     // which takes as much again.
     let twin = cfg.bug.is_some() && (plan.diff || plan.mode != Mode::Print);

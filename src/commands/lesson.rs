@@ -21,6 +21,7 @@ pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
         all: args.all,
         quiz: args.quiz,
         bug: args.bug.bug.clone(),
+        variant: args.variant.clone(),
         ..common::request(
             &args.config,
             Some(&args.view),
@@ -36,12 +37,13 @@ pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
 /// Takes `lesson` as `plan` says: printed whole (then it counts as read), or stepped through
 /// from the start or from where the learner stopped (then where they stop is saved).
 pub fn take(plan: &Plan, lesson: &Lesson, restart: bool) -> Result<()> {
-    let trace = common::numeric_trace(plan)?;
+    let runs = common::runs(plan)?;
+    let trace = &runs[plan.variant].trace;
     let mut out = error::stdout();
     let pres = &lesson.presentation;
     let dir = progress::state_dir();
     if plan.mode == Mode::Print {
-        stepper::print_all(&mut out, &trace, pres, &plan.view)?;
+        stepper::print_all(&mut out, &runs, plan.variant, pres, &plan.view)?;
         out.flush()?;
         if let Some(d) = &dir {
             save(d, |s| s.mark_read(&lesson.progress_key));
@@ -57,7 +59,7 @@ pub fn take(plan: &Plan, lesson: &Lesson, restart: bool) -> Result<()> {
     };
     let start = match store.resumable(&lesson.progress_key) {
         Some(e) if !restart && matches!(plan.mode, Mode::Step { .. }) => {
-            offer_resume(&mut out, &trace, lesson, e)?
+            offer_resume(&mut out, trace, lesson, e)?
         }
         _ => None,
     };
@@ -65,17 +67,21 @@ pub fn take(plan: &Plan, lesson: &Lesson, restart: bool) -> Result<()> {
         plan.mode,
         Mode::Step { quiz: true } | Mode::Lines { quiz: true }
     );
-    let opts = Options { quiz, start };
+    let opts = Options {
+        quiz,
+        start,
+        variant: plan.variant,
+    };
     let outcome = match plan.mode {
         Mode::Lines { .. } => stepper::present_lines(
             &mut common::stdin_lines(),
             &mut out,
-            &trace,
+            &runs,
             pres,
             &plan.view,
             &opts,
         )?,
-        _ => stepper::present(&mut out, &trace, pres, &plan.view, &opts)?,
+        _ => stepper::present(&mut out, &runs, pres, &plan.view, &opts)?,
     };
     out.flush()?;
     if let Some(d) = &dir {

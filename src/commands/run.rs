@@ -13,7 +13,7 @@ use crate::plan::{self, Environment, Mode, Request};
 use crate::presentation::Presentation;
 use crate::render;
 use crate::render::palette::Role;
-use crate::stepper::{self, Options};
+use crate::stepper::{self, Options, Run};
 use crate::trace::Trace;
 
 pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
@@ -34,19 +34,34 @@ pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
     let trace = common::numeric_trace(&plan)?;
     let mut out = error::stdout();
     let pres = Presentation::default();
-    match plan.mode {
-        Mode::Print if plan.diff => print_compared(&mut out, &trace, &plan)?,
-        Mode::Print => render::print_trace(&mut out, &trace, &plan.selection, &plan.view)?,
-        Mode::Step { quiz } => {
-            let opts = Options { quiz, start: None };
-            stepper::present(&mut out, &trace, &pres, &plan.view, &opts)?;
+    if plan.mode == Mode::Print {
+        if plan.diff {
+            print_compared(&mut out, &trace, &plan)?;
+        } else {
+            render::print_trace(&mut out, &trace, &plan.selection, &plan.view)?;
         }
-        Mode::Lines { quiz } => {
-            let opts = Options { quiz, start: None };
+        out.flush()?;
+        return Ok(());
+    }
+    let runs = Run::single(trace);
+    match plan.mode {
+        Mode::Step { quiz } => {
+            let opts = Options {
+                quiz,
+                ..Options::default()
+            };
+            stepper::present(&mut out, &runs, &pres, &plan.view, &opts)?;
+        }
+        _ => {
+            let quiz = matches!(plan.mode, Mode::Lines { quiz: true });
+            let opts = Options {
+                quiz,
+                ..Options::default()
+            };
             stepper::present_lines(
                 &mut common::stdin_lines(),
                 &mut out,
-                &trace,
+                &runs,
                 &pres,
                 &plan.view,
                 &opts,

@@ -38,12 +38,13 @@ pub const BUNDLED: &[Bundled] = bundled![
     "rope" => "10-rope.toml",
     "minimind2" => "11-minimind2.toml",
     "minimind3" => "12-minimind3.toml",
-    "bug-scale" => "13-bug-scale.toml",
-    "bug-softmax" => "14-bug-softmax.toml",
-    "bug-causal" => "15-bug-causal.toml",
-    "bug-rope" => "16-bug-rope.toml",
-    "bug-repeat-kv" => "17-bug-repeat-kv.toml",
-    "bug-view" => "18-bug-view.toml",
+    "mha-gqa-mqa" => "13-mha-gqa-mqa.toml",
+    "bug-scale" => "14-bug-scale.toml",
+    "bug-softmax" => "15-bug-softmax.toml",
+    "bug-causal" => "16-bug-causal.toml",
+    "bug-rope" => "17-bug-rope.toml",
+    "bug-repeat-kv" => "18-bug-repeat-kv.toml",
+    "bug-view" => "19-bug-view.toml",
 ];
 
 /// The course's sections, each named by its first lesson, with the heading `attnstep lessons`
@@ -51,7 +52,7 @@ pub const BUNDLED: &[Bundled] = bundled![
 pub const SECTIONS: &[(&str, &str)] = &[
     (
         "tour",
-        "The course: twelve lessons, from the first query to MiniMind's real attention.",
+        "The course: thirteen lessons, from the first query to MiniMind's real attention.",
     ),
     (
         "bug-scale",
@@ -120,8 +121,9 @@ mod tests {
         assert_eq!(find_bundled("8").unwrap().1.name, "gqa");
         assert_eq!(find_bundled("kv_cache").unwrap().0, 6);
         assert_eq!(find_bundled("01-tour").unwrap().1.name, "tour");
-        assert_eq!(find_bundled("13").unwrap().1.name, "bug-scale");
-        assert!(find_bundled("19").is_none());
+        assert_eq!(find_bundled("13").unwrap().1.name, "mha-gqa-mqa");
+        assert_eq!(find_bundled("14").unwrap().1.name, "bug-scale");
+        assert!(find_bundled("20").is_none());
         assert!(find_bundled("0").is_none());
         assert!(find_bundled("attention").is_none());
     }

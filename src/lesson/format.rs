@@ -1,141 +1,324 @@
 //! Reading a lesson file: TOML syntax (toml's parser), keys and value kinds ([`schema`]),
 //! values (serde, with `toml::Spanned` where a later check must point back at the file), then
-//! what only makes sense together: the configuration resolves, named stages happen in it, note
-//! steps exist, the first head and batch row are in range.
+//! what only makes sense together (the `checks` module): the configuration and every variant resolve,
+//! named stages happen and are shown, steps exist, placeholders resolve, hints have a question
+//! to go with, the first head and batch row are in range.
 //!
 //! Every mistake is a [`UsageError`] located as `PATH:LINE:COL`.
 //!
 //! [`schema`]: crate::lesson::schema
 
+use std::fmt;
+use std::ops::Range;
+
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::bugs::{self, Bug};
 use crate::config::{Config, ConfigSpec};
 use crate::error::UsageError;
-use crate::lesson::model::Lesson;
+use crate::lesson::checks::Checker;
+use crate::lesson::model::{Lesson, LessonVariant, ViewSettings};
 use crate::lesson::schema::{self, Sites};
-use crate::lesson::source::{Source, nearest, quoted};
-use crate::presentation::{Hint, Note, Presentation};
+use crate::lesson::source::{Source, quoted};
+use crate::presentation::{Presentation, VariantInfo};
 use crate::text::{printable, printable_words};
 use crate::trace::StageId;
 
 /// The file as serde reads it, once [`schema::check`] has passed.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LessonFile {
+pub(super) struct LessonFile {
     #[serde(rename = "format_version")]
     _format_version: u64,
     title: String,
     summary: String,
     covers: Option<String>,
-    welcome: Option<String>,
-    closing: Option<String>,
+    pub welcome: Option<Spanned<String>>,
+    pub closing: Option<Spanned<String>>,
     head: Option<Spanned<usize>>,
     batch_index: Option<Spanned<usize>>,
-    stages: Option<Spanned<Vec<Spanned<String>>>>,
+    pub stages: Option<Spanned<Vec<Spanned<String>>>>,
+    pub quiz: Option<Spanned<Vec<Spanned<String>>>>,
+    pub premise: Option<Spanned<Flex>>,
+    view: Option<ViewFile>,
     bug: Option<Spanned<String>>,
     #[serde(default)]
     config: ConfigSpec,
     #[serde(default)]
-    notes: Vec<NoteFile>,
+    pub variants: Vec<VariantFile>,
     #[serde(default)]
-    hints: Vec<HintFile>,
+    pub notes: Vec<NoteFile>,
+    #[serde(default)]
+    pub hints: Vec<HintFile>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoteFile {
-    stage: Spanned<String>,
-    /// 1-based, like `--step`; absent means every step.
-    step: Option<Spanned<usize>>,
-    text: String,
+struct ViewFile {
+    head: Option<Spanned<usize>>,
+    batch: Option<Spanned<usize>>,
+    max_rows: Option<usize>,
+    max_cols: Option<usize>,
+    precision: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HintFile {
-    stage: Spanned<String>,
-    text: String,
+pub(super) struct VariantFile {
+    pub name: Spanned<String>,
+    pub about: Option<String>,
+    pub premise: Option<Spanned<Flex>>,
+    #[serde(default)]
+    pub config: ConfigSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoteFile {
+    pub stage: Spanned<String>,
+    /// 1-based, like `--step`; absent (with `steps`) means every step.
+    pub step: Option<Spanned<usize>>,
+    pub steps: Option<Spanned<StepsFile>>,
+    pub when: Option<Spanned<Flex>>,
+    pub variant: Option<Spanned<Flex>>,
+    pub prose: Option<Spanned<String>>,
+    pub text: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HintFile {
+    pub stage: Spanned<String>,
+    pub step: Option<Spanned<usize>>,
+    pub steps: Option<Spanned<StepsFile>>,
+    pub when: Option<Spanned<Flex>>,
+    pub variant: Option<Spanned<Flex>>,
+    pub kind: Option<Spanned<String>>,
+    pub text: Spanned<String>,
+}
+
+/// One text or an array of texts (`when`, `variant`, `premise`).
+#[derive(Debug)]
+pub(super) enum Flex {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for Flex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Flex, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Flex;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("text, or an array of texts")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Flex, E> {
+                Ok(Flex::One(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Flex, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = seq.next_element::<Spanned<String>>()? {
+                    out.push(x);
+                }
+                Ok(Flex::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Each text of a [`Flex`] with where it is (a lone text: the value's place).
+pub(super) fn items(flex: &Spanned<Flex>) -> Vec<(Range<usize>, String)> {
+    match flex.get_ref() {
+        Flex::One(s) => vec![(flex.span(), s.clone())],
+        Flex::Many(v) => v.iter().map(|s| (s.span(), s.get_ref().clone())).collect(),
+    }
+}
+
+/// `steps = [2, 3]` or `steps = "2-4"` / `"2-"`.
+#[derive(Debug)]
+pub(super) enum StepsFile {
+    Range(String),
+    List(Vec<Spanned<usize>>),
+}
+
+impl<'de> Deserialize<'de> for StepsFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StepsFile, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StepsFile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("step numbers, or a range in quotes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StepsFile, E> {
+                Ok(StepsFile::Range(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StepsFile, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = seq.next_element::<Spanned<usize>>()? {
+                    out.push(x);
+                }
+                Ok(StepsFile::List(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Labels per batch row (`tokens = ["…", "…"]` in `[config]`) and where they are.
+pub(super) struct Rows {
+    pub rows: Vec<Vec<String>>,
+    pub span: Range<usize>,
 }
 
 /// Parses and checks a lesson.
 pub fn parse(src: Source) -> Result<Lesson, UsageError> {
-    let root = DeTable::parse(src.text()).map_err(|e| {
+    let mut root = DeTable::parse(src.text()).map_err(|e| {
         let msg = e.message().trim().replace('\n', "; ");
         src.err(e.span(), format!("this is not valid TOML: {msg}"))
     })?;
     let sites = schema::check(&src, root.get_ref())?;
+    let rows = take_rows(&src, root.get_mut())?;
     let file = LessonFile::deserialize(toml::de::Deserializer::from(root)).map_err(|e| {
         // The schema check has seen every key and kind; what is left is rare (a number too
         // large for this machine), so serde's own words are kept, located.
         src.err(e.span(), e.message().trim())
     })?;
-    build(src, sites, file)
+    build(src, sites, file, rows)
+}
+
+/// Takes `tokens = ["…", "…"]` (one text per batch row) out of `[config]`, leaving the first
+/// row as the configuration's labels; a variant's `tokens` must be one text.
+fn take_rows(src: &Source, root: &mut DeTable) -> Result<Option<Rows>, UsageError> {
+    if let Some(variants) = root.get("variants")
+        && let DeValue::Array(list) = variants.get_ref()
+    {
+        for entry in list.iter() {
+            if let DeValue::Table(t) = entry.get_ref()
+                && let Some(cfg) = t.get("config")
+                && let DeValue::Table(c) = cfg.get_ref()
+                && let Some(tok) = c.get("tokens")
+                && matches!(tok.get_ref(), DeValue::Array(_))
+            {
+                return Err(src.err(
+                    Some(tok.span()),
+                    "a variant's tokens is one text: labels per batch row go in the lesson's \
+                     [config]",
+                ));
+            }
+        }
+    }
+    let Some(cfg) = root.get_mut("config") else {
+        return Ok(None);
+    };
+    let DeValue::Table(table) = cfg.get_mut() else {
+        return Ok(None);
+    };
+    let Some(tokens) = table.get_mut("tokens") else {
+        return Ok(None);
+    };
+    let span = tokens.span();
+    let DeValue::Array(list) = tokens.get_ref() else {
+        return Ok(None);
+    };
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|r| match r.get_ref() {
+            DeValue::String(s) => printable_words(s)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if rows.is_empty() {
+        return Err(src.err(
+            Some(span),
+            "tokens is an empty array: give one text per batch row, or one text for all rows",
+        ));
+    }
+    *tokens.get_mut() = DeValue::String(rows[0].join(" ").into());
+    Ok(Some(Rows { rows, span }))
 }
 
 /// Checks what needs the whole file and assembles the [`Lesson`].
-fn build(src: Source, sites: Sites, file: LessonFile) -> Result<Lesson, UsageError> {
+fn build(
+    src: Source,
+    sites: Sites,
+    file: LessonFile,
+    rows: Option<Rows>,
+) -> Result<Lesson, UsageError> {
     let mut spec = file.config.clone();
     spec.tokens = spec.tokens.as_deref().map(printable_words);
     let text = |s: &str| printable(s.trim()).into_owned();
-    let opt = |s: &Option<String>| s.as_deref().map(text);
     let mut lesson = Lesson {
         name: src.origin().to_owned(),
         number: None,
         title: text(&file.title),
         summary: text(&file.summary),
-        covers: opt(&file.covers),
+        covers: file.covers.as_deref().map(text),
         spec,
         presentation: Presentation::default(),
-        head: file.head.as_ref().map(|h| *h.get_ref()),
-        batch_index: file.batch_index.as_ref().map(|b| *b.get_ref()),
         bug: None,
+        view: ViewSettings::default(),
+        variants: Vec::new(),
         progress_key: src.origin().to_owned(),
         source: src,
         sites,
     };
-    let cfg = lesson.spec.resolve().map_err(|e| {
-        UsageError(lesson.describe_config_error(&e, &ConfigSpec::default(), &|k| k.as_str()))
-    })?;
-    let stages_present = stages_in(&cfg);
-    let src = &lesson.source;
-    let stages = match &file.stages {
+    lesson.variants = variants(&lesson.source, &file)?;
+    let runs = configurations(&lesson)?;
+    let checker = Checker::new(&lesson.source, &runs, &file)?;
+    let row_tokens = match &rows {
+        Some(r) => Some(checker.rows(r)?),
         None => None,
-        Some(list) => Some(shown_stages(src, list, &stages_present)?),
     };
     lesson.bug = match &file.bug {
         None => None,
         Some(name) => Some(planted(
-            src,
+            &lesson.source,
             name,
-            &cfg,
+            &runs[0].1,
             file.stages.as_ref(),
-            stages.as_deref(),
+            checker.stages.as_deref(),
         )?),
     };
-    let notes = notes(src, &file.notes, &stages_present, cfg.steps.len())?;
-    let hints = file
-        .hints
-        .iter()
-        .map(|h| {
-            Ok(Hint {
-                stage: stage(src, &h.stage, &stages_present)?,
-                text: text(&h.text),
-            })
-        })
-        .collect::<Result<_, UsageError>>()?;
-    check_view(src, &file, &cfg)?;
+    lesson.view = view(&lesson.source, &file, &runs)?;
     lesson.presentation = Presentation {
         title: Some(lesson.title.clone()),
         summary: Some(lesson.summary.clone()),
-        welcome: opt(&file.welcome),
-        notes,
-        hints,
-        stages,
-        closing: opt(&file.closing),
+        welcome: file
+            .welcome
+            .as_ref()
+            .map(|w| checker.text(w, &[]))
+            .transpose()?,
+        closing: file
+            .closing
+            .as_ref()
+            .map(|c| checker.text(c, &[]))
+            .transpose()?,
+        notes: checker.notes(&file.notes)?,
+        hints: checker.hints(&file.hints)?,
+        stages: checker.stages.clone(),
+        quiz: checker.quiz.clone(),
+        premise: checker.premise(file.premise.as_ref(), None)?,
+        row_tokens,
         hunt: lesson.bug.is_some(),
+        variants: file
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                Ok(VariantInfo {
+                    name: lesson.variants[i].name.clone(),
+                    about: v.about.as_deref().map(text),
+                    premise: checker.premise(v.premise.as_ref(), Some(i))?,
+                })
+            })
+            .collect::<Result<_, UsageError>>()?,
     };
     Ok(lesson)
 }
@@ -173,122 +356,134 @@ fn planted(
     Ok(bug)
 }
 
+/// The `[[variants]]`: names given once each, configurations kept as layers.
+fn variants(src: &Source, file: &LessonFile) -> Result<Vec<LessonVariant>, UsageError> {
+    let mut out: Vec<LessonVariant> = Vec::new();
+    for v in &file.variants {
+        let name = v.name.get_ref().trim();
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(src.err(
+                Some(v.name.span()),
+                format!(
+                    "variant name {} must be a short word (letters, digits, - and _), as it is \
+                     typed after --variant",
+                    quoted(name)
+                ),
+            ));
+        }
+        if out.iter().any(|o| o.name == name) {
+            return Err(src.err(
+                Some(v.name.span()),
+                format!(
+                    "variant {} is named twice; give each variant its own name",
+                    quoted(name)
+                ),
+            ));
+        }
+        let mut spec = v.config.clone();
+        spec.tokens = spec.tokens.as_deref().map(printable_words);
+        out.push(LessonVariant {
+            name: name.to_owned(),
+            spec,
+        });
+    }
+    Ok(out)
+}
+
+/// Every configuration the lesson runs: its own, or each variant's over it.
+fn configurations(lesson: &Lesson) -> Result<Vec<(Option<String>, Config)>, UsageError> {
+    let resolve = |variant: Option<usize>| {
+        lesson.spec_of(variant).resolve().map_err(|e| {
+            UsageError(lesson.describe_variant_config_error(
+                variant,
+                &e,
+                &ConfigSpec::default(),
+                &|k| k.as_str(),
+            ))
+        })
+    };
+    if lesson.variants.is_empty() {
+        return Ok(vec![(None, resolve(None)?)]);
+    }
+    (0..lesson.variants.len())
+        .map(|i| Ok((Some(lesson.variants[i].name.clone()), resolve(Some(i))?)))
+        .collect()
+}
+
 /// The stages a configuration goes through (QK-norm and padding only when configured).
 pub fn stages_in(cfg: &Config) -> Vec<StageId> {
     StageId::present(cfg, false)
 }
 
-/// A stage named in the lesson: known, and happening in its configuration.
-fn stage(src: &Source, name: &Spanned<String>, present: &[StageId]) -> Result<StageId, UsageError> {
-    let span = Some(name.span());
-    let text = name.get_ref();
-    let names: Vec<&str> = StageId::ALL.iter().map(|s| s.as_str()).collect();
-    let id = StageId::parse(text).ok_or_else(|| {
-        let near = nearest(text, &names)
-            .map_or_else(|| ".".to_owned(), |n| format!(", did you mean \"{n}\"?"));
-        src.err(
-            span.clone(),
-            format!(
-                "unknown stage {}{near} The stages are: {}",
-                quoted(text),
-                names.join(", ")
-            ),
-        )
-    })?;
-    if !present.contains(&id) {
-        let need = match id {
-            StageId::QkNorm => "qk_norm = true",
-            _ => "an attention_mask",
-        };
-        return Err(src.err(
-            span,
-            format!(
-                "stage {} never happens in this lesson: it needs {need} in [config]",
-                quoted(text)
-            ),
-        ));
-    }
-    Ok(id)
-}
-
-/// The `stages` list: the stages shown, at least one.
-fn shown_stages(
+/// The lesson's `[view]` (or the older top-level `head` and `batch_index`), in range for every
+/// configuration it runs.
+fn view(
     src: &Source,
-    list: &Spanned<Vec<Spanned<String>>>,
-    present: &[StageId],
-) -> Result<Vec<StageId>, UsageError> {
-    if list.get_ref().is_empty() {
-        return Err(src.err(
-            Some(list.span()),
-            "stages is empty: list the stages to show, or leave the key out to show them all",
-        ));
+    file: &LessonFile,
+    runs: &[(Option<String>, Config)],
+) -> Result<ViewSettings, UsageError> {
+    let v = file.view.as_ref();
+    fn twice<'f>(
+        src: &Source,
+        old: &'f Option<Spanned<usize>>,
+        new: Option<&'f Spanned<usize>>,
+        name: &str,
+    ) -> Result<Option<&'f Spanned<usize>>, UsageError> {
+        match (old, new) {
+            (Some(o), Some(_)) => Err(src.err(
+                Some(o.span()),
+                format!("{name} is set twice, here and in [view]; keep the one in [view]"),
+            )),
+            (Some(o), None) => Ok(Some(o)),
+            (None, n) => Ok(n),
+        }
     }
-    list.get_ref()
+    let head = twice(src, &file.head, v.and_then(|v| v.head.as_ref()), "head")?;
+    let batch = twice(
+        src,
+        &file.batch_index,
+        v.and_then(|v| v.batch.as_ref()),
+        "batch_index",
+    )?;
+    let min_heads = runs
         .iter()
-        .map(|n| stage(src, n, present))
-        .collect()
-}
-
-/// The notes, with their 1-based steps checked and made 0-based.
-fn notes(
-    src: &Source,
-    notes: &[NoteFile],
-    present: &[StageId],
-    steps: usize,
-) -> Result<Vec<Note>, UsageError> {
-    notes
-        .iter()
-        .map(|n| {
-            let stage = stage(src, &n.stage, present)?;
-            if let Some(step) = &n.step {
-                let s = *step.get_ref();
-                if s == 0 || s > steps {
-                    return Err(src.err(
-                        Some(step.span()),
-                        format!(
-                            "note step {s} is out of range: this lesson has {steps} step(s), \
-                             numbered from 1 (1 is the prefill); leave step out to show the note \
-                             on every step"
-                        ),
-                    ));
-                }
-            }
-            Ok(Note {
-                stage,
-                step: n.step.as_ref().map(|s| s.get_ref() - 1),
-                text: printable(n.text.trim()).into_owned(),
-            })
-        })
-        .collect()
-}
-
-/// The lesson's first head and batch row exist in its configuration.
-fn check_view(src: &Source, file: &LessonFile, cfg: &Config) -> Result<(), UsageError> {
-    if let Some(h) = &file.head
-        && *h.get_ref() >= cfg.num_attention_heads
+        .map(|(_, c)| c.num_attention_heads)
+        .min()
+        .unwrap_or(1);
+    let min_batch = runs.iter().map(|(_, c)| c.batch).min().unwrap_or(1);
+    if let Some(h) = head
+        && *h.get_ref() >= min_heads
     {
         return Err(src.err(
             Some(h.span()),
             format!(
-                "head {} is out of range: this lesson has {} query heads (0 to {})",
+                "head {} is out of range: this lesson has {min_heads} query heads (0 to {})",
                 h.get_ref(),
-                cfg.num_attention_heads,
-                cfg.num_attention_heads - 1
+                min_heads - 1
             ),
         ));
     }
-    if let Some(b) = &file.batch_index
-        && *b.get_ref() >= cfg.batch
+    if let Some(b) = batch
+        && *b.get_ref() >= min_batch
     {
         return Err(src.err(
             Some(b.span()),
             format!(
-                "batch_index {} is out of range: batch is {} (rows 0 to {})",
+                "batch row {} is out of range: batch is {min_batch} (rows 0 to {})",
                 b.get_ref(),
-                cfg.batch,
-                cfg.batch - 1
+                min_batch - 1
             ),
         ));
     }
-    Ok(())
+    Ok(ViewSettings {
+        head: head.map(|h| *h.get_ref()),
+        batch: batch.map(|b| *b.get_ref()),
+        max_rows: v.and_then(|v| v.max_rows),
+        max_cols: v.and_then(|v| v.max_cols),
+        precision: v.and_then(|v| v.precision),
+    })
 }

@@ -11,12 +11,15 @@
 //!
 //! - [`source`]: the text, offsets to lines and columns, size and UTF-8 checks.
 //! - [`schema`]: keys and value kinds, checked on toml's spanned tree.
-//! - [`format`]: values, and the checks that need the whole lesson.
+//! - [`format`]: values, variants and the lesson's view.
+//! - `checks`: what needs the whole lesson: every note, hint, question and placeholder will be
+//!   shown somewhere.
 //! - [`Lesson`] (`model.rs`): a checked lesson, and how its configuration errors are worded.
 //! - [`catalogue`]: the bundled course.
 //! - [`progress`]: where a learner stopped, kept in a small JSON file.
 
 pub mod catalogue;
+mod checks;
 pub mod format;
 mod model;
 pub mod progress;
@@ -30,7 +33,7 @@ use crate::files::{ReadProblem, read_limited};
 
 pub use catalogue::{BUNDLED, Bundled, find_bundled, section_starting_at, unknown_lesson};
 pub use format::stages_in;
-pub use model::Lesson;
+pub use model::{Lesson, LessonVariant, ViewSettings};
 pub use schema::FORMAT_VERSION;
 use source::{MAX_LESSON_BYTES, Source};
 
@@ -76,3 +79,7 @@ pub fn load_file(path: &Path) -> Result<Lesson, UsageError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_tests;
+#[cfg(test)]
+mod truth_tests;

@@ -21,9 +21,10 @@ pub struct Lesson {
     pub spec: ConfigSpec,
     /// Welcome, notes, hints, stages and closing.
     pub presentation: Presentation,
-    /// The first head and batch row to show, as the lesson sets them.
-    pub head: Option<usize>,
-    pub batch_index: Option<usize>,
+    /// How the lesson asks its tables to be drawn (flags override each value).
+    pub view: ViewSettings,
+    /// Named configurations laid over `spec`, in file order (empty: the lesson has one).
+    pub variants: Vec<LessonVariant>,
     /// The slip the lesson plants for the learner to hunt (`bug = "…"`).
     pub bug: Option<crate::bugs::Bug>,
     /// Key used in the progress store.
@@ -32,7 +33,37 @@ pub struct Lesson {
     pub(super) sites: Sites,
 }
 
+/// The lesson's `[view]`: the first head and batch row shown, and the table limits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ViewSettings {
+    pub head: Option<usize>,
+    pub batch: Option<usize>,
+    pub max_rows: Option<usize>,
+    pub max_cols: Option<usize>,
+    pub precision: Option<usize>,
+}
+
+/// One `[[variants]]` entry: a name and the configuration keys it changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LessonVariant {
+    pub name: String,
+    pub spec: ConfigSpec,
+}
+
 impl Lesson {
+    /// The names of the variants, in file order.
+    pub fn variant_names(&self) -> Vec<&str> {
+        self.variants.iter().map(|v| v.name.as_str()).collect()
+    }
+
+    /// The lesson's configuration layer with variant `variant` (an index) laid over it.
+    pub fn spec_of(&self, variant: Option<usize>) -> ConfigSpec {
+        match variant.and_then(|i| self.variants.get(i)) {
+            Some(v) => self.spec.overridden_by(&v.spec),
+            None => self.spec.clone(),
+        }
+    }
+
     /// Where the lesson came from, as messages show it (`lessons/08-gqa.toml`).
     pub fn origin(&self) -> &str {
         self.source.origin()
@@ -48,7 +79,27 @@ impl Lesson {
         flags: &ConfigSpec,
         flag: &dyn Fn(ConfigKey) -> &'static str,
     ) -> String {
-        let sites = &self.sites.config;
+        self.describe_variant_config_error(None, e, flags, flag)
+    }
+
+    /// [`Lesson::describe_config_error`] for variant `variant` (an index): keys the variant
+    /// sets are located in its `config`, the others in `[config]`.
+    pub fn describe_variant_config_error(
+        &self,
+        variant: Option<usize>,
+        e: &ConfigError,
+        flags: &ConfigSpec,
+        flag: &dyn Fn(ConfigKey) -> &'static str,
+    ) -> String {
+        let mut sites = self.sites.config.clone();
+        let mut table = self.sites.config_table.clone();
+        if let Some((own, span)) = variant.and_then(|i| self.sites.variants.get(i)) {
+            sites.extend(own.iter().map(|(k, s)| (*k, s.clone())));
+            if !own.is_empty() {
+                table = Some(span.clone());
+            }
+        }
+        let sites = &sites;
         let name = |k: ConfigKey| {
             if flags.sets(k) {
                 flag(k).to_owned()
@@ -74,7 +125,7 @@ impl Lesson {
                         .clone(),
                 )
             }
-            None => self.sites.config_table.clone(),
+            None => table,
         };
         let given: Vec<&str> = ConfigKey::ALL
             .into_iter()

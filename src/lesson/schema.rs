@@ -27,6 +27,10 @@ enum Kind {
     WholeList,
     Table,
     TableList,
+    /// One text, or an array of them (`when = "gqa"`, `when = ["gqa", "cached"]`).
+    TextOrList,
+    /// Steps: an array of step numbers, or a range in quotes (`"2-4"`, `"2-"`).
+    Steps,
 }
 
 impl Kind {
@@ -40,8 +44,13 @@ impl Kind {
             Kind::WholeList => "an array of whole numbers, like [5, 1, 1]",
             Kind::Table => "a table: write [config] on its own line, then one key per line",
             Kind::TableList => {
-                "an array of tables: write [[notes]] (or [[hints]]) before each entry, then \
-                 stage = \"…\" and text = \"…\""
+                "an array of tables: write [[notes]] (or [[hints]], [[variants]]) before each \
+                 entry, then one key per line"
+            }
+            Kind::TextOrList => "text in quotes, or an array of texts like [\"a\", \"b\"]",
+            Kind::Steps => {
+                "step numbers, like [2, 3], or a range in quotes, like \"2-4\" or \"2-\" (2 to \
+                 the end)"
             }
         }
     }
@@ -60,7 +69,11 @@ const TOP: Keys = &[
     ("batch_index", Kind::Whole),
     ("stages", Kind::TextList),
     ("bug", Kind::Text),
+    ("quiz", Kind::TextList),
+    ("premise", Kind::TextOrList),
+    ("view", Kind::Table),
     ("config", Kind::Table),
+    ("variants", Kind::TableList),
     ("notes", Kind::TableList),
     ("hints", Kind::TableList),
 ];
@@ -68,14 +81,41 @@ const REQUIRED: &[&str] = &["format_version", "title", "summary"];
 const NOTE: Keys = &[
     ("stage", Kind::Text),
     ("step", Kind::Whole),
+    ("steps", Kind::Steps),
+    ("when", Kind::TextOrList),
+    ("variant", Kind::TextOrList),
+    ("prose", Kind::Text),
     ("text", Kind::Text),
 ];
-const HINT: Keys = &[("stage", Kind::Text), ("text", Kind::Text)];
+const HINT: Keys = &[
+    ("stage", Kind::Text),
+    ("step", Kind::Whole),
+    ("steps", Kind::Steps),
+    ("when", Kind::TextOrList),
+    ("variant", Kind::TextOrList),
+    ("kind", Kind::Text),
+    ("text", Kind::Text),
+];
+const VIEW: Keys = &[
+    ("head", Kind::Whole),
+    ("batch", Kind::Whole),
+    ("max_rows", Kind::Whole),
+    ("max_cols", Kind::Whole),
+    ("precision", Kind::Whole),
+];
+const VARIANT: Keys = &[
+    ("name", Kind::Text),
+    ("about", Kind::Text),
+    ("premise", Kind::TextOrList),
+    ("config", Kind::Table),
+];
 
 /// The kind of each configuration key's value.
 fn config_kind(key: ConfigKey) -> Kind {
     match key {
-        ConfigKey::Preset | ConfigKey::Tokens => Kind::Text,
+        ConfigKey::Preset => Kind::Text,
+        // One text for every batch row, or one per row.
+        ConfigKey::Tokens => Kind::TextOrList,
         ConfigKey::Steps => Kind::WholeList,
         ConfigKey::AttentionMask => Kind::TextList,
         ConfigKey::QkNorm | ConfigKey::Causal => Kind::Bool,
@@ -102,11 +142,14 @@ pub struct KeySite {
     pub items: Vec<Range<usize>>,
 }
 
-/// What the check found out on the way: where each `[config]` key and the table itself are.
+/// What the check found out on the way: where each `[config]` key and the table itself are,
+/// and the same for each variant's `config`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sites {
     pub config: BTreeMap<ConfigKey, KeySite>,
     pub config_table: Option<Range<usize>>,
+    /// For each `[[variants]]` entry in file order: its config keys and the entry's span.
+    pub variants: Vec<(BTreeMap<ConfigKey, KeySite>, Range<usize>)>,
 }
 
 type Entry<'a, 'i> = (
@@ -132,20 +175,46 @@ pub fn check(src: &Source, root: &DeTable) -> Result<Sites, UsageError> {
         sites.config_table = Some(k.span());
         sites.config = check_config(src, t)?;
     }
-    for (name, keys) in [("notes", NOTE), ("hints", HINT)] {
+    if let Some((_, v)) = root.iter().find(|(k, _)| k.get_ref() == "view")
+        && let DeValue::Table(t) = v.get_ref()
+    {
+        check_table(src, t, VIEW, "view")?;
+    }
+    for (name, keys, required) in [
+        ("notes", NOTE, &["stage", "text"][..]),
+        ("hints", HINT, &["stage", "text"][..]),
+        ("variants", VARIANT, &["name"][..]),
+    ] {
         if let Some((_, v)) = root.iter().find(|(k, _)| k.get_ref() == name)
             && let DeValue::Array(items) = v.get_ref()
         {
             for item in items.iter() {
                 if let DeValue::Table(t) = item.get_ref() {
                     check_table(src, t, keys, name)?;
-                    check_required(src, t, &["stage", "text"], item.span(), name)?;
+                    check_required(src, t, required, item.span(), name)?;
+                    if name == "variants" {
+                        sites.variants.push((variant_config(src, t)?, item.span()));
+                    }
                 }
             }
         }
     }
     check_required(src, root, REQUIRED, 0..0, "")?;
     Ok(sites)
+}
+
+/// The `config` table of a `[[variants]]` entry: the same keys as `[config]`.
+fn variant_config(
+    src: &Source,
+    entry: &DeTable,
+) -> Result<BTreeMap<ConfigKey, KeySite>, UsageError> {
+    match entry.iter().find(|(k, _)| k.get_ref() == "config") {
+        Some((_, v)) => match v.get_ref() {
+            DeValue::Table(t) => check_config(src, t),
+            _ => Ok(BTreeMap::new()),
+        },
+        None => Ok(BTreeMap::new()),
+    }
 }
 
 /// The version first: a lesson written for a newer format may use keys this build lacks.
@@ -268,11 +337,23 @@ fn check_kind(src: &Source, key: &str, v: &Spanned<DeValue>, kind: Kind) -> Resu
         _ => false,
     };
     let item_kind = match kind {
-        Kind::TextList => Some(Kind::Text),
-        Kind::WholeList => Some(Kind::Whole),
+        Kind::TextList | Kind::TextOrList => Some(Kind::Text),
+        Kind::WholeList | Kind::Steps => Some(Kind::Whole),
         Kind::TableList => Some(Kind::Table),
         _ => None,
     };
+    // The one-value forms of the flexible kinds.
+    match (kind, v.get_ref()) {
+        (Kind::TextOrList | Kind::Steps, DeValue::String(_)) => return Ok(()),
+        (Kind::TextOrList | Kind::Steps, DeValue::Array(_)) => {}
+        (Kind::TextOrList | Kind::Steps, val) => {
+            return Err(src.err(
+                Some(v.span()),
+                format!("{key} must be {}, but it is {}", kind.wanted(), found(val)),
+            ));
+        }
+        _ => {}
+    }
     match (v.get_ref(), item_kind) {
         (DeValue::Array(items), Some(each)) => {
             for (i, item) in items.iter().enumerate() {
@@ -314,6 +395,10 @@ fn check_required(
                     "missing key \"{key}\": every lesson starts with format_version = \
                      {FORMAT_VERSION}, title = \"…\" and summary = \"…\""
                 )
+            } else if name == "variants" {
+                "this [[variants]] entry is missing key \"name\"; each variant needs \
+                 name = \"…\" (used by --variant and the v key)"
+                    .to_owned()
             } else {
                 format!(
                     "this [[{name}]] entry is missing key \"{key}\"; each entry needs \

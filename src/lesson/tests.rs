@@ -39,7 +39,7 @@ fn bundled_lessons_hint_every_shape_changing_stage_they_show() {
         for id in StageId::ALL {
             if id.changes_shape() && l.presentation.shows(id) {
                 assert!(
-                    l.presentation.hint_for(id).is_some(),
+                    l.presentation.hints.iter().any(|h| h.stage == id),
                     "{} shows {id} without a quiz hint",
                     b.file
                 );
@@ -186,9 +186,16 @@ fn note_steps_are_one_based_and_checked() {
         "{MINIMAL}[config]\nsteps = [3, 1]\n[[notes]]\nstage = \"scores\"\nstep = 2\ntext = \"x\"\n"
     );
     let l = parse(&ok).unwrap();
-    assert_eq!(l.presentation.notes[0].step, Some(1));
+    assert_eq!(
+        l.presentation.notes[0].scope.steps,
+        crate::presentation::Steps::Only(vec![1])
+    );
     let bad = ok.replace("step = 2", "step = 3");
-    assert!(err(&bad).starts_with("mine.toml:8:8: note step 3 is out of range"));
+    assert!(
+        err(&bad).starts_with("mine.toml:8:8: step 3 is out of range"),
+        "{}",
+        err(&bad)
+    );
 }
 
 #[test]

@@ -322,3 +322,51 @@ fn the_slip_comes_from_bug_over_the_lessons_and_is_checked_once() {
     };
     assert_eq!(plan(&quiz, &tty()).unwrap_err().0, QUIZ_WITH_DIFF);
 }
+
+#[test]
+fn a_lessons_view_and_variants_sit_under_the_flags() {
+    let text = "format_version = 1\ntitle = \"T\"\nsummary = \"S\"\n[view]\nmax_rows = 4\n\
+                precision = 1\n[config]\nhidden_size = 16\nnum_heads = 4\n\
+                [[variants]]\nname = \"mha\"\nconfig = { num_kv_heads = 4 }\n\
+                [[variants]]\nname = \"mqa\"\nconfig = { num_kv_heads = 1 }\n";
+    let l =
+        crate::lesson::format::parse(crate::lesson::source::Source::new("v.toml", text)).unwrap();
+    let p = plan_with(&Request::default(), &l);
+    assert_eq!((p.view.max_rows, p.view.precision), (4, 1));
+    assert_eq!(p.view.max_cols, View::default().max_cols);
+    // Both variants resolved, the first chosen; the flags lie over every variant.
+    let kv: Vec<usize> = p
+        .variants
+        .iter()
+        .map(|v| v.config.num_key_value_heads)
+        .collect();
+    assert_eq!(
+        (kv, p.variant, p.config.num_key_value_heads),
+        (vec![4, 1], 0, 4)
+    );
+    let req = Request {
+        variant: Some("mqa".into()),
+        view: ViewChoices {
+            precision: Some(5),
+            ..ViewChoices::default()
+        },
+        ..with(ConfigSpec {
+            seq_len: Some(7),
+            ..spec()
+        })
+    };
+    let p = plan_with(&req, &l);
+    assert_eq!((p.variant, p.config.num_key_value_heads), (1, 1));
+    assert!(p.variants.iter().all(|v| v.config.steps == vec![7]));
+    assert_eq!(p.view.precision, 5);
+    let wrong = Request {
+        variant: Some("gqa".into()),
+        ..Request::default()
+    };
+    let e = build(&wrong, Some(&l), &tty()).unwrap_err().0;
+    assert_eq!(
+        e,
+        "--variant \"gqa\": this lesson has no such variant. Did you mean \"mqa\"? Its \
+         variants are: mha, mqa"
+    );
+}

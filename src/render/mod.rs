@@ -84,6 +84,9 @@ pub struct View {
     pub theme: Theme,
     /// How much of the stage's generic explanation to print.
     pub prose: Prose,
+    /// Labels for each batch row's positions (a lesson's `tokens` per row); the
+    /// configuration's labels when `None`.
+    pub row_tokens: Option<std::sync::Arc<Vec<Vec<String>>>>,
 }
 
 impl Default for View {
@@ -98,6 +101,7 @@ impl Default for View {
             precision: 3,
             theme: Theme::Dark,
             prose: Prose::Full,
+            row_tokens: None,
         }
     }
 }

@@ -42,6 +42,15 @@ impl Kind {
         Kind::ALL.iter().find(|(n, _)| *n == key).map(|(_, k)| *k)
     }
 
+    /// Whether the answer changes from one call to the next (asked at every call), rather than
+    /// staying the same for the whole run (asked once).
+    pub fn per_step(self) -> bool {
+        matches!(
+            self,
+            Kind::VisibleKeys | Kind::MaskedWeight | Kind::CacheLen
+        )
+    }
+
     /// The stage at which the question is asked (its table holds the answer).
     pub fn stage(self) -> StageId {
         match self {

@@ -28,6 +28,9 @@ pub struct Facts<'a> {
     pub batch: usize,
     /// The checkpoint this run comes from, if any.
     pub model: Option<&'a crate::trace::ModelInfo>,
+    /// The labels of the selected batch row's positions: the configuration's tokens, or a
+    /// lesson's labels for this row ([`Facts::with_rows`]).
+    pub tokens: Option<&'a [String]>,
 }
 
 impl<'a> Facts<'a> {
@@ -56,7 +59,17 @@ impl<'a> Facts<'a> {
             kv_head: head / n_rep,
             batch: batch.min(cfg.batch - 1),
             model: trace.model.as_ref(),
+            tokens: cfg.tokens.as_deref(),
         }
+    }
+
+    /// These facts with the selected row's labels taken from `rows` (one list of labels per
+    /// batch row), when there are labels for that row.
+    pub fn with_rows(mut self, rows: Option<&'a [Vec<String>]>) -> Facts<'a> {
+        if let Some(row) = rows.and_then(|r| r.get(self.batch)) {
+            self.tokens = Some(row);
+        }
+        self
     }
 
     /// Whether this is the last step of the run.

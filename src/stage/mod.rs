@@ -11,6 +11,7 @@
 //! [`prose`]), and the lines in `forward.rs` that compute and record it.
 
 pub mod concepts;
+pub mod condition;
 pub mod facts;
 pub mod prose;
 mod specs;

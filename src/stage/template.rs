@@ -1,22 +1,36 @@
 //! Lesson text computed from the run: `{placeholders}` filled from the [`Facts`] of the step and
-//! view being shown, and conditions that say when a note applies. `lessons check` validates
-//! both before anything runs, so a misspelt name is a located error, not a wrong sentence.
+//! view being shown. `lessons check` validates every placeholder before anything runs, so a
+//! misspelt name is a located error, not a wrong sentence; [`references`] lists what a text
+//! needs (token positions, tensors) so the check can also refuse one that can never resolve.
 //!
-//! Placeholders: `{bsz}`, `{seq_len}`, `{past_len}`, `{kv_len}`, `{hidden}`, `{n_heads}`,
+//! Numbers: `{bsz}`, `{seq_len}`, `{past_len}`, `{kv_len}`, `{hidden}`, `{n_heads}`,
 //! `{n_kv_heads}`, `{n_rep}`, `{head_dim}`, `{head}`, `{kv_head}` (the KV head the selected
-//! query head reads), `{batch}`, `{step}` (1-based), `{steps}`, `{first_pos}`, `{last_pos}`,
-//! `{scale}` (√head_dim to 3 decimals), `{theta}`, `{q_features}` (n_heads·head_dim),
-//! `{kv_features}`, `{head_first}`/`{head_last}` (the selected head's features in xq_proj),
-//! `{token:N}` (the label of position N), `{shape:NAME}` (a tensor's shape in this step). `{{`
-//! and `}}` write braces.
+//! query head reads), `{group_first}`/`{group_last}` (the query heads that read that KV head),
+//! `{batch}`, `{step}` (1-based), `{steps}`, `{first_pos}`, `{last_pos}`, `{q_features}`
+//! (n_heads·head_dim), `{kv_features}`, `{head_first}`/`{head_last}` (the selected head's
+//! features in xq_proj), `{blocked}` (scores the causal mask blocks in this call), `{scale}`
+//! (√head_dim to 3 decimals), `{theta}`. Any of them joined by `+ - * /` with whole numbers is
+//! worked out: `{2*n_kv_heads*head_dim}`, `{past_len+1}`.
+//!
+//! Text: `{token:N}` (the label of position N in the selected batch row; `first`/`last` for this
+//! call's first and last position), `{shape:NAME}` (a tensor's shape in this call, dimensions
+//! named), `{sizes:NAME}` (its sizes only, `[1, 5, 2, 4]`), `{mask}` (the selected row's
+//! attention mask so far), `{pad_keys}` (its padded positions), `{first_real}` (its first
+//! position that is not padding), `{inv_freq}` (RoPE's
+//! frequencies), `{cos:N}`/`{sin:N}` (RoPE's table at position N, one value per pair). `{{` and
+//! `}}` write braces.
 
 use std::fmt::Write;
 
+use super::concepts::span_text;
 use super::{Facts, TensorId};
-use crate::trace::{StepKind, Trace};
+use crate::backend::HasShape;
+use crate::trace::Trace;
 
-/// Every plain placeholder name.
-pub const NAMES: [&str; 20] = [
+pub use super::condition::Condition;
+
+/// Every plain numeric placeholder name.
+pub const NAMES: [&str; 25] = [
     "bsz",
     "seq_len",
     "past_len",
@@ -28,92 +42,234 @@ pub const NAMES: [&str; 20] = [
     "head_dim",
     "head",
     "kv_head",
+    "group_first",
+    "group_last",
     "batch",
     "step",
     "steps",
     "first_pos",
     "last_pos",
-    "scale",
-    "theta",
     "q_features",
     "kv_features",
+    "head_first",
+    "head_last",
+    "blocked",
+    "scale",
+    "theta",
 ];
 
-const MORE: [&str; 2] = ["head_first", "head_last"];
+/// Placeholders that are text, not numbers.
+const WORDS: [&str; 4] = ["mask", "pad_keys", "first_real", "inv_freq"];
+
+/// Forms with an argument after a colon.
+const FORMS: [&str; 5] = ["token:", "shape:", "sizes:", "cos:", "sin:"];
 
 /// What is wrong with a template, at a byte offset into it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemplateError {
     pub offset: usize,
+    /// The placeholder as written, braces included (empty for a stray brace).
+    pub written: String,
     pub message: String,
+}
+
+/// A position named in a placeholder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pos {
+    At(usize),
+    /// This call's first new position (past_len).
+    First,
+    /// This call's last position (kv_len - 1).
+    Last,
+}
+
+/// Something a text needs from the run, for `lessons check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ref {
+    /// The label of a position (`{token:N}`).
+    Token(usize),
+    /// A tensor's shape (`{shape:NAME}`, `{sizes:NAME}`).
+    Tensor(TensorId),
+}
+
+/// One operator of a numeric expression.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// A number in an expression: a literal or a named fact.
+#[derive(Clone, Debug, PartialEq)]
+enum Term<'a> {
+    Lit(f64),
+    Name(&'a str),
 }
 
 /// One piece of a parsed template.
 #[derive(Clone, Debug, PartialEq)]
 enum Piece<'a> {
     Text(&'a str),
-    Value(&'a str),
-    Token(usize),
-    Shape(TensorId),
+    /// A single name, or names and numbers joined by operators, left to right with `*` and `/`
+    /// binding tighter.
+    Expr(Vec<Term<'a>>, Vec<Op>),
+    Word(&'a str),
+    Token(Pos),
+    Shape {
+        id: TensorId,
+        named: bool,
+    },
+    Rope {
+        cos: bool,
+        pos: Pos,
+    },
 }
 
-fn parse(text: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
+/// A piece with where it starts in the text and how it was written.
+struct Located<'a> {
+    offset: usize,
+    written: &'a str,
+    piece: Piece<'a>,
+}
+
+fn parse(text: &str) -> Result<Vec<Located<'_>>, TemplateError> {
     let mut out = Vec::new();
     let mut rest = text;
     let mut offset = 0;
+    let err = |at: usize, written: &str, message: String| TemplateError {
+        offset: at,
+        written: written.to_string(),
+        message,
+    };
     while let Some(i) = rest.find(['{', '}']) {
-        out.push(Piece::Text(&rest[..i]));
+        let text_piece = Piece::Text(&rest[..i]);
+        out.push(Located {
+            offset,
+            written: &rest[..i],
+            piece: text_piece,
+        });
         let brace = &rest[i..i + 1];
         if rest[i + 1..].starts_with(brace) {
-            out.push(Piece::Text(brace));
+            out.push(Located {
+                offset: offset + i,
+                written: &rest[i..i + 2],
+                piece: Piece::Text(brace),
+            });
             offset += i + 2;
             rest = &rest[i + 2..];
             continue;
         }
         if brace == "}" {
-            return Err(TemplateError {
-                offset: offset + i,
-                message: "a `}` without its `{` (write `}}` for a brace)".into(),
-            });
+            let msg = "a `}` without its `{` (write `}}` for a brace)".to_string();
+            return Err(err(offset + i, "", msg));
         }
         let Some(len) = rest[i + 1..].find('}') else {
-            return Err(TemplateError {
-                offset: offset + i,
-                message: "a `{` that is never closed (write `{{` for a brace)".into(),
-            });
+            let msg = "a `{` that is never closed (write `{{` for a brace)".to_string();
+            return Err(err(offset + i, "", msg));
         };
-        let name = rest[i + 1..i + 1 + len].trim();
-        out.push(piece(name).map_err(|message| TemplateError {
+        let written = &rest[i..i + len + 2];
+        let piece = piece(rest[i + 1..i + 1 + len].trim())
+            .map_err(|message| err(offset + i, written, message))?;
+        out.push(Located {
             offset: offset + i,
-            message,
-        })?);
+            written,
+            piece,
+        });
         offset += i + len + 2;
         rest = &rest[i + len + 2..];
     }
-    out.push(Piece::Text(rest));
+    out.push(Located {
+        offset,
+        written: rest,
+        piece: Piece::Text(rest),
+    });
     Ok(out)
 }
 
+fn pos(arg: &str, form: &str) -> Result<Pos, String> {
+    match arg.trim() {
+        "first" => Ok(Pos::First),
+        "last" => Ok(Pos::Last),
+        n => n.parse().map(Pos::At).map_err(|_| {
+            format!(
+                "`{{{form}{n}}}` needs a position: a number, `first` or `last`, like {{{form}0}}"
+            )
+        }),
+    }
+}
+
+fn tensor(arg: &str) -> Result<TensorId, String> {
+    let t = arg.trim();
+    TensorId::parse(t).ok_or_else(|| {
+        let names: Vec<&str> = TensorId::ALL.iter().map(|t| t.name()).collect();
+        unknown("tensor", t, &names)
+    })
+}
+
 fn piece(name: &str) -> Result<Piece<'_>, String> {
-    if let Some(n) = name.strip_prefix("token:") {
-        return n
-            .trim()
-            .parse()
-            .map(Piece::Token)
-            .map_err(|_| format!("`{{token:{n}}}` needs a position number, like {{token:0}}"));
+    if let Some(form) = FORMS.iter().find(|f| name.starts_with(**f)) {
+        let arg = &name[form.len()..];
+        return match *form {
+            "token:" => pos(arg, form).map(Piece::Token),
+            "cos:" | "sin:" => pos(arg, form).map(|p| Piece::Rope {
+                cos: *form == "cos:",
+                pos: p,
+            }),
+            _ => tensor(arg).map(|id| Piece::Shape {
+                id,
+                named: *form == "shape:",
+            }),
+        };
     }
-    if let Some(t) = name.strip_prefix("shape:") {
-        let t = t.trim();
-        return TensorId::parse(t).map(Piece::Shape).ok_or_else(|| {
-            let names: Vec<&str> = TensorId::ALL.iter().map(|t| t.name()).collect();
-            unknown("tensor", t, &names)
+    if WORDS.contains(&name) {
+        return Ok(Piece::Word(name));
+    }
+    expression(name)
+}
+
+/// Reads `a`, `2*b`, `past_len + 1`: names and numbers joined by operators.
+fn expression(text: &str) -> Result<Piece<'_>, String> {
+    let mut terms = Vec::new();
+    let mut ops = Vec::new();
+    let mut rest = text.trim();
+    loop {
+        let end = rest.find(['+', '-', '*', '/']).unwrap_or(rest.len());
+        let word = rest[..end].trim();
+        if word.is_empty() {
+            return Err(format!(
+                "`{{{text}}}` is missing a name or number around an operator"
+            ));
+        }
+        terms.push(term(word)?);
+        if end == rest.len() {
+            break;
+        }
+        ops.push(match &rest[end..end + 1] {
+            "+" => Op::Add,
+            "-" => Op::Sub,
+            "*" => Op::Mul,
+            _ => Op::Div,
         });
+        rest = &rest[end + 1..];
     }
-    if NAMES.contains(&name) || MORE.contains(&name) {
-        return Ok(Piece::Value(name));
+    Ok(Piece::Expr(terms, ops))
+}
+
+fn term(word: &str) -> Result<Term<'_>, String> {
+    if NAMES.contains(&word) {
+        return Ok(Term::Name(word));
     }
-    let all: Vec<&str> = NAMES.iter().chain(&MORE).copied().collect();
-    Err(unknown("placeholder", name, &all))
+    if let Ok(n) = word.parse::<f64>()
+        && n.is_finite()
+    {
+        return Ok(Term::Lit(n));
+    }
+    let mut known: Vec<&str> = NAMES.to_vec();
+    known.extend(WORDS);
+    known.extend(FORMS.iter().map(|f| f.trim_end_matches(':')));
+    Err(unknown("placeholder", word, &known))
 }
 
 fn unknown(what: &str, name: &str, known: &[&str]) -> String {
@@ -133,36 +289,58 @@ pub fn validate(text: &str) -> Result<(), TemplateError> {
     parse(text).map(|_| ())
 }
 
+/// What the text's placeholders need from the run, each with its offset and how it is written.
+pub fn references(text: &str) -> Result<Vec<(usize, String, Ref)>, TemplateError> {
+    Ok(parse(text)?
+        .into_iter()
+        .filter_map(|l| {
+            let r = match l.piece {
+                Piece::Token(Pos::At(n)) => Ref::Token(n),
+                Piece::Shape { id, .. } => Ref::Tensor(id),
+                _ => return None,
+            };
+            Some((l.offset, l.written.to_string(), r))
+        })
+        .collect())
+}
+
 /// The highest position a `{token:N}` of the template names, to check against a lesson's tokens.
 pub fn max_token(text: &str) -> Option<usize> {
-    parse(text)
+    references(text)
         .ok()?
         .into_iter()
-        .filter_map(|p| match p {
-            Piece::Token(n) => Some(n),
-            _ => None,
+        .filter_map(|(_, _, r)| match r {
+            Ref::Token(n) => Some(n),
+            Ref::Tensor(_) => None,
         })
         .max()
 }
 
 /// Fills the template from the facts of the step being shown (a template that does not
 /// validate is returned as written).
-pub fn fill<T: crate::backend::HasShape>(text: &str, f: &Facts, trace: &Trace<T>) -> String {
+pub fn fill<T: HasShape>(text: &str, f: &Facts, trace: &Trace<T>) -> String {
     let Ok(pieces) = parse(text) else {
         return text.to_string();
     };
     let mut out = String::with_capacity(text.len());
-    for p in pieces {
-        match p {
+    for l in pieces {
+        match l.piece {
             Piece::Text(t) => out.push_str(t),
-            Piece::Value(name) => out.push_str(&value(name, f)),
-            Piece::Token(n) => out.push_str(&token(f, n)),
-            Piece::Shape(id) => match trace.steps[f.step].tensor(id) {
-                Some(t) => {
+            Piece::Expr(terms, ops) => out.push_str(&evaluate(&terms, &ops, f)),
+            Piece::Word(w) => out.push_str(&word(w, f)),
+            Piece::Token(p) => out.push_str(&token(f, p)),
+            Piece::Rope { cos, pos } => out.push_str(&rope(f, cos, at(f, pos))),
+            Piece::Shape { id, named } => match trace.steps[f.step].tensor(id) {
+                Some(t) if named => {
                     let _ = write!(out, "{}", t.shape());
                 }
+                Some(t) => {
+                    let sizes: Vec<String> =
+                        t.shape().sizes().iter().map(ToString::to_string).collect();
+                    let _ = write!(out, "[{}]", sizes.join(", "));
+                }
                 None => {
-                    let _ = write!(out, "({id} is not in this step)");
+                    let _ = write!(out, "({id} is not in this call)");
                 }
             },
         }
@@ -170,18 +348,30 @@ pub fn fill<T: crate::backend::HasShape>(text: &str, f: &Facts, trace: &Trace<T>
     out
 }
 
-fn token(f: &Facts, n: usize) -> String {
-    match &f.cfg.tokens {
-        Some(t) if n < t.len() => crate::text::printable_line(&t[n]).into_owned(),
-        _ => format!("position {n}"),
+fn at(f: &Facts, p: Pos) -> usize {
+    match p {
+        Pos::At(n) => n,
+        Pos::First => f.past_len,
+        Pos::Last => f.kv_len - 1,
     }
 }
 
-fn value(name: &str, f: &Facts) -> String {
+fn token(f: &Facts, p: Pos) -> String {
+    let n = at(f, p);
+    match f.tokens {
+        Some(t) if n < t.len() => crate::text::printable_line(&t[n]).into_owned(),
+        _ if n < f.cfg.total_len() => format!("position {n}"),
+        _ => format!("(position {n} is not in this run)"),
+    }
+}
+
+/// A numeric fact by name.
+fn number(name: &str, f: &Facts) -> f64 {
+    let group = f.kv_head * f.n_rep;
     let n = match name {
         "bsz" => f.bsz,
         "seq_len" => f.seq_len,
-        "past_len" => f.past_len,
+        "past_len" | "first_pos" => f.past_len,
         "kv_len" => f.kv_len,
         "hidden" => f.hidden,
         "n_heads" => f.n_heads,
@@ -190,173 +380,121 @@ fn value(name: &str, f: &Facts) -> String {
         "head_dim" => f.head_dim,
         "head" => f.head,
         "kv_head" => f.kv_head,
+        "group_first" => group,
+        "group_last" => group + f.n_rep - 1,
         "batch" => f.batch,
         "step" => f.step + 1,
         "steps" => f.steps,
-        "first_pos" => f.past_len,
         "last_pos" => f.kv_len - 1,
         "q_features" => f.n_heads * f.head_dim,
         "kv_features" => f.n_kv_heads * f.head_dim,
         "head_first" => f.head * f.head_dim,
         "head_last" => (f.head + 1) * f.head_dim - 1,
-        "scale" => return format!("{:.3}", (f.head_dim as f64).sqrt()),
-        "theta" => return f.cfg.rope_theta.to_string(),
+        "blocked" if f.cfg.causal => f.seq_len * (f.seq_len - 1) / 2,
+        "blocked" => 0,
+        "scale" => return (f.head_dim as f64).sqrt(),
+        "theta" => return f.cfg.rope_theta,
         _ => unreachable!("validated placeholder {name}"),
     };
-    n.to_string()
+    n as f64
 }
 
-/// When a note or hint applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Condition {
-    /// Grouped-query attention: 1 < n_kv_heads < n_heads.
-    Gqa,
-    /// Multi-head attention: n_kv_heads = n_heads.
-    Mha,
-    /// Multi-query attention: one KV head (and more than one query head).
-    Mqa,
-    /// Any sharing of KV heads (n_rep > 1).
-    Shared,
-    Padding,
-    NoPadding,
-    Prefill,
-    Decode,
-    Chunk,
-    /// Something is already in the cache (past_len > 0).
-    Cached,
-    Causal,
-    NoCausal,
-    QkNorm,
-    NoQkNorm,
-    /// More than one new token in this call.
-    ManyTokens,
-}
-
-impl Condition {
-    pub const ALL: [(&'static str, Condition); 15] = [
-        ("gqa", Condition::Gqa),
-        ("mha", Condition::Mha),
-        ("mqa", Condition::Mqa),
-        ("shared_kv", Condition::Shared),
-        ("padding", Condition::Padding),
-        ("no_padding", Condition::NoPadding),
-        ("prefill", Condition::Prefill),
-        ("decode", Condition::Decode),
-        ("chunk", Condition::Chunk),
-        ("cached", Condition::Cached),
-        ("causal", Condition::Causal),
-        ("no_causal", Condition::NoCausal),
-        ("qk_norm", Condition::QkNorm),
-        ("no_qk_norm", Condition::NoQkNorm),
-        ("many_tokens", Condition::ManyTokens),
-    ];
-
-    /// The condition with this name, or a message with the nearest name.
-    pub fn parse(name: &str) -> Result<Condition, String> {
-        let key = name.trim().to_ascii_lowercase().replace('-', "_");
-        Condition::ALL
-            .iter()
-            .find(|(n, _)| *n == key)
-            .map(|(_, c)| *c)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Condition::ALL.iter().map(|(n, _)| *n).collect();
-                unknown("condition", name, &names)
-            })
+/// Works an expression out (`*` and `/` before `+` and `-`) and writes it: a whole number as
+/// one, anything else to 3 decimals; a lone `{scale}` always to 3 decimals.
+fn evaluate(terms: &[Term], ops: &[Op], f: &Facts) -> String {
+    let value = |t: &Term| match t {
+        Term::Lit(x) => *x,
+        Term::Name(n) => number(n, f),
+    };
+    if let ([Term::Name("scale")], []) = (terms, ops) {
+        return format!("{:.3}", number("scale", f));
     }
-
-    /// Whether the condition holds for the step and view in `f`.
-    pub fn holds(self, f: &Facts) -> bool {
-        let padded = f
-            .cfg
-            .attention_mask
-            .as_ref()
-            .is_some_and(|rows| rows.iter().any(|r| r[..f.kv_len.min(r.len())].contains(&0)));
-        match self {
-            Condition::Gqa => f.n_kv_heads > 1 && f.n_kv_heads < f.n_heads,
-            Condition::Mha => f.n_kv_heads == f.n_heads,
-            Condition::Mqa => f.n_kv_heads == 1 && f.n_heads > 1,
-            Condition::Shared => f.n_rep > 1,
-            Condition::Padding => padded,
-            Condition::NoPadding => !padded,
-            Condition::Prefill => f.kind == StepKind::Prefill,
-            Condition::Decode => f.kind == StepKind::Decode,
-            Condition::Chunk => f.kind == StepKind::Chunk,
-            Condition::Cached => f.past_len > 0,
-            Condition::Causal => f.cfg.causal,
-            Condition::NoCausal => !f.cfg.causal,
-            Condition::QkNorm => f.cfg.qk_norm,
-            Condition::NoQkNorm => !f.cfg.qk_norm,
-            Condition::ManyTokens => f.seq_len > 1,
+    let mut sum = 0.0;
+    let mut sign = 1.0;
+    let mut product = value(&terms[0]);
+    for (op, t) in ops.iter().zip(&terms[1..]) {
+        let x = value(t);
+        match op {
+            Op::Mul => product *= x,
+            Op::Div => product /= x,
+            Op::Add | Op::Sub => {
+                sum += sign * product;
+                sign = if *op == Op::Add { 1.0 } else { -1.0 };
+                product = x;
+            }
         }
+    }
+    let v = sum + sign * product;
+    if !v.is_finite() {
+        "(undefined)".to_string()
+    } else if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn word(name: &str, f: &Facts) -> String {
+    match name {
+        "mask" => match &f.cfg.attention_mask {
+            Some(rows) => rows[f.batch][..f.kv_len]
+                .iter()
+                .map(|v| if *v == 0 { '0' } else { '1' })
+                .collect(),
+            None => "(no attention mask)".to_string(),
+        },
+        "first_real" => match &f.cfg.attention_mask {
+            Some(rows) => (0..f.kv_len)
+                .find(|&j| rows[f.batch][j] != 0)
+                .map_or("(none)".to_string(), |j| j.to_string()),
+            None => "0".to_string(),
+        },
+        "pad_keys" => {
+            let pads: Vec<usize> = match &f.cfg.attention_mask {
+                Some(rows) => (0..f.kv_len).filter(|&j| rows[f.batch][j] == 0).collect(),
+                None => Vec::new(),
+            };
+            span_text(&pads)
+        }
+        _ => inv_freq(f)
+            .iter()
+            .map(|x| significant(f64::from(*x)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// RoPE's frequencies, computed as the engine computes them (f32).
+fn inv_freq(f: &Facts) -> Vec<f32> {
+    let theta = f.cfg.rope_theta as f32;
+    (0..f.head_dim / 2)
+        .map(|i| 1.0 / theta.powf((2 * i) as f32 / f.head_dim as f32))
+        .collect()
+}
+
+/// cos or sin of each pair's angle at position `p`, from the engine's own tables.
+fn rope(f: &Facts, cos: bool, p: usize) -> String {
+    let (c, s) = crate::rope::tables(p, 1, f.head_dim, f.cfg.rope_theta);
+    let table = if cos { c } else { s };
+    (0..f.head_dim / 2)
+        .map(|i| format!("{:.3}", table[[0, i]]))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Three significant digits, without trailing zeros: `1`, `0.1`, `0.0316`.
+fn significant(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let decimals = (2 - x.abs().log10().floor() as i64).clamp(0, 20) as usize;
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::backend::Shapes;
-    use crate::config::ConfigSpec;
-
-    fn trace(spec: ConfigSpec) -> Trace<crate::dims::Shape> {
-        crate::forward::trace(&spec.resolve().unwrap(), &mut Shapes)
-    }
-
-    #[test]
-    fn placeholders_follow_the_step_and_view() {
-        let t = trace(ConfigSpec {
-            hidden_size: Some(24),
-            num_attention_heads: Some(6),
-            num_key_value_heads: Some(2),
-            steps: Some(vec![2, 5, 1]),
-            tokens: Some("a b c d e f g h".into()),
-            ..Default::default()
-        });
-        // Step 2 (index 1) is a chunk at positions 2…6; head 4 reads KV head 4 / 3 = 1.
-        let f = Facts::of(&t, 1, 4, 0);
-        let text = "past {past_len}, seq {seq_len}, kv {kv_len}, head {head} reads {kv_head} \
-                    (n_rep {n_rep}), {token:3}, {shape:scores}, {{literal}}";
-        assert_eq!(
-            fill(text, &f, &t),
-            "past 2, seq 5, kv 7, head 4 reads 1 (n_rep 3), d, \
-             [bsz=1, n_heads=6, seq_len=5, kv_len=7], {literal}"
-        );
-        assert_eq!(fill("{head_first}…{head_last}", &f, &t), "16…19");
-    }
-
-    #[test]
-    fn unknown_names_are_located_with_a_suggestion() {
-        let e = validate("ok {kv_lne} rest").unwrap_err();
-        assert_eq!(e.offset, 3);
-        assert!(e.message.contains("did you mean `kv_len`"), "{}", e.message);
-        assert!(
-            validate("{shape:scroes}")
-                .unwrap_err()
-                .message
-                .contains("`scores`")
-        );
-        assert!(validate("open { never").is_err());
-        assert!(validate("stray } brace").is_err());
-        assert!(validate("{token:x}").is_err());
-        assert_eq!(max_token("{token:2} and {token:9}"), Some(9));
-        assert!(Condition::parse("gqa").is_ok());
-        assert!(Condition::parse("gqq").unwrap_err().contains("`gqa`"));
-    }
-
-    #[test]
-    fn conditions_read_the_configuration_and_step() {
-        let t = trace(ConfigSpec {
-            num_attention_heads: Some(4),
-            num_key_value_heads: Some(1),
-            steps: Some(vec![3, 1]),
-            attention_mask: Some(vec!["0111".into()]),
-            ..Default::default()
-        });
-        let prefill = Facts::of(&t, 0, 0, 0);
-        let decode = Facts::of(&t, 1, 0, 0);
-        assert!(Condition::Mqa.holds(&prefill) && !Condition::Gqa.holds(&prefill));
-        assert!(Condition::Padding.holds(&prefill));
-        assert!(Condition::Prefill.holds(&prefill) && !Condition::Cached.holds(&prefill));
-        assert!(Condition::Decode.holds(&decode) && Condition::Cached.holds(&decode));
-        assert!(!Condition::ManyTokens.holds(&decode));
-    }
-}
+mod tests;

@@ -21,7 +21,7 @@ use crate::trace::{StageId, Trace};
 
 use super::nav::Position;
 use super::quiz::QuizScore;
-use super::walk::wrap;
+use super::screen::wrap;
 
 /// Where the hunt stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

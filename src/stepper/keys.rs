@@ -5,7 +5,8 @@
 //! PageUp, ↑) page through a stage taller than the window before moving to the next (previous)
 //! one, so a clicker alone reaches every line; Enter, →, n (and ←, b, p, Backspace) move at
 //! once. Digits start a stage number (finished by Enter), `:` opens a short command line that
-//! takes anything line mode takes (`:softmax`, `:step 2`, `:head 3`).
+//! takes anything line mode takes (`:softmax`, `:step 2`, `:head 3`, `:variant gqa`); `v`
+//! switches to the next variant of a lesson that has several.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -145,6 +146,7 @@ impl Keys {
             KeyCode::Char('[') | KeyCode::Char('h') => PrevHead,
             KeyCode::Char(']') | KeyCode::Char('l') => NextHead,
             KeyCode::Char('B') => NextBatch,
+            KeyCode::Char('v') => NextVariant,
             KeyCode::Char('j') => ScrollDown,
             KeyCode::Char('k') => ScrollUp,
             KeyCode::Char('?') => ToggleHelp,
@@ -174,10 +176,14 @@ pub const HELP: &[(&str, &str)] = &[
     ("5 Enter", "go to stage 5 of this step"),
     (
         ":softmax Enter",
-        "go to a stage by id (also :step 2, :head 3, :batch 2)",
+        "go to a stage by id (also :step 2, :head 3, :batch 1, :variant gqa)",
     ),
-    ("[ ] or h l", "previous / next head in the matrices"),
+    (
+        "[ ] or h l",
+        "previous / next head in the matrices (heads count from 0)",
+    ),
     ("B", "next batch row"),
+    ("v", "next variant (lessons with variants)"),
     ("j k", "scroll a tall stage by one line"),
     ("d", "planted slip: this stage beside MiniMind's run"),
     ("Ctrl-L", "redraw"),
@@ -243,6 +249,7 @@ mod tests {
         assert_eq!(cmd(&mut keys, ch('l')), Command::NextHead);
         let shift_b = KeyEvent::new(KeyCode::Char('B'), KeyModifiers::SHIFT);
         assert_eq!(cmd(&mut keys, shift_b), Command::NextBatch);
+        assert_eq!(cmd(&mut keys, ch('v')), Command::NextVariant);
         assert_eq!(cmd(&mut keys, ch('?')), Command::ToggleHelp);
         assert_eq!(cmd(&mut keys, ch('q')), Command::Quit);
         assert_eq!(cmd(&mut keys, key(KeyCode::Esc)), Command::Quit);

@@ -3,9 +3,11 @@
 //! (`TERM=dumb` or unset). Each answer is printed below the last.
 //!
 //! The commands mirror the keys: `n` (or an empty line) next, `b` back, `g`/`G` first/last,
-//! `g 5` or `5` stage 5 of this step, `:softmax` (or `softmax`) a stage by id, `step 2`,
-//! `head 3`, `]`/`[` next/previous head, `batch 2`, `B`, `?` help, `q` quit. With `--quiz`,
-//! the lines that follow a question are its answers (`h` for a hint, `skip` to see the answer).
+//! `g 5` or `5` stage 5 of this step (numbered as the banner numbers it), `:softmax` (or
+//! `softmax`) a stage by id, `step 2`, `head 3` (0-based, as in the tables), `]`/`[`
+//! next/previous head, `batch 1` (0-based), `B`, `v` next variant, `variant gqa`, `?` help,
+//! `q` quit. With `--quiz`, the lines that follow a question are its answers (`h` for a hint,
+//! `skip` to see the answer).
 //!
 //! When standard input ends before the first command (`< /dev/null`, a closed stdin in CI),
 //! nobody is there to step, so the rest of the walk is printed as if `n` had been sent to the
@@ -16,7 +18,8 @@ use std::io::{BufRead, Write};
 use anyhow::Result;
 
 use super::nav::Command;
-use super::walk::{Feedback, Walk};
+use super::screen::Feedback;
+use super::walk::Walk;
 use crate::trace::StageId;
 
 /// Reads a command typed in line mode. An empty line means next.
@@ -51,6 +54,8 @@ pub fn parse_jump(text: &str) -> Result<Option<Command>, String> {
         ("step" | "s" | "head" | "batch", None) => {
             return Err(format!("'{first}' needs a number, as in '{first} 2'"));
         }
+        ("v" | "variant", None) => Command::NextVariant,
+        ("v" | "variant", Some(name)) => Command::Variant(name.to_string()),
         ("step" | "s", Some(_)) => Command::Step(number("step")?),
         ("head", Some(_)) => Command::Head(number("head")?),
         ("batch", Some(_)) => Command::Batch(number("batch row")?),
@@ -83,7 +88,7 @@ fn stage_arg(a: &str) -> Result<Command, String> {
 fn unknown(text: &str) -> String {
     format!(
         "'{text}' is not a command: try n (next), b (back), g 5 (stage 5), :softmax, \
-         step 2, head 3, q (quit); ? lists them all"
+         step 2, head 3, v (variant), q (quit); ? lists them all"
     )
 }
 
@@ -95,9 +100,13 @@ pub const HELP: &[(&str, &str)] = &[
     ("g 5  or  5", "stage 5 of this step"),
     (":softmax  or  softmax", "a stage of this step by id"),
     ("step 2", "the same stage in step 2"),
-    ("head 3  ]  [", "head 3 / next / previous head"),
-    ("batch 2  B", "batch row 2 / next row"),
+    ("head 3  ]  [", "head 3 (0-based) / next / previous head"),
+    ("batch 1  B", "batch row 1 (0-based) / next row"),
     ("d  diff", "planted slip: stages beside MiniMind's run"),
+    (
+        "v  variant gqa",
+        "next variant / variant gqa (lessons with variants)",
+    ),
     ("?", "this list"),
     ("q", "quit"),
 ];
@@ -227,6 +236,9 @@ mod tests {
         assert_eq!(ok("["), Command::PrevHead);
         assert_eq!(ok("batch 2"), Command::Batch(2));
         assert_eq!(ok("B"), Command::NextBatch);
+        assert_eq!(ok("v"), Command::NextVariant);
+        assert_eq!(ok("variant mqa"), Command::Variant("mqa".into()));
+        assert_eq!(ok(":variant gqa"), Command::Variant("gqa".into()));
     }
 
     #[test]

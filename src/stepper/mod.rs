@@ -13,15 +13,20 @@
 //!   in line mode so the learner can still type answers.
 //!
 //! The walk is: the presentation's welcome, every shown stage of every step (with its notes),
-//! and an end screen with the closing text and the quiz score. The pieces: [`nav`] the pure
-//! navigation state machine, [`keys`] the key map, [`quiz`] the shape quiz, [`walk`] the screens
-//! they share, [`session`] the terminal while the stepper owns it (signals, suspend, restoring).
+//! and an end screen with the closing text and the quiz score. A lesson with variants is
+//! several [`Run`]s, one per named configuration; the walk shows one at a time and `v` switches.
+//! The pieces: [`nav`] the pure navigation state machine, [`keys`] the key map, [`quiz`] the
+//! quiz, [`walk`] the walk's state, [`screen`] the text of its screens, [`fit`] fitting a screen
+//! to the window, [`session`] the terminal while the stepper owns it (signals, suspend,
+//! restoring).
 
+pub mod fit;
 pub mod hunt;
 pub mod keys;
 pub mod line;
 pub mod nav;
 pub mod quiz;
+pub mod screen;
 pub mod session;
 pub mod term;
 pub mod walk;
@@ -34,7 +39,7 @@ pub use nav::Position;
 pub use quiz::QuizScore;
 
 use crate::numeric::Tensor;
-use crate::presentation::Presentation;
+use crate::presentation::{Context, Presentation};
 use crate::render::{self, View};
 use crate::terminal::Terminal;
 use crate::trace::Trace;
@@ -43,10 +48,27 @@ use walk::Walk;
 /// How to walk.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
-    /// Ask for each new shape before showing it.
+    /// Ask the lesson's quiz questions before showing what answers them.
     pub quiz: bool,
     /// Start at this stage instead of the welcome (to resume a lesson).
     pub start: Option<Position>,
+    /// The run to start with (an index into the runs: the variant chosen).
+    pub variant: usize,
+}
+
+/// One configuration a walk can show: a lesson's named variant, or the run.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The variant's name (`None` for a walk without variants).
+    pub name: Option<String>,
+    pub trace: Trace<Tensor>,
+}
+
+impl Run {
+    /// A walk's only run.
+    pub fn single(trace: Trace<Tensor>) -> Vec<Run> {
+        vec![Run { name: None, trace }]
+    }
 }
 
 /// Where a walk ended.
@@ -86,30 +108,32 @@ pub fn front(terminal: &Terminal, quiz: bool) -> Front {
 /// doc for how the mode is chosen). The head and batch row start at the view's.
 pub fn present(
     out: &mut dyn Write,
-    trace: &Trace<Tensor>,
+    runs: &[Run],
     pres: &Presentation,
     view: &View,
     opts: &Options,
 ) -> Result<Outcome> {
     match front(crate::terminal::current(), opts.quiz) {
         Front::FullScreen => {
-            let mut walk = Walk::new(trace, pres, view, opts);
+            let mut walk = Walk::new(runs, pres, view, opts);
             term::run(out, &mut walk)?;
             Ok(walk.outcome())
         }
-        Front::Lines => present_lines(&mut io::stdin().lock(), out, trace, pres, view, opts),
-        Front::PrintAll => print_all_to_the_end(out, trace, pres, view),
+        Front::Lines => present_lines(&mut io::stdin().lock(), out, runs, pres, view, opts),
+        Front::PrintAll => print_all_to_the_end(out, runs, opts.variant, pres, view),
     }
 }
 
 /// [`print_all`], and the outcome of a walk that went to the last stage.
 fn print_all_to_the_end(
     out: &mut dyn Write,
-    trace: &Trace<Tensor>,
+    runs: &[Run],
+    variant: usize,
     pres: &Presentation,
     view: &View,
 ) -> Result<Outcome> {
-    print_all(out, trace, pres, view)?;
+    print_all(out, runs, variant, pres, view)?;
+    let trace = &runs[variant].trace;
     let last = trace
         .steps
         .iter()
@@ -135,25 +159,42 @@ fn print_all_to_the_end(
 pub fn present_lines(
     input: &mut dyn io::BufRead,
     out: &mut dyn Write,
-    trace: &Trace<Tensor>,
+    runs: &[Run],
     pres: &Presentation,
     view: &View,
     opts: &Options,
 ) -> Result<Outcome> {
-    let mut walk = Walk::new(trace, pres, view, opts);
+    let mut walk = Walk::new(runs, pres, view, opts);
     line::run(input, out, &mut walk)?;
     Ok(walk.outcome())
 }
 
-/// Prints the welcome, every shown stage of every step with its notes, and the closing.
+/// Prints run `variant` whole: the welcome (with the premise warning and the variants), every
+/// shown stage of every step with its notes, and the closing.
 pub fn print_all(
     out: &mut dyn Write,
-    trace: &Trace<Tensor>,
+    runs: &[Run],
+    variant: usize,
     pres: &Presentation,
     view: &View,
 ) -> io::Result<()> {
+    let run = &runs[variant];
+    let trace = &run.trace;
+    let view = View {
+        row_tokens: pres
+            .rows_for(&trace.config)
+            .map(|r| std::sync::Arc::new(r.to_vec())),
+        ..view.clone()
+    };
+    let context = |step: usize| Context {
+        trace,
+        step,
+        head: view.head,
+        batch: view.batch,
+        variant: run.name.as_deref(),
+    };
     let text = |out: &mut dyn Write, t: &str| -> io::Result<()> {
-        for line in walk::wrap(t.trim_matches('\n'), view.width) {
+        for line in screen::wrap(t.trim_matches('\n'), view.width) {
             writeln!(out, "{line}")?;
         }
         writeln!(out)
@@ -162,24 +203,21 @@ pub fn print_all(
         let pal = view.palette();
         writeln!(out, "{}\n", pal.paint(title, render::palette::Role::Banner))?;
     }
-    if let Some(w) = &pres.welcome {
-        text(out, w)?;
+    let welcome = screen::welcome_text(runs, variant, pres, &context(0), false);
+    if !welcome.is_empty() {
+        text(out, &welcome)?;
     }
     for (i, step) in trace.steps.iter().enumerate() {
         for (j, stage) in step.stages.iter().enumerate() {
             if !pres.shows(stage.id) {
                 continue;
             }
-            write!(out, "{}", render::render_stage(trace, i, j, view))?;
-            for note in pres.notes_for(i, stage.id) {
-                writeln!(out)?;
-                write!(out, "{}", render::note(note, view))?;
-            }
-            writeln!(out)?;
+            let shown = screen::stage_text(pres, &context(i), j, &view, view.width);
+            writeln!(out, "{shown}")?;
         }
     }
-    if let Some(c) = &pres.closing {
-        text(out, c)?;
+    if let Some(c) = pres.closing_at(&context(trace.steps.len() - 1)) {
+        text(out, &c)?;
     }
     Ok(())
 }
@@ -188,7 +226,7 @@ pub fn print_all(
 mod tests {
     use super::*;
     use crate::config::ConfigSpec;
-    use crate::presentation::{Hint, Note};
+    use crate::presentation::{Hint, Note, Scope, Steps};
     use crate::trace::StageId;
 
     /// 4 heads, 2 KV heads, hidden 16, a prefill of 3 tokens and one decode step.
@@ -212,18 +250,27 @@ mod tests {
             notes: vec![
                 Note {
                     stage: StageId::RepeatKv,
-                    step: None,
-                    text: "Each KV head serves two query heads.".into(),
+                    scope: Scope::default(),
+                    text: "Each KV head serves {n_rep} query heads; head {head} reads KV head \
+                           {kv_head}."
+                        .into(),
+                    prose: None,
                 },
                 Note {
                     stage: StageId::Scores,
-                    step: Some(1),
+                    scope: Scope {
+                        steps: Steps::Only(vec![1]),
+                        ..Scope::default()
+                    },
                     text: "One query row now.".into(),
+                    prose: None,
                 },
             ],
             hints: vec![Hint {
                 stage: StageId::RepeatKv,
-                text: "Count the query heads.".into(),
+                scope: Scope::default(),
+                kind: None,
+                text: "Count the {n_heads} query heads.".into(),
             }],
             stages: Some(vec![StageId::RepeatKv, StageId::Scores]),
             closing: Some("That was GQA.".into()),
@@ -232,12 +279,12 @@ mod tests {
     }
 
     fn run(pres: &Presentation, input: &str, opts: &Options) -> (String, Outcome) {
-        let t = trace();
+        let runs = Run::single(trace());
         let mut out = Vec::new();
         let outcome = present_lines(
             &mut input.as_bytes(),
             &mut out,
-            &t,
+            &runs,
             pres,
             &View {
                 head: 2,
@@ -278,14 +325,20 @@ mod tests {
             "{out}"
         );
         let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} missing: {out}"));
-        // Only the two chosen stages, in each of the two steps; head 3 of 4 from the view.
+        // Only the two chosen stages, numbered as the banner numbers them (6 and 8 of 13), in
+        // each of the two steps; head 2 (0-based) from the view.
         assert!(
-            at("[stage 1/2 repeat_kv · step 1/2 prefill (pos 0..2) · head 3/4")
-                < at("[stage 2/2 scores · step 1/2 prefill (pos 0..2)")
+            at("[stage 6/13 repeat_kv · step 1/2 prefill (pos 0..2) · head 2 of 0…3")
+                < at("[stage 8/13 scores · step 1/2 prefill (pos 0..2)")
         );
-        assert!(at("[stage 2/2 scores · step 2/2 decode (pos 3) · head 3/4") < at("That was GQA."));
+        assert!(
+            at("[stage 8/13 scores · step 2/2 decode (pos 3) · head 2 of 0…3")
+                < at("That was GQA.")
+        );
+        // 4 query heads over 2 KV heads: n_rep 2, and head 2 reads KV head 2 / 2 = 1.
         assert_eq!(
-            out.matches("Each KV head serves two query heads.").count(),
+            out.matches("Each KV head serves 2 query heads; head 2 reads KV head 1.")
+                .count(),
             2
         );
         assert_eq!(
@@ -294,7 +347,7 @@ mod tests {
             "note for step 2 only"
         );
         assert!(
-            at("One query row now.") > at("[stage 1/2 repeat_kv · step 2/2"),
+            at("One query row now.") > at("[stage 6/13 repeat_kv · step 2/2"),
             "the step-2 note is with step 2"
         );
         assert!(outcome.finished);
@@ -313,13 +366,13 @@ mod tests {
     #[test]
     fn a_start_position_resumes_past_the_welcome() {
         let opts = Options {
-            quiz: false,
             start: Some(Position { step: 1, stage: 5 }),
+            ..Options::default()
         };
         let (out, outcome) = run(&lesson(), "q\n", &opts);
         assert!(!out.contains("Welcome"), "{out}");
         assert!(
-            out.contains("[stage 1/2 repeat_kv · step 2/2 decode (pos 3)"),
+            out.contains("[stage 6/13 repeat_kv · step 2/2 decode (pos 3)"),
             "{out}"
         );
         assert_eq!(outcome.position, Position { step: 1, stage: 5 });
@@ -329,11 +382,17 @@ mod tests {
     fn the_lesson_quiz_uses_its_hints_and_reports_the_score() {
         let opts = Options {
             quiz: true,
-            start: None,
+            ..Options::default()
         };
-        // repeat_kv: [bsz=1, kv_len=3, n_heads=4, head_dim=4]; scores: [1, 4, 3, 3].
-        let (out, outcome) = run(&lesson(), "n\nh\n1 3 4 4\nn\n1 4 3 4\n1 4 3 3\nq\n", &opts);
-        assert!(out.contains("hint: Count the query heads."), "{out}");
+        // repeat_kv: [bsz=1, kv_len=3, n_heads=4, head_dim=4]; scores: [1, 4, 3, 3]. Axes of
+        // equal size are named.
+        let script =
+            "n\nh\n1 3 4 4\n1 3 n_heads=4 head_dim=4\nn\n1 4 3 4\n1 4 seq_len=3 kv_len=3\nq\n";
+        let (out, outcome) = run(&lesson(), script, &opts);
+        assert!(out.contains("hint: Count the 4 query heads."), "{out}");
+        assert!(
+            out.contains("? the sizes are right; now say which is which: two axes have size 4")
+        );
         assert!(out.contains("✓ right: xk_repeat is [bsz=1, kv_len=3, n_heads=4, head_dim=4]"));
         let score = outcome.quiz.unwrap();
         assert_eq!(score.to_string(), "1/2 first try");

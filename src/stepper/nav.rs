@@ -3,8 +3,12 @@
 //!
 //! It knows nothing about terminals or keys: front ends turn keys or typed lines into
 //! [`Command`]s and ask [`Nav::apply`] to carry them out, so every rule here is tested directly.
-//! Stage numbers the user sees count only the shown stages of the current step, from 1, as in
-//! the status line (`stage 9/15`); heads and batch rows are shown from 1 as well.
+//!
+//! One numbering everywhere: a stage's number is its place among all the stages of its step,
+//! from 1, as the stage banner, the status line (`stage 9/14`), `--stage 9` and the resume
+//! prompt count it; a lesson that shows only some stages skips numbers rather than renumbering,
+//! and typing the number of a stage it leaves out says so. Heads and batch rows are PyTorch's
+//! 0-based indices, as in the tables (`h=1`) and `--head 1`.
 
 use crate::presentation::Presentation;
 use crate::trace::{StageId, Trace};
@@ -40,7 +44,7 @@ pub enum Command {
     First,
     /// The last screen (the end, if there is one).
     Last,
-    /// Stage `n` (1-based) among the shown stages of the current step.
+    /// Stage `n` (1-based) of the current step, counting every stage of the step.
     Stage(usize),
     /// A stage by id, in the current step.
     StageId(StageId),
@@ -48,11 +52,15 @@ pub enum Command {
     Step(usize),
     NextHead,
     PrevHead,
-    /// Head `n` (1-based).
+    /// Head `n` (0-based).
     Head(usize),
     NextBatch,
-    /// Batch row `n` (1-based).
+    /// Batch row `n` (0-based).
     Batch(usize),
+    /// The next variant of a lesson that has several (the walk carries it out).
+    NextVariant,
+    /// The variant with this name.
+    Variant(String),
     ToggleHelp,
     /// Show or hide a planted slip's comparison with MiniMind's run (the walk's business).
     ToggleDiff,
@@ -70,6 +78,8 @@ pub type Refusal = String;
 pub struct Nav {
     /// For each step, its shown stages as (index into the step's stages, id).
     steps: Vec<Vec<(usize, StageId)>>,
+    /// For each step, how many stages it has in all (shown or not).
+    totals: Vec<usize>,
     screens: Vec<Screen>,
     current: usize,
     /// Query head shown in the matrices (0-based).
@@ -92,7 +102,8 @@ pub struct Nav {
 impl Nav {
     /// A walk over `steps` (for each step, the shown stages as (stage index, id)), with a
     /// welcome screen first and an end screen last when asked for. Head and batch row start at
-    /// the given values, clamped to range.
+    /// 0. A step is taken to have stages up to its last shown one, unless [`Nav::with_totals`]
+    /// says how many it has.
     pub fn new(
         steps: Vec<Vec<(usize, StageId)>>,
         welcome: bool,
@@ -112,8 +123,13 @@ impl Nav {
         if end {
             screens.push(Screen::End);
         }
+        let totals = steps
+            .iter()
+            .map(|s| s.iter().map(|&(i, _)| i + 1).max().unwrap_or(0))
+            .collect();
         let mut nav = Nav {
             steps,
+            totals,
             screens,
             current: 0,
             head: 0,
@@ -129,8 +145,8 @@ impl Nav {
         nav
     }
 
-    /// The walk a presentation makes over a trace.
-    pub fn for_trace<T>(trace: &Trace<T>, pres: &Presentation, end: bool) -> Nav {
+    /// The walk a presentation makes over a trace, with a welcome and an end screen when asked.
+    pub fn for_trace<T>(trace: &Trace<T>, pres: &Presentation, welcome: bool, end: bool) -> Nav {
         let steps = trace
             .steps
             .iter()
@@ -145,11 +161,18 @@ impl Nav {
             .collect();
         Nav::new(
             steps,
-            pres.welcome.is_some(),
+            welcome,
             end,
             trace.config.num_attention_heads,
             trace.config.batch,
         )
+        .with_totals(trace.steps.iter().map(|s| s.stages.len()).collect())
+    }
+
+    /// How many stages each step has in all (for numbering and for refusing a hidden one).
+    pub fn with_totals(mut self, totals: Vec<usize>) -> Nav {
+        self.totals = totals;
+        self
     }
 
     pub fn screen(&self) -> Screen {
@@ -188,14 +211,13 @@ impl Nav {
         }
     }
 
-    /// Where the current stage stands in its step: (1-based number among shown stages, count).
+    /// Where the current stage stands in its step: (its 1-based number among all the step's
+    /// stages, how many there are), as the stage banner counts.
     pub fn stage_number(&self) -> Option<(usize, usize)> {
         let Screen::Stage(p) = self.screen() else {
             return None;
         };
-        let shown = &self.steps[p.step];
-        let k = shown.iter().position(|&(i, _)| i == p.stage)?;
-        Some((k + 1, shown.len()))
+        Some((p.stage + 1, self.totals.get(p.step).copied().unwrap_or(0)))
     }
 
     /// Ids of the stages shown in step `step`.
@@ -252,6 +274,57 @@ impl Nav {
         }
     }
 
+    /// Goes to step `n` (1-based), at the same stage when that step shows it, so a class can
+    /// compare the prefill and a decode step side by side.
+    fn go_to_step(&mut self, n: usize) -> Result<(), Refusal> {
+        let total = self.steps.len();
+        let target = n
+            .checked_sub(1)
+            .filter(|&s| s < total)
+            .ok_or_else(|| format!("no step {n}: this run has steps 1 to {total}"))?;
+        if self.steps[target].is_empty() {
+            return Err(format!("step {n} shows no stages"));
+        }
+        let same = match self.screen() {
+            Screen::Stage(p) => {
+                let id = self.steps[p.step]
+                    .iter()
+                    .find(|&&(i, _)| i == p.stage)
+                    .map(|&(_, id)| id);
+                id.and_then(|id| self.steps[target].iter().position(|&(_, s)| s == id))
+            }
+            _ => None,
+        };
+        let index = self
+            .index_of(target, same.unwrap_or(0))
+            .expect("shown stage has a screen");
+        self.go(index);
+        Ok(())
+    }
+
+    /// The screen of stage number `n` (1-based among all the step's stages), or why not.
+    fn stage_index(&self, step: usize, n: usize) -> Result<usize, Refusal> {
+        let total = self.totals.get(step).copied().unwrap_or(0);
+        if n == 0 || n > total {
+            return Err(format!(
+                "no stage {n}: step {} has stages 1 to {total}",
+                step + 1
+            ));
+        }
+        let k = self.steps[step].iter().position(|&(i, _)| i == n - 1);
+        k.and_then(|k| self.index_of(step, k)).ok_or_else(|| {
+            let shown: Vec<String> = self.steps[step]
+                .iter()
+                .map(|&(i, id)| format!("{} {id}", i + 1))
+                .collect();
+            format!(
+                "stage {n} is not part of this walk; step {} shows: {}",
+                step + 1,
+                shown.join(", ")
+            )
+        })
+    }
+
     /// The screen index of the shown stage `k` (0-based) of step `step`.
     fn index_of(&self, step: usize, k: usize) -> Option<usize> {
         let &(stage, _) = self.steps.get(step)?.get(k)?;
@@ -289,13 +362,7 @@ impl Nav {
             Command::Last => self.go(self.screens.len() - 1),
             Command::Stage(n) => {
                 let step = self.current_step().ok_or("there are no stages to go to")?;
-                let count = self.steps[step].len();
-                let index = n
-                    .checked_sub(1)
-                    .and_then(|k| self.index_of(step, k))
-                    .ok_or_else(|| {
-                        format!("no stage {n}: step {} has stages 1 to {count}", step + 1)
-                    })?;
+                let index = self.stage_index(step, n)?;
                 self.go(index);
             }
             Command::StageId(id) => {
@@ -315,52 +382,30 @@ impl Nav {
                 let index = self.index_of(step, k).expect("shown stage has a screen");
                 self.go(index);
             }
-            Command::Step(n) => {
-                let total = self.steps.len();
-                let target = n
-                    .checked_sub(1)
-                    .filter(|&s| s < total)
-                    .ok_or_else(|| format!("no step {n}: this run has steps 1 to {total}"))?;
-                if self.steps[target].is_empty() {
-                    return Err(format!("step {n} shows no stages"));
-                }
-                // Stay on the same stage when the other step shows it, so a class can compare
-                // the prefill and a decode step side by side.
-                let same = match self.screen() {
-                    Screen::Stage(p) => {
-                        let id = self.steps[p.step]
-                            .iter()
-                            .find(|&&(i, _)| i == p.stage)
-                            .map(|&(_, id)| id);
-                        id.and_then(|id| self.steps[target].iter().position(|&(_, s)| s == id))
-                    }
-                    _ => None,
-                };
-                let index = self
-                    .index_of(target, same.unwrap_or(0))
-                    .expect("shown stage has a screen");
-                self.go(index);
-            }
+            Command::Step(n) => self.go_to_step(n)?,
             Command::NextHead => self.head = (self.head + 1) % self.n_heads,
             Command::PrevHead => self.head = (self.head + self.n_heads - 1) % self.n_heads,
             Command::Head(n) => {
-                if n == 0 || n > self.n_heads {
+                if n >= self.n_heads {
                     return Err(format!(
-                        "no head {n}: there are heads 1 to {}",
-                        self.n_heads
+                        "no head {n}: the heads are 0 to {}",
+                        self.n_heads - 1
                     ));
                 }
-                self.head = n - 1;
+                self.head = n;
             }
             Command::NextBatch => self.batch = (self.batch + 1) % self.bsz,
             Command::Batch(n) => {
-                if n == 0 || n > self.bsz {
+                if n >= self.bsz {
                     return Err(format!(
-                        "no batch row {n}: there are rows 1 to {}",
-                        self.bsz
+                        "no batch row {n}: the rows are 0 to {}",
+                        self.bsz - 1
                     ));
                 }
-                self.batch = n - 1;
+                self.batch = n;
+            }
+            Command::NextVariant | Command::Variant(_) => {
+                return Err("this walk has no variants to switch between".into());
             }
             Command::ToggleHelp => {
                 self.help = !self.help;
@@ -376,251 +421,4 @@ impl Nav {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use StageId::*;
-
-    /// Two steps: the first shows stages 0, 1, 2; the second 0 and 2 (as if stage 1 were
-    /// hidden there), with ids that differ per step to exercise lookups.
-    fn steps() -> Vec<Vec<(usize, StageId)>> {
-        vec![
-            vec![(0, Input), (1, Project), (2, Scores)],
-            vec![(0, Input), (2, Scores)],
-        ]
-    }
-
-    fn at(step: usize, stage: usize) -> Screen {
-        Screen::Stage(Position { step, stage })
-    }
-
-    #[test]
-    fn next_and_back_walk_every_screen_in_order() {
-        let mut nav = Nav::new(steps(), true, true, 8, 2);
-        let order = [
-            Screen::Welcome,
-            at(0, 0),
-            at(0, 1),
-            at(0, 2),
-            at(1, 0),
-            at(1, 2),
-            Screen::End,
-        ];
-        assert_eq!(nav.screen(), order[0]);
-        for want in &order[1..] {
-            nav.apply(&Command::Next).unwrap();
-            assert_eq!(nav.screen(), *want);
-        }
-        assert!(nav.apply(&Command::Next).is_err(), "nothing after the end");
-        assert_eq!(nav.screen(), Screen::End);
-        for want in order[..order.len() - 1].iter().rev() {
-            nav.apply(&Command::Back).unwrap();
-            assert_eq!(nav.screen(), *want);
-        }
-        assert!(
-            nav.apply(&Command::Back).is_err(),
-            "nothing before the start"
-        );
-        assert_eq!(nav.screen(), Screen::Welcome);
-    }
-
-    #[test]
-    fn paging_commands_move_like_next_and_back() {
-        let mut nav = Nav::new(steps(), false, false, 1, 1);
-        nav.apply(&Command::PageDown).unwrap();
-        assert_eq!(nav.screen(), at(0, 1));
-        nav.apply(&Command::PageUp).unwrap();
-        assert_eq!(nav.screen(), at(0, 0));
-        assert!(nav.apply(&Command::PageUp).is_err());
-    }
-
-    #[test]
-    fn without_welcome_and_end_the_walk_is_just_the_stages() {
-        let mut nav = Nav::new(steps(), false, false, 1, 1);
-        assert_eq!(nav.screen_count(), 5);
-        assert_eq!(nav.screen(), at(0, 0));
-        nav.apply(&Command::Last).unwrap();
-        assert_eq!(nav.screen(), at(1, 2));
-        assert!(nav.reached_end);
-        nav.apply(&Command::First).unwrap();
-        assert_eq!(nav.screen(), at(0, 0));
-    }
-
-    #[test]
-    fn first_and_last_include_welcome_and_end() {
-        let mut nav = Nav::new(steps(), true, true, 1, 1);
-        nav.apply(&Command::Last).unwrap();
-        assert_eq!(nav.screen(), Screen::End);
-        assert_eq!(nav.position(), Some(Position { step: 1, stage: 2 }));
-        nav.apply(&Command::First).unwrap();
-        assert_eq!(nav.screen(), Screen::Welcome);
-        assert_eq!(nav.position(), Some(Position { step: 0, stage: 0 }));
-    }
-
-    #[test]
-    fn stage_numbers_count_the_shown_stages_of_the_step() {
-        let mut nav = Nav::new(steps(), false, false, 1, 1);
-        assert_eq!(nav.stage_number(), Some((1, 3)));
-        nav.apply(&Command::Step(2)).unwrap();
-        assert_eq!(nav.screen(), at(1, 0));
-        assert_eq!(nav.stage_number(), Some((1, 2)));
-        nav.apply(&Command::Next).unwrap();
-        // Stage index 2 of step 2 is its second shown stage.
-        assert_eq!(nav.stage_number(), Some((2, 2)));
-    }
-
-    #[test]
-    fn jump_by_number_stays_in_the_current_step_and_checks_bounds() {
-        let mut nav = Nav::new(steps(), false, false, 1, 1);
-        nav.apply(&Command::Stage(3)).unwrap();
-        assert_eq!(nav.screen(), at(0, 2));
-        nav.apply(&Command::Step(2)).unwrap();
-        nav.apply(&Command::Stage(1)).unwrap();
-        assert_eq!(nav.screen(), at(1, 0));
-        let err = nav.apply(&Command::Stage(3)).unwrap_err();
-        assert_eq!(err, "no stage 3: step 2 has stages 1 to 2");
-        assert!(nav.apply(&Command::Stage(0)).is_err());
-        assert_eq!(nav.screen(), at(1, 0), "a refused jump does not move");
-    }
-
-    #[test]
-    fn jump_by_id_finds_the_stage_in_the_current_step() {
-        let mut nav = Nav::new(steps(), true, false, 1, 1);
-        // From the welcome screen an id means the first step.
-        nav.apply(&Command::StageId(Scores)).unwrap();
-        assert_eq!(nav.screen(), at(0, 2));
-        nav.apply(&Command::Step(2)).unwrap();
-        assert_eq!(nav.screen(), at(1, 2), "step jump keeps the stage");
-        let err = nav.apply(&Command::StageId(Project)).unwrap_err();
-        assert!(err.contains("'project' is not shown in step 2"), "{err}");
-        assert!(err.contains("input, scores"), "{err}");
-    }
-
-    #[test]
-    fn step_jump_falls_back_to_the_first_stage_and_checks_bounds() {
-        let mut nav = Nav::new(steps(), false, false, 1, 1);
-        nav.apply(&Command::Stage(2)).unwrap(); // project, not shown in step 2
-        nav.apply(&Command::Step(2)).unwrap();
-        assert_eq!(nav.screen(), at(1, 0));
-        assert_eq!(
-            nav.apply(&Command::Step(3)).unwrap_err(),
-            "no step 3: this run has steps 1 to 2"
-        );
-        assert!(nav.apply(&Command::Step(0)).is_err());
-    }
-
-    #[test]
-    fn heads_and_batch_rows_wrap_and_check_bounds() {
-        let mut nav = Nav::new(steps(), false, false, 8, 2);
-        nav.apply(&Command::PrevHead).unwrap();
-        assert_eq!(
-            nav.head, 7,
-            "previous from the first head wraps to the last"
-        );
-        nav.apply(&Command::NextHead).unwrap();
-        nav.apply(&Command::NextHead).unwrap();
-        assert_eq!(nav.head, 1);
-        nav.apply(&Command::Head(8)).unwrap();
-        assert_eq!(nav.head, 7);
-        assert_eq!(
-            nav.apply(&Command::Head(9)).unwrap_err(),
-            "no head 9: there are heads 1 to 8"
-        );
-        assert!(nav.apply(&Command::Head(0)).is_err());
-        assert_eq!(nav.head, 7);
-        nav.apply(&Command::NextBatch).unwrap();
-        assert_eq!(nav.batch, 1);
-        nav.apply(&Command::NextBatch).unwrap();
-        assert_eq!(nav.batch, 0, "batch rows cycle");
-        nav.apply(&Command::Batch(2)).unwrap();
-        assert_eq!(nav.batch, 1);
-        assert!(nav.apply(&Command::Batch(3)).is_err());
-        // Head and batch survive moving between stages.
-        nav.apply(&Command::Next).unwrap();
-        assert_eq!((nav.head, nav.batch), (7, 1));
-    }
-
-    #[test]
-    fn view_is_clamped_to_the_config() {
-        let mut nav = Nav::new(steps(), false, false, 4, 1);
-        nav.set_view(9, 3);
-        assert_eq!((nav.head, nav.batch), (3, 0));
-    }
-
-    #[test]
-    fn help_toggles_and_closes_on_a_move() {
-        let mut nav = Nav::new(steps(), false, false, 1, 1);
-        nav.apply(&Command::ToggleHelp).unwrap();
-        assert!(nav.help);
-        nav.apply(&Command::ToggleHelp).unwrap();
-        assert!(!nav.help);
-        nav.apply(&Command::ToggleHelp).unwrap();
-        nav.apply(&Command::Next).unwrap();
-        assert!(!nav.help);
-    }
-
-    #[test]
-    fn the_help_scrolls_on_its_own_and_leaves_the_screen_where_it_was() {
-        let mut nav = Nav::new(steps(), false, false, 1, 1);
-        for _ in 0..3 {
-            nav.apply(&Command::ScrollDown).unwrap();
-        }
-        nav.apply(&Command::ToggleHelp).unwrap();
-        assert_eq!(*nav.scroll_mut(), 0, "the help opens at its top");
-        nav.apply(&Command::ScrollDown).unwrap();
-        assert_eq!((nav.help_scroll, nav.scroll), (1, 3));
-        nav.apply(&Command::ToggleHelp).unwrap();
-        assert_eq!(
-            *nav.scroll_mut(),
-            3,
-            "closing the help keeps the screen's scroll"
-        );
-        nav.apply(&Command::ToggleHelp).unwrap();
-        assert_eq!(nav.help_scroll, 0, "and the help opens at its top again");
-    }
-
-    #[test]
-    fn scrolling_resets_on_a_new_screen() {
-        let mut nav = Nav::new(steps(), false, false, 1, 1);
-        nav.apply(&Command::ScrollUp).unwrap();
-        assert_eq!(nav.scroll, 0);
-        nav.apply(&Command::ScrollDown).unwrap();
-        nav.apply(&Command::ScrollDown).unwrap();
-        assert_eq!(nav.scroll, 2);
-        nav.apply(&Command::NextHead).unwrap();
-        assert_eq!(nav.scroll, 2, "same screen, same scroll");
-        nav.apply(&Command::Next).unwrap();
-        assert_eq!(nav.scroll, 0);
-    }
-
-    #[test]
-    fn start_at_skips_to_the_next_shown_stage() {
-        let mut nav = Nav::new(steps(), true, true, 1, 1);
-        nav.start_at(Position { step: 1, stage: 1 }); // hidden in step 2
-        assert_eq!(nav.screen(), at(1, 2));
-        nav.start_at(Position { step: 0, stage: 1 });
-        assert_eq!(nav.screen(), at(0, 1));
-        nav.start_at(Position { step: 9, stage: 0 }); // past the end: the last stage
-        assert_eq!(nav.screen(), at(1, 2));
-    }
-
-    #[test]
-    fn reaching_the_last_screen_is_remembered() {
-        let mut nav = Nav::new(steps(), false, true, 1, 1);
-        assert!(!nav.reached_end);
-        nav.apply(&Command::Last).unwrap();
-        nav.apply(&Command::First).unwrap();
-        assert!(nav.reached_end);
-    }
-
-    #[test]
-    fn a_walk_with_nothing_shown_refuses_politely() {
-        let mut nav = Nav::new(vec![vec![], vec![]], false, false, 1, 1);
-        assert!(nav.is_empty());
-        assert!(nav.apply(&Command::Next).is_err());
-        assert_eq!(nav.position(), None);
-        // With only a welcome there are no stages to jump to.
-        let mut nav = Nav::new(vec![vec![]], true, false, 1, 1);
-        assert!(nav.apply(&Command::Stage(1)).is_err());
-        assert!(nav.apply(&Command::Step(1)).is_err());
-    }
-}
+mod tests;

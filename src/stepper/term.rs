@@ -2,11 +2,10 @@
 //! screen, fitted to the window and redrawn when it is resized.
 //!
 //! The terminal itself (raw mode, signals, suspend, giving it back on every way out) is
-//! [`session`]'s business. Here: the loop, which handles every key already waiting before it
-//! draws once (a paste of 3000 keys is one redraw, not 3000), and the drawing, which decides
-//! with arithmetic how many matrix rows fit the window (`fit_rows`) and keeps the fitted screen
-//! until something other than the scroll offset changes, so scrolling and paging through a
-//! stage render nothing.
+//! [`session`]'s business, and fitting a screen to the window [`super::fit`]'s. Here: the
+//! loop, which handles every key already waiting before it draws once (a paste of 3000 keys is
+//! one redraw, not 3000), and the drawing, which keeps the fitted screen until something other
+//! than the scroll offset changes, so scrolling and paging through a stage render nothing.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -17,14 +16,14 @@ use crossterm::style::{Attribute, Print, SetAttribute};
 use crossterm::terminal::{self, Clear, ClearType};
 use crossterm::{cursor, queue};
 
+use super::fit::{Layout, fit, fitted_body, page, scroll_note};
 use super::keys::{self, Action, Keys};
 use super::nav::{Command, Screen};
+use super::screen::{self, Feedback};
 use super::session::{self, Input, Request, Session};
-use super::walk::{self, Feedback, Walk};
-use crate::render::{View, skip_escape, visible_width};
+use super::walk::Walk;
+use crate::render::visible_width;
 use crate::terminal::window_size;
-use crate::text::{strip_ansi, wrap_paragraph};
-use unicode_width::UnicodeWidthChar;
 
 /// Set this variable to make `!` panic inside the loop and `~` keep it busy for five seconds:
 /// lets the tests check that a panic, and a signal during long work, give the terminal back.
@@ -47,11 +46,15 @@ fn window_now() -> (usize, usize) {
 pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
     let test_keys = std::env::var_os(TEST_KEYS_VAR).is_some();
     let session = Session::start()?;
-    let mut keys = Keys::default();
-    let mut answer = String::new();
-    let mut message: Option<String> = None;
-    let (mut cols, mut rows) = window_now();
-    let mut frames = Frames::default();
+    let (cols, rows) = window_now();
+    let mut ui = Ui {
+        keys: Keys::default(),
+        answer: String::new(),
+        message: None,
+        cols,
+        rows,
+        frames: Frames::default(),
+    };
     // Since when a redraw has been due (`None`: the screen is up to date).
     let mut due: Option<Instant> = Some(Instant::now());
     let signal = loop {
@@ -59,13 +62,13 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
             Some(Request::Quit(sig)) => break Some(sig),
             Some(Request::Suspend) => {
                 session.suspend()?;
-                (cols, rows) = window_now();
+                (ui.cols, ui.rows) = window_now();
                 due = Some(Instant::now());
                 continue;
             }
             Some(Request::Resume) => {
                 session.resume()?;
-                (cols, rows) = window_now();
+                (ui.cols, ui.rows) = window_now();
                 due = Some(Instant::now());
                 continue;
             }
@@ -83,7 +86,7 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
             Input::Gone => break None,
             Input::Idle => {
                 if due.take().is_some() {
-                    frames.draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
+                    ui.draw(out, walk)?;
                 }
                 continue;
             }
@@ -92,7 +95,7 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
         due.get_or_insert_with(Instant::now);
         let key = match event {
             Event::Resize(c, r) => {
-                (cols, rows) = window_size(usize::from(c), usize::from(r));
+                (ui.cols, ui.rows) = window_size(usize::from(c), usize::from(r));
                 continue;
             }
             Event::Key(k) if k.kind != KeyEventKind::Release => k,
@@ -106,48 +109,16 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
         }
         if keys::is_suspend(&key) {
             session.suspend()?;
-            (cols, rows) = window_now();
+            (ui.cols, ui.rows) = window_now();
             continue;
         }
-        if walk.asking() {
-            match quiz_key(walk, key, &mut answer) {
-                Some(Feedback::Quit) => break None,
-                Some(fb) => message = Some(fb.message()).filter(|m| !m.is_empty()),
-                None => {}
-            }
-            continue;
-        }
-        match keys.feed(key) {
-            Action::Command(Command::Quit) => break None,
-            Action::Command(cmd) => {
-                if matches!(cmd, Command::PageDown | Command::PageUp)
-                    && !frames.shows(walk, &answer, message.as_deref(), cols, rows)
-                {
-                    // Paging needs to know how tall this screen is: draw it first.
-                    frames.draw(out, walk, &keys, &answer, message.as_deref(), cols, rows)?;
-                }
-                let scroll = *walk.nav.scroll_mut();
-                message = match page(&cmd, scroll, frames.layout) {
-                    Some(scroll) => {
-                        *walk.nav.scroll_mut() = scroll;
-                        None
-                    }
-                    None => walk.apply(&cmd).err(),
-                };
-            }
-            Action::Refused(why) => message = Some(why),
-            Action::Redraw => {
-                let mut buf = Vec::new();
-                queue!(buf, Clear(ClearType::All))?;
-                out.write_all(&buf)?;
-                out.flush()?;
-            }
-            Action::Editing | Action::Ignored => {}
+        if ui.key(out, walk, key)? {
+            break None;
         }
     };
     drop(session);
     if let Some(score) = walk.score().filter(|s| s.asked > 0) {
-        for l in walk::score_lines(score, usize::MAX) {
+        for l in screen::score_lines(score, usize::MAX) {
             writeln!(out, "{l}")?;
         }
     }
@@ -156,6 +127,75 @@ pub fn run(out: &mut dyn Write, walk: &mut Walk) -> Result<()> {
         session::die_of(sig);
     }
     Ok(())
+}
+
+/// What the loop keeps between keys: the key reader, the answer being typed, the message to
+/// show, the window's size and the frames drawn.
+struct Ui {
+    keys: Keys,
+    answer: String,
+    message: Option<String>,
+    cols: usize,
+    rows: usize,
+    frames: Frames,
+}
+
+impl Ui {
+    fn draw(&mut self, out: &mut dyn Write, walk: &mut Walk) -> io::Result<()> {
+        let message = self.message.as_deref();
+        self.frames.draw(
+            out,
+            walk,
+            &self.keys,
+            &self.answer,
+            message,
+            self.cols,
+            self.rows,
+        )
+    }
+
+    /// Handles one key; true when it ends the walk.
+    fn key(&mut self, out: &mut dyn Write, walk: &mut Walk, key: KeyEvent) -> io::Result<bool> {
+        if walk.asking() {
+            match quiz_key(walk, key, &mut self.answer) {
+                Some(Feedback::Quit) => return Ok(true),
+                Some(fb) => self.message = Some(fb.message()).filter(|m| !m.is_empty()),
+                None => {}
+            }
+            return Ok(false);
+        }
+        match self.keys.feed(key) {
+            Action::Command(Command::Quit) => return Ok(true),
+            Action::Command(cmd) => {
+                let message = self.message.as_deref();
+                if matches!(cmd, Command::PageDown | Command::PageUp)
+                    && !self
+                        .frames
+                        .shows(walk, &self.answer, message, self.cols, self.rows)
+                {
+                    // Paging needs to know how tall this screen is: draw it first.
+                    self.draw(out, walk)?;
+                }
+                let scroll = *walk.nav.scroll_mut();
+                self.message = match page(&cmd, scroll, self.frames.layout) {
+                    Some(scroll) => {
+                        *walk.nav.scroll_mut() = scroll;
+                        None
+                    }
+                    None => walk.apply(&cmd).err(),
+                };
+            }
+            Action::Refused(why) => self.message = Some(why),
+            Action::Redraw => {
+                let mut buf = Vec::new();
+                queue!(buf, Clear(ClearType::All))?;
+                out.write_all(&buf)?;
+                out.flush()?;
+            }
+            Action::Editing | Action::Ignored => {}
+        }
+        Ok(false)
+    }
 }
 
 /// A key while a quiz question is asked: typing edits the answer, Enter submits it.
@@ -186,33 +226,12 @@ fn quiz_key(walk: &mut Walk, key: KeyEvent, answer: &mut String) -> Option<Feedb
     }
 }
 
-/// How the last frame fitted: how far the current screen can scroll, and a page's height.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Layout {
-    /// Largest useful scroll offset (0 when the screen fits).
-    max_scroll: usize,
-    /// Rows of the screen shown at once.
-    page: usize,
-}
-
-/// The scroll offset a paging command moves to, or `None` when it should change the stage:
-/// PageDown pages down until the end of the screen is shown, PageUp pages back to the top.
-fn page(cmd: &Command, scroll: usize, layout: Layout) -> Option<usize> {
-    let step = layout.page.saturating_sub(1).max(1);
-    match cmd {
-        Command::PageDown if scroll < layout.max_scroll => {
-            Some((scroll + step).min(layout.max_scroll))
-        }
-        Command::PageUp if scroll > 0 => Some(scroll.saturating_sub(step)),
-        _ => None,
-    }
-}
-
 /// What a fitted screen body depends on, the scroll offset aside: while it stays the same, the
 /// body is reused and only the window onto it moves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct BodyKey {
     screen: Screen,
+    variant: usize,
     help: bool,
     head: usize,
     batch: usize,
@@ -228,6 +247,7 @@ impl BodyKey {
     fn of(walk: &Walk, width: usize, avail: usize) -> Option<BodyKey> {
         (!walk.asking()).then(|| BodyKey {
             screen: walk.nav.screen(),
+            variant: walk.variant(),
             help: walk.nav.help,
             head: walk.nav.head,
             batch: walk.nav.batch,
@@ -263,14 +283,14 @@ fn chrome(
     }
     if let Some(m) = message {
         for line in m.lines() {
-            top.extend(walk::wrap(line, width));
+            top.extend(screen::wrap(line, width));
         }
         top.push(String::new());
     }
     let mut ask = Vec::new();
     if walk.asking() {
         ask.push(String::new());
-        ask.extend(walk::wrap(&walk.prompt_line(false), width));
+        ask.extend(screen::wrap(&walk.prompt_line(false), width));
         ask.push(if answer.is_empty() {
             format!("> ▏   {}", walk.answer_placeholder())
         } else {
@@ -385,324 +405,4 @@ impl Frames {
 /// A screen row as the terminal numbers it (heights are clamped far below `u16::MAX`).
 fn to_u16(row: usize) -> u16 {
     u16::try_from(row).unwrap_or(u16::MAX)
-}
-
-/// The row under a screen that does not fit: `↓ 12 more lines (j) · ↑ 3 above (k)`.
-fn scroll_note(above: usize, below: usize) -> String {
-    let mut parts = Vec::new();
-    if below > 0 {
-        parts.push(format!("↓ {below} more lines (j)"));
-    }
-    if above > 0 {
-        parts.push(format!("↑ {above} above (k)"));
-    }
-    format!("  ⋯ {}", parts.join(" · "))
-}
-
-/// Fewest matrix rows drawn to make a screen fit; below that the screen scrolls instead, since
-/// a matrix cut to its first and last row says little.
-const MIN_MATRIX_ROWS: usize = 6;
-
-/// The current screen's lines for `avail` rows of `width` columns, with as many matrix rows as
-/// fit (see [`fit_rows`]).
-fn fitted_body(walk: &Walk, width: usize, avail: usize) -> Vec<String> {
-    let base = walk.view();
-    let render = |max_rows: usize| -> Vec<String> {
-        let view = View {
-            width,
-            max_rows,
-            ..base.clone()
-        };
-        walk.body(&view)
-            .iter()
-            .flat_map(|l| wrap_line(l, width))
-            .collect()
-    };
-    fit_rows(render, base.max_rows, avail)
-}
-
-/// Draws a screen (`render(max_rows)` gives its lines) with as many matrix rows as fit in
-/// `avail` lines, up to the `asked` ones, deciding the number with arithmetic rather than by
-/// trying one row count after another.
-///
-/// A screen grows with the rows asked for only through its elided matrices, the ones with a
-/// `⋮` row: each shows one more row for each row asked for, until it is shown whole (and then
-/// loses its `⋮` row and stats line, so it grows less than that). So the screen is drawn with
-/// [`MIN_MATRIX_ROWS`] first; its height and its number of `⋮` rows say how many more rows fit,
-/// and it is drawn once more with those. A matrix never gets more rows than the window has,
-/// however large `asked` is. A line broken at the window's width can make the second drawing a
-/// little taller than the arithmetic says: then the count is lowered by the excess once more,
-/// and if that is still too tall the first drawing is used. At most three drawings, usually one
-/// or two, each with at most `avail` rows per matrix. Past [`MIN_MATRIX_ROWS`] a screen that
-/// still does not fit scrolls.
-fn fit_rows(
-    mut render: impl FnMut(usize) -> Vec<String>,
-    asked: usize,
-    avail: usize,
-) -> Vec<String> {
-    let cap = asked.max(2).min(avail.max(MIN_MATRIX_ROWS));
-    let lo = cap.min(MIN_MATRIX_ROWS);
-    let small = render(lo);
-    let growing = elided_rows(&small);
-    if lo == cap || growing == 0 || small.len() >= avail {
-        return small;
-    }
-    let rows = cap.min(lo + (avail - small.len()) / growing);
-    if rows == lo {
-        return small;
-    }
-    let body = render(rows);
-    if body.len() <= avail {
-        return body;
-    }
-    let fewer = rows.saturating_sub((body.len() - avail).div_ceil(growing));
-    if fewer > lo {
-        let body = render(fewer);
-        if body.len() <= avail {
-            return body;
-        }
-    }
-    small
-}
-
-/// How many lines are the `⋮` row of an elided matrix (its first visible character, after
-/// colour codes and spaces).
-fn elided_rows(lines: &[String]) -> usize {
-    lines
-        .iter()
-        .filter(|l| strip_ansi(l).trim_start().starts_with('⋮'))
-        .count()
-}
-
-/// Breaks a plain line wider than the window at spaces, continuing under its indent plus
-/// four columns, so nothing (like the shape after an arrow) is lost; runs of spaces that align
-/// columns stay on the first line. Coloured lines come from the renderer's tables, which are
-/// drawn to the window width; they are cut by [`fit`], not broken.
-pub fn wrap_line(line: &str, width: usize) -> Vec<String> {
-    if visible_width(line) <= width || line.contains('\x1b') {
-        return vec![line.to_string()];
-    }
-    let indent = line.len() - line.trim_start_matches(' ').len();
-    let cont = " ".repeat((indent + 4).min(width / 2));
-    wrap_paragraph(line, width, &cont)
-}
-
-/// Cuts a line (which may hold ANSI colour codes) to `width` columns, ending in `…` when cut,
-/// so no line ever wraps and breaks the in-place redraw.
-pub fn fit(s: &str, width: usize) -> String {
-    if visible_width(s) <= width {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    let mut chars = s.chars();
-    let mut coloured = false;
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            let rest = chars.as_str();
-            skip_escape(&mut chars);
-            out.push(c);
-            out.push_str(&rest[..rest.len() - chars.as_str().len()]);
-            coloured = true;
-            continue;
-        }
-        let cw = c.width().unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    out.push('…');
-    if coloured {
-        out.push_str("\x1b[0m");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fit_counts_columns_not_bytes_and_skips_colour_codes() {
-        assert_eq!(fit("stage · step", 20), "stage · step");
-        assert_eq!(fit("abcdefghij", 5), "abcd…");
-        assert_eq!(visible_width("\x1b[31mred\x1b[0m →"), 5);
-        let cut = fit("\x1b[31mabcdef\x1b[0m", 4);
-        assert_eq!(cut, "\x1b[31mabc…\x1b[0m");
-        assert_eq!(visible_width(&cut), 4);
-        assert_eq!(visible_width(&fit("── step 1/3 ──────────", 8)), 8);
-    }
-
-    #[test]
-    fn paging_scrolls_a_tall_screen_before_changing_stage() {
-        // 30 rows of content, 10 shown: offsets 0..=20.
-        let tall = Layout {
-            max_scroll: 20,
-            page: 10,
-        };
-        // A page keeps one row of the last view for context.
-        assert_eq!(page(&Command::PageDown, 0, tall), Some(9));
-        assert_eq!(page(&Command::PageDown, 18, tall), Some(20));
-        assert_eq!(
-            page(&Command::PageDown, 20, tall),
-            None,
-            "at the end: next stage"
-        );
-        assert_eq!(page(&Command::PageUp, 20, tall), Some(11));
-        assert_eq!(page(&Command::PageUp, 5, tall), Some(0));
-        assert_eq!(
-            page(&Command::PageUp, 0, tall),
-            None,
-            "at the top: previous stage"
-        );
-        // Strict moves never scroll; a screen that fits never scrolls.
-        assert_eq!(page(&Command::Next, 0, tall), None);
-        assert_eq!(page(&Command::Back, 5, tall), None);
-        let fits = Layout {
-            max_scroll: 0,
-            page: 23,
-        };
-        assert_eq!(page(&Command::PageDown, 0, fits), None);
-    }
-
-    /// A screen like the renderer draws: `fixed` lines, then per matrix a header, its rows
-    /// (numpy-style: `max_rows` of them and a `⋮` row when it has more) and, when elided, a
-    /// stats line.
-    fn screen(fixed: usize, matrices: &[usize], max_rows: usize) -> Vec<String> {
-        let mut lines: Vec<String> = (0..fixed).map(|i| format!("text {i}")).collect();
-        for &n in matrices {
-            lines.push(" pos │ 0 │ 1".into());
-            let plan = crate::render::matrix::plan(n, max_rows);
-            for r in &plan {
-                lines.push(match r {
-                    Some(i) => format!(" {i}   │ 0.1 │ 0.2"),
-                    None => " ⋮   │ ⋮ │ ⋮".into(),
-                });
-            }
-            if plan.contains(&None) {
-                lines.push(format!("  elided; all {n}×2 values"));
-            }
-        }
-        lines
-    }
-
-    /// The most matrix rows (from 6 up to `asked`) with which the screen fits, by trying
-    /// every count: what [`fit_rows`] must find without trying them.
-    fn best_by_search(fixed: usize, matrices: &[usize], asked: usize, avail: usize) -> usize {
-        (MIN_MATRIX_ROWS.min(asked)..=asked.min(200))
-            .rev()
-            .find(|&m| screen(fixed, matrices, m).len() <= avail)
-            .unwrap_or(MIN_MATRIX_ROWS.min(asked))
-    }
-
-    #[test]
-    fn matrix_rows_are_fitted_by_arithmetic_in_at_most_three_drawings() {
-        for matrices in [vec![40], vec![40, 40], vec![4096, 4096], vec![5, 40]] {
-            for asked in [2, 8, 30, 1000, usize::MAX] {
-                for avail in [5, 12, 20, 23, 40, 57, 100] {
-                    let mut drawn = Vec::new();
-                    let body = fit_rows(
-                        |m| {
-                            drawn.push(m);
-                            screen(10, &matrices, m)
-                        },
-                        asked,
-                        avail,
-                    );
-                    let case = format!("{matrices:?} asked {asked} in {avail}: drew {drawn:?}");
-                    assert!(drawn.len() <= 3, "{case}");
-                    assert!(drawn.iter().all(|&m| m <= avail.max(6)), "{case}");
-                    let best = best_by_search(10, &matrices, asked, avail);
-                    let want = screen(10, &matrices, best);
-                    if matrices.iter().all(|&n| n == matrices[0]) {
-                        // Matrices that grow alike: the arithmetic finds the best count.
-                        assert_eq!(body, want, "{case}");
-                    } else {
-                        // One stops growing early: never too tall, perhaps a little short.
-                        assert!(body.len() <= avail.max(want.len()), "{case}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_screen_without_elided_matrices_is_drawn_once() {
-        let mut drawn = 0;
-        let body = fit_rows(
-            |m| {
-                drawn += 1;
-                screen(3, &[5], m)
-            },
-            usize::MAX,
-            50,
-        );
-        assert_eq!(drawn, 1);
-        assert_eq!(body, screen(3, &[5], 5));
-    }
-
-    #[test]
-    fn a_real_stage_is_fitted_like_the_search_finds() {
-        use crate::presentation::Presentation;
-        use crate::stepper::Options;
-        let cfg = crate::config::ConfigSpec {
-            hidden_size: Some(16),
-            num_attention_heads: Some(2),
-            num_key_value_heads: Some(1),
-            steps: Some(vec![40]),
-            ..crate::config::ConfigSpec::default()
-        }
-        .resolve()
-        .unwrap();
-        let trace = crate::forward::trace(&cfg, &mut crate::numeric::Numeric::new(1));
-        let pres = Presentation::default();
-        let view = View {
-            max_rows: usize::MAX,
-            ..View::default()
-        };
-        let mut walk = Walk::new(&trace, &pres, &view, &Options::default());
-        walk.apply(&Command::StageId(crate::trace::StageId::Softmax))
-            .unwrap();
-        let width = 100;
-        let render = |m: usize| {
-            let v = View {
-                width,
-                max_rows: m,
-                ..walk.view()
-            };
-            walk.body(&v)
-                .iter()
-                .flat_map(|l| wrap_line(l, width))
-                .collect::<Vec<_>>()
-        };
-        for avail in [30, 45, 60, 90] {
-            let best = (MIN_MATRIX_ROWS..=avail)
-                .rev()
-                .find(|&m| render(m).len() <= avail)
-                .unwrap_or(MIN_MATRIX_ROWS);
-            assert_eq!(
-                fitted_body(&walk, width, avail),
-                render(best),
-                "in {avail} rows"
-            );
-        }
-    }
-
-    #[test]
-    fn long_plain_lines_break_at_spaces_under_their_indent() {
-        assert_eq!(
-            wrap_line("  xq_t [a, b] → [c, d]", 14),
-            vec!["  xq_t [a, b]", "      → [c, d]"]
-        );
-        assert_eq!(wrap_line("  xq_t [a, b] → [c, d]", 13).len(), 3);
-        assert_eq!(wrap_line("short", 14), vec!["short"]);
-        assert_eq!(
-            wrap_line("  x     [a] → [b, c]", 14),
-            vec!["  x     [a] →", "      [b, c]"]
-        );
-        // Colour means a table: cut by `fit`, never broken.
-        assert_eq!(wrap_line("\x1b[1mx\x1b[0m yyyyyyyyyyyyyyyy", 5).len(), 1);
-    }
 }

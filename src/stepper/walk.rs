@@ -1,126 +1,137 @@
 //! One walk through a trace, shared by the raw-mode and line-mode front ends: the navigation
-//! state, the quiz, and the text of each screen (welcome, stage, question, end, help) and of the
-//! status line. Front ends only decide how to read input and where to draw.
+//! state, the variant shown, the quiz, and the text of each screen (welcome, stage, question,
+//! end, help) and of the status line. Front ends only decide how to read input and where to
+//! draw.
+//!
+//! Lesson text is filled each time a screen is drawn, from the step, head, batch row and
+//! variant it is drawn with ([`crate::presentation`]), so notes follow `]`, `B`, `step 2` and
+//! `v` as the tables do.
 
 use std::cell::RefCell;
 use std::io::Write;
+use std::sync::Arc;
 
 use super::hunt::{self, Hunt};
-use super::keys;
 use super::nav::{Command, Nav, Position, Screen};
 use super::quiz::{self, Quiz, QuizScore, Reply};
-use super::{Options, Outcome};
+use super::screen::{self, Feedback, wrap};
+use super::{Options, Outcome, Run};
 use crate::numeric::Tensor;
-use crate::presentation::Presentation;
+use crate::presentation::{Context, Presentation, QuizKind};
+use crate::render::View;
 use crate::render::matrix::StatsCache;
-use crate::render::{self, View};
 use crate::trace::Trace;
-
-/// What a line typed at a quiz question did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Feedback {
-    Reply(Reply),
-    Hint(String),
-    /// What the bug hunt says to an answer.
-    Hunt(String),
-    /// Left the question (back), to be asked on the next visit.
-    Moved(Result<(), String>),
-    Quit,
-}
-
-impl Feedback {
-    /// The text to show for it.
-    pub fn message(&self) -> String {
-        match self {
-            Feedback::Reply(Reply::Right { tensor, shape }) => {
-                format!("✓ right: {tensor} is {shape}")
-            }
-            Feedback::Reply(Reply::Retry { why }) => {
-                let mut m = String::from("✗ not quite:");
-                for w in why {
-                    m.push_str("\n  ");
-                    m.push_str(w);
-                }
-                m.push_str("\n  one more try (h for a hint)");
-                m
-            }
-            Feedback::Reply(Reply::Reveal { tensor, shape, why }) => {
-                let mut m = format!("✗ {tensor} is {shape}");
-                for w in why {
-                    m.push_str("\n  ");
-                    m.push_str(w);
-                }
-                m
-            }
-            Feedback::Reply(Reply::Unreadable(why)) => format!("? {why}"),
-            Feedback::Hint(h) => format!("hint: {h}"),
-            Feedback::Hunt(m) => m.clone(),
-            Feedback::Moved(Ok(())) => String::new(),
-            Feedback::Moved(Err(why)) => why.clone(),
-            Feedback::Quit => String::new(),
-        }
-    }
-}
 
 /// A walk in progress.
 pub struct Walk<'a> {
-    trace: &'a Trace<Tensor>,
+    runs: &'a [Run],
+    /// Which of `runs` is shown.
+    variant: usize,
     pres: &'a Presentation,
     base: View,
+    /// Each run's labels per batch row, when the lesson's fit it.
+    rows: Vec<Option<Arc<Vec<Vec<String>>>>>,
     pub nav: Nav,
     quiz: Option<Quiz>,
+    kinds: Vec<QuizKind>,
     /// Commands are typed lines, not keys (changes what the status line suggests).
     pub line_mode: bool,
-    /// The stats of the trace's slices drawn so far: screens are drawn again and again.
+    /// The stats of the traces' slices drawn so far: screens are drawn again and again.
     stats: RefCell<StatsCache<'a>>,
     /// The planted slip, if any: its comparison and hunt ([`hunt`]).
     hunt: Option<Hunt<'a>>,
 }
 
 impl<'a> Walk<'a> {
-    pub fn new(
-        trace: &'a Trace<Tensor>,
-        pres: &'a Presentation,
-        view: &View,
-        opts: &Options,
-    ) -> Walk<'a> {
-        let hunt = Hunt::new(trace, pres);
-        let asks = hunt.as_ref().is_some_and(Hunt::has_questions);
-        let end = pres.closing.is_some() || opts.quiz || asks;
-        let mut nav = Nav::for_trace(trace, pres, end);
-        // The caller settles the first head and batch row (flags over a lesson's) in the view.
-        nav.set_view(view.head, view.batch);
-        if let Some(p) = opts.start {
-            nav.start_at(p);
-        }
+    pub fn new(runs: &'a [Run], pres: &'a Presentation, view: &View, opts: &Options) -> Walk<'a> {
+        let variant = opts.variant.min(runs.len().saturating_sub(1));
+        let stats = StatsCache::new(runs.iter().flat_map(|r| {
+            let t = &r.trace;
+            t.weights
+                .iter()
+                .map(|w| &w.value)
+                .chain(t.steps.iter().flat_map(|st| st.tensors().map(|t| &t.value)))
+                .filter_map(|t| t.data.as_slice_memory_order())
+        }));
+        let rows = runs
+            .iter()
+            .map(|r| {
+                pres.rows_for(&r.trace.config)
+                    .map(|rows| Arc::new(rows.to_vec()))
+            })
+            .collect();
+        // A bug-hunt lesson has one run: the slip is planted in its configuration.
+        let hunt = runs.first().and_then(|r| Hunt::new(&r.trace, pres));
         let mut walk = Walk {
-            trace,
+            runs,
+            variant,
             pres,
             base: view.clone(),
-            nav,
+            rows,
+            nav: Nav::new(Vec::new(), false, false, 1, 1),
             quiz: opts.quiz.then(Quiz::default),
+            kinds: pres.quiz_kinds(),
             line_mode: false,
-            stats: RefCell::new(StatsCache::new(
-                trace
-                    .weights
-                    .iter()
-                    .map(|w| &w.value)
-                    .chain(
-                        trace
-                            .steps
-                            .iter()
-                            .flat_map(|st| st.tensors().map(|t| &t.value)),
-                    )
-                    .filter_map(|t| t.data.as_slice_memory_order()),
-            )),
+            stats: RefCell::new(stats),
             hunt,
         };
+        let asks = walk.hunt.as_ref().is_some_and(Hunt::has_questions);
+        walk.nav = walk.nav_for(variant, opts.quiz || asks);
+        // The caller settles the first head and batch row (flags over a lesson's) in the view.
+        walk.nav.set_view(view.head, view.batch);
+        if let Some(p) = opts.start {
+            walk.nav.start_at(p);
+        }
         walk.arrive();
         walk
     }
 
+    /// The navigation over run `variant`: a welcome screen when there is a welcome or a
+    /// warning to give, an end screen with a closing or a quiz.
+    fn nav_for(&self, variant: usize, quiz: bool) -> Nav {
+        let trace = &self.runs[variant].trace;
+        let welcome = self.pres.welcome.is_some() || self.warning_for(variant).is_some();
+        Nav::for_trace(
+            trace,
+            self.pres,
+            welcome,
+            self.pres.closing.is_some() || quiz,
+        )
+    }
+
+    fn warning_for(&self, variant: usize) -> Option<String> {
+        let run = &self.runs[variant];
+        self.pres.premise_warning(&run.trace, run.name.as_deref())
+    }
+
+    /// The trace shown.
+    pub fn trace(&self) -> &'a Trace<Tensor> {
+        &self.runs[self.variant].trace
+    }
+
+    /// Which run is shown (an index: the variant).
+    pub fn variant(&self) -> usize {
+        self.variant
+    }
+
+    /// The variant shown, by name (`None` for a walk without variants).
+    pub fn variant_name(&self) -> Option<&'a str> {
+        self.runs[self.variant].name.as_deref()
+    }
+
     pub fn title(&self) -> Option<&str> {
         self.pres.title.as_deref()
+    }
+
+    /// Where lesson text is shown: step `step` of the variant, with the current view.
+    fn context(&self, step: usize) -> Context<'a, Tensor> {
+        Context {
+            trace: self.trace(),
+            step,
+            head: self.nav.head,
+            batch: self.nav.batch,
+            variant: self.variant_name(),
+        }
     }
 
     /// The view for the current head and batch row.
@@ -128,6 +139,7 @@ impl<'a> Walk<'a> {
         View {
             head: self.nav.head,
             batch: self.nav.batch,
+            row_tokens: self.rows[self.variant].clone(),
             ..self.base.clone()
         }
     }
@@ -155,7 +167,7 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Carries out a navigation command (leaving any unanswered question for later).
+    /// Carries out a command (leaving any unanswered question for later).
     pub fn apply(&mut self, cmd: &Command) -> Result<(), String> {
         if *cmd == Command::ToggleDiff {
             return match &mut self.hunt {
@@ -167,15 +179,71 @@ impl<'a> Walk<'a> {
                 ),
             };
         }
-        let before = self.nav.screen();
-        let result = self.nav.apply(cmd);
-        if self.nav.screen() != before {
+        let before = (self.nav.screen(), self.variant);
+        let result = match cmd {
+            Command::NextVariant => self.switch((self.variant + 1) % self.runs.len().max(1)),
+            Command::Variant(name) => self.variant_named(name).and_then(|i| self.switch(i)),
+            _ => self.nav.apply(cmd),
+        };
+        if (self.nav.screen(), self.variant) != before {
             if let Some(q) = &mut self.quiz {
                 q.abandon();
             }
             self.arrive();
         }
         result
+    }
+
+    fn names(&self) -> Vec<&'a str> {
+        self.runs.iter().filter_map(|r| r.name.as_deref()).collect()
+    }
+
+    fn variant_named(&self, name: &str) -> Result<usize, String> {
+        let names = self.names();
+        names.iter().position(|n| *n == name.trim()).ok_or_else(|| {
+            if names.is_empty() {
+                "this walk has no variants to switch between".to_string()
+            } else {
+                format!(
+                    "no variant '{}': the variants are {}",
+                    crate::text::printable_line(name),
+                    names.join(", ")
+                )
+            }
+        })
+    }
+
+    /// Shows run `to` instead, at the same step and stage (or the next one it shows), with the
+    /// same head and batch row where they exist.
+    fn switch(&mut self, to: usize) -> Result<(), String> {
+        if self.runs.len() < 2 {
+            return Err("this walk has no variants to switch between".into());
+        }
+        let (screen, head, batch) = (self.nav.screen(), self.nav.head, self.nav.batch);
+        let old = self.trace();
+        let mut nav = self.nav_for(to, self.quiz.is_some());
+        nav.set_view(head, batch);
+        let new = &self.runs[to].trace;
+        match screen {
+            Screen::Welcome => {}
+            Screen::End => {
+                let _ = nav.apply(&Command::Last);
+            }
+            Screen::Stage(p) => {
+                let id = old.steps[p.step].stages[p.stage].id;
+                let step = p.step.min(new.steps.len() - 1);
+                let stage = new.steps[step]
+                    .stages
+                    .iter()
+                    .position(|s| s.id >= id)
+                    .unwrap_or(new.steps[step].stages.len());
+                nav.start_at(Position { step, stage });
+            }
+        }
+        nav.reached_end |= self.nav.reached_end;
+        self.nav = nav;
+        self.variant = to;
+        Ok(())
     }
 
     /// Queues the quiz questions of the stage just reached (the bug hunt's on the end screen).
@@ -186,10 +254,19 @@ impl<'a> Walk<'a> {
         let (Some(quiz), Screen::Stage(p)) = (&mut self.quiz, self.nav.screen()) else {
             return;
         };
-        quiz.enter(quiz::questions(self.trace, p.step, p.stage));
+        let trace = &self.runs[self.variant].trace;
+        let asked = quiz::questions(
+            trace,
+            p.step,
+            p.stage,
+            &self.kinds,
+            self.nav.head,
+            self.nav.batch,
+        );
+        quiz.enter(self.variant, asked);
     }
 
-    /// Takes a line typed at a quiz question: a shape, `h` for a hint, `skip`, `b` to go
+    /// Takes a line typed at a quiz question: an answer, `h` for a hint, `skip`, `b` to go
     /// back, or `q` to quit.
     pub fn answer(&mut self, text: &str) -> Feedback {
         let text = text.trim();
@@ -210,7 +287,8 @@ impl<'a> Walk<'a> {
             "b" | "back" => return Feedback::Moved(self.apply(&Command::Back)),
             "h" | "hint" | "?" => {
                 let q = self.question().expect("asking");
-                return Feedback::Hint(q.hint(self.pres.hint_for(q.id)));
+                let custom = self.pres.hint_at(q.id, q.kind(), &self.context(q.step));
+                return Feedback::Hint(q.hint(custom));
             }
             _ => {}
         }
@@ -220,7 +298,7 @@ impl<'a> Walk<'a> {
         } else {
             quiz.answer(text)
         };
-        Feedback::Reply(reply.expect("asking"))
+        Feedback::Reply(reply.unwrap_or(Reply::Unreadable(String::new())))
     }
 
     pub fn question(&self) -> Option<&quiz::Question> {
@@ -241,27 +319,9 @@ impl<'a> Walk<'a> {
             return String::new();
         };
         let again = self.quiz.as_ref().is_some_and(|z| z.tries() > 0);
-        let mut ask = format!(
-            "{} {}",
-            if again {
-                "Try again: what shape is"
-            } else {
-                "What shape is"
-            },
-            q.text()
-        );
-        if !q.same.is_empty() {
-            ask.push_str(&format!(
-                " ({} changes the same way)",
-                q.same
-                    .iter()
-                    .map(|t| t.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+        let mut ask = q.prompt(again);
         if with_keys {
-            ask.push_str("  [sizes like 2 8 5 64 · h hint · skip]");
+            ask.push_str(&format!("  [{} · h hint · skip]", q.input_help()));
         }
         ask
     }
@@ -270,36 +330,39 @@ impl<'a> Walk<'a> {
     pub fn body(&self, view: &View) -> Vec<String> {
         let width = view.width.max(20);
         if self.nav.help {
-            return help_lines();
+            return screen::help_lines();
         }
         if let Some(q) = self.question() {
-            return self.question_lines(q, width);
+            return screen::question_lines(self.trace(), q, width);
         }
         if let Some(h) = self.hunt.as_ref().filter(|_| self.hunting()) {
             return h.question_lines(view);
         }
         match self.nav.screen() {
-            Screen::Welcome => wrap(self.pres.welcome.as_deref().unwrap_or_default(), width),
+            Screen::Welcome => self.welcome_lines(width),
             Screen::Stage(p) => self.stage_lines(p, view, width),
             Screen::End => self.end_lines(width),
         }
     }
 
+    fn welcome_lines(&self, width: usize) -> Vec<String> {
+        let text = screen::welcome_text(
+            self.runs,
+            self.variant,
+            self.pres,
+            &self.context(0),
+            !self.line_mode,
+        );
+        wrap(&text, width)
+    }
+
     fn stage_lines(&self, p: Position, view: &View, width: usize) -> Vec<String> {
+        let ctx = self.context(p.step);
         let text = self
             .stats
             .borrow_mut()
-            .scope(|| render::render_stage(self.trace, p.step, p.stage, view));
+            .scope(|| screen::stage_text(self.pres, &ctx, p.stage, view, width));
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let id = self.trace.steps[p.step].stages[p.stage].id;
-        let narrow = View {
-            width,
-            ..view.clone()
-        };
-        for note in self.pres.notes_for(p.step, id) {
-            lines.push(String::new());
-            lines.extend(render::note(note, &narrow).lines().map(str::to_string));
-        }
         if let Some(cmp) = self.hunt.as_ref().and_then(|h| h.comparison(p, view)) {
             lines.push(String::new());
             lines.extend(cmp.lines().map(str::to_string));
@@ -307,49 +370,17 @@ impl<'a> Walk<'a> {
         lines
     }
 
-    fn question_lines(&self, q: &quiz::Question, width: usize) -> Vec<String> {
-        let st = &self.trace.steps[q.step];
-        let cfg = &self.trace.config;
-        let mut lines = vec![format!(
-            "Quiz · step {}/{} {} · {}: {}",
-            q.step + 1,
-            self.trace.steps.len(),
-            st.kind.as_str(),
-            q.id,
-            q.id.title()
-        )];
-        for l in q.id.code().lines() {
-            lines.push(format!("    {l}"));
-        }
-        lines.push(String::new());
-        lines.push(format!("  {:<10} {}", q.from, q.before));
-        lines.extend(wrap(
-            &format!(
-                "  config: hidden={} n_heads={} n_kv_heads={} head_dim={} n_rep={} · this step: \
-                 past_len={} seq_len={}",
-                cfg.hidden_size,
-                cfg.num_attention_heads,
-                cfg.num_key_value_heads,
-                cfg.head_dim,
-                cfg.n_rep(),
-                st.start_pos,
-                st.seq_len
-            ),
-            width,
-        ));
-        lines
-    }
-
     fn end_lines(&self, width: usize) -> Vec<String> {
         let mut lines = Vec::new();
-        if let Some(c) = &self.pres.closing {
-            lines.extend(wrap(c, width));
+        let last = self.trace().steps.len() - 1;
+        if let Some(c) = self.pres.closing_at(&self.context(last)) {
+            lines.extend(wrap(&c, width));
         }
         if let Some(score) = self.score() {
             if !lines.is_empty() {
                 lines.push(String::new());
             }
-            lines.extend(score_lines(score, width));
+            lines.extend(screen::score_lines(score, width));
         }
         let hunt = self.hunt.as_ref().map(|h| h.end_lines(width));
         if let Some(h) = hunt.filter(|h| !h.is_empty()) {
@@ -369,18 +400,19 @@ impl<'a> Walk<'a> {
             .filter(|s| s.asked > 0)
             .map(|s| format!("quiz {}/{} · ", s.first_try, s.asked))
             .unwrap_or_default();
-        format!("{score}type the sizes, Enter · h hint · → skip · ← back · Esc quits")
+        let what = self.question().map_or("the answer", |q| q.input_help());
+        format!("{score}type {what}, Enter · h hint · → skip · ← back · Esc quits")
     }
 
     /// The status line, at most `width` columns:
-    /// `stage 9/15 scores · step 2/3 decode (pos 6) · head 3/8 · ? help`.
+    /// `stage 9/14 scores · step 2/3 decode (pos 6) · head 3 of 0…7 · ? help`.
     pub fn status(&self, width: usize) -> String {
         let help = if self.asking() {
-            "h hint".to_string()
+            "h hint"
         } else if self.nav.help {
-            "? close help".to_string()
+            "? close help"
         } else {
-            "? help".to_string()
+            "? help"
         };
         // Most important first; the optional ones in the middle go when space is short.
         let mut main = Vec::new();
@@ -402,7 +434,7 @@ impl<'a> Walk<'a> {
                 main.push("q quits · g to the start".to_string());
             }
             Screen::Stage(p) => {
-                let st = &self.trace.steps[p.step];
+                let st = &self.trace().steps[p.step];
                 let (k, n) = self.nav.stage_number().unwrap_or((0, 0));
                 main.push(format!("stage {k}/{n} {}", st.stages[p.stage].id));
                 let pos = if st.seq_len == 1 {
@@ -413,17 +445,20 @@ impl<'a> Walk<'a> {
                 main.push(format!(
                     "step {}/{} {} ({pos})",
                     p.step + 1,
-                    self.trace.steps.len(),
+                    self.trace().steps.len(),
                     st.kind.as_str()
                 ));
-                optional.push(format!("head {}/{}", self.nav.head + 1, self.nav.n_heads));
+                optional.push(screen::index_of("head", self.nav.head, self.nav.n_heads));
                 if self.nav.bsz > 1 {
-                    optional.push(format!("batch {}/{}", self.nav.batch + 1, self.nav.bsz));
+                    optional.push(screen::index_of("batch", self.nav.batch, self.nav.bsz));
                 }
                 if let Some(h) = &self.hunt {
                     optional.push(h.status_hint().to_string());
                 }
             }
+        }
+        if let Some(v) = self.variant_name() {
+            main.push(format!("variant {v}"));
         }
         if let Some(s) = self.score().filter(|s| s.asked > 0) {
             optional.push(format!("quiz {}/{}", s.first_try, s.asked));
@@ -432,8 +467,8 @@ impl<'a> Walk<'a> {
             let all: Vec<&str> = main
                 .iter()
                 .chain(optional.iter())
-                .chain(std::iter::once(&help))
                 .map(String::as_str)
+                .chain(std::iter::once(help))
                 .collect();
             let line = all.join(" · ");
             if line.chars().count() <= width || optional.is_empty() {
@@ -462,7 +497,7 @@ impl<'a> Walk<'a> {
             && self.nav.screen() != Screen::End
         {
             writeln!(out)?;
-            for l in score_lines(s, usize::MAX) {
+            for l in screen::score_lines(s, usize::MAX) {
                 writeln!(out, "{l}")?;
             }
         }
@@ -474,59 +509,5 @@ impl<'a> Walk<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// `Quiz: 11/14 first try` and the stages missed.
-pub fn score_lines(score: &QuizScore, width: usize) -> Vec<String> {
-    let mut lines = vec![format!("Quiz: {score}")];
-    if score.asked == 0 {
-        lines.push("(no shape questions were reached)".into());
-    } else if !score.missed.is_empty() {
-        lines.extend(wrap(&format!("missed: {}", score.missed_text()), width));
-    }
-    lines
-}
-
-fn help_lines() -> Vec<String> {
-    let mut lines = vec!["Keys".to_string(), String::new()];
-    for (k, what) in keys::HELP {
-        lines.push(format!("  {k:<26} {what}"));
-    }
-    lines.push(String::new());
-    lines.push("At a quiz question: type the sizes and Enter; h hint; → skip; ← back.".into());
-    lines
-}
-
-/// Wraps plain text to `width` columns, keeping blank lines and each line's indent; spaces
-/// between words count as one, and a word longer than a line is broken rather than cut off at
-/// the window's edge.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let indent = &line[..line.len() - line.trim_start().len()];
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let line = format!("{indent}{}", words.join(" "));
-        out.extend(crate::text::wrap_paragraph(&line, width, indent));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrap_keeps_blank_lines_and_indent() {
-        assert_eq!(
-            wrap("one two three four\n\n  five six seven", 12),
-            vec!["one two", "three four", "", "  five six", "  seven"]
-        );
-        assert_eq!(wrap("a  b   c", 20), vec!["a b c"]);
-        // A word longer than the width is broken, so nothing is lost past the window's edge.
-        assert_eq!(
-            wrap("a verylongwordindeed b", 10),
-            vec!["a", "verylongwo", "rdindeed b"]
-        );
     }
 }

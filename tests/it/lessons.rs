@@ -7,7 +7,7 @@ use predicates::prelude::*;
 
 use crate::support::{self, manifest_dir, state_dir};
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 13] = [
     "tour",
     "heads",
     "scores",
@@ -20,6 +20,7 @@ const NAMES: [&str; 12] = [
     "rope",
     "minimind2",
     "minimind3",
+    "mha-gqa-mqa",
 ];
 
 /// `attnstep` with its own state directory.
@@ -86,11 +87,11 @@ fn the_bug_hunts_are_listed_in_their_own_section_after_the_course() {
     let section = out
         .find("Debugging attention:")
         .expect("the section heading");
-    let course_end = out.find(&format!("{:>3}  {} ", 12, NAMES[11])).unwrap();
+    let course_end = out.find(&format!("{:>3}  {} ", 13, NAMES[12])).unwrap();
     assert!(course_end < section, "{out}");
     for (i, name) in BUG_HUNTS.iter().enumerate() {
         let at = out
-            .find(&format!("{:>3}  {name} ", 13 + i))
+            .find(&format!("{:>3}  {name} ", 14 + i))
             .unwrap_or_else(|| panic!("{name} missing: {out}"));
         assert!(at > section, "{name} listed before its section");
     }
@@ -278,7 +279,7 @@ fn missing_file_and_unknown_name_are_usage_errors() {
         err.contains("1 tour") && err.contains("12 minimind3"),
         "{err}"
     );
-    usage_error(&["lesson", "19"]);
+    usage_error(&["lesson", "20"]);
 }
 
 #[test]
@@ -715,4 +716,319 @@ mod terminal {
         drop(s);
         let _ = std::fs::remove_dir_all(&state);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: lesson text that stays true. Each command of "What they found" is run, and the
+// numbers its notes state are compared with the numbers its own banners and tables show.
+
+/// The stage sections of a printed lesson, each from its banner to the next.
+fn sections(out: &str) -> Vec<&str> {
+    let mut starts: Vec<usize> = out.match_indices("━━ stage ").map(|(i, _)| i).collect();
+    starts.push(out.len());
+    starts.windows(2).map(|w| &out[w[0]..w[1]]).collect()
+}
+
+/// The number right after `prefix` in `text` (the first occurrence), `*` marks skipped.
+fn number_after(text: &str, prefix: &str) -> Option<usize> {
+    let i = text.find(prefix)? + prefix.len();
+    let rest = text[i..].trim_start_matches('*');
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Every number after `prefix` in `text`.
+fn numbers_after(text: &str, prefix: &str) -> Vec<usize> {
+    text.match_indices(prefix)
+        .filter_map(|(i, _)| number_after(&text[i..], prefix))
+        .collect()
+}
+
+/// A section's banner: (first position, last position, tokens cached before the call).
+fn banner(section: &str) -> (usize, usize, usize) {
+    let line = section.lines().next().unwrap();
+    let cached = number_after(line, "after ").unwrap_or(0);
+    match number_after(line, "positions ") {
+        Some(first) => (first, number_after(line, "…").unwrap(), cached),
+        None => {
+            let p = number_after(line, "position ").unwrap();
+            (p, p, cached)
+        }
+    }
+}
+
+/// The lesson notes of a section (they come after its tables), each as one line of text.
+fn notes(section: &str) -> Vec<String> {
+    section
+        .split("✎ ")
+        .skip(1)
+        .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Text with every run of white space made one space, so a wrapped phrase can be found.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn chunked_prefill_notes_follow_other_steps() {
+    let out = stdout_of(
+        &["lesson", "chunked-prefill", "--steps", "2,5,1", "--all"],
+        &state_dir("issue12-chunk"),
+    );
+    let mut checked = 0;
+    for s in sections(&out) {
+        let (first, last, cached) = banner(s);
+        for note in notes(s) {
+            if let Some(past) = number_after(&note, "past_len = ") {
+                assert_eq!(past, cached, "{note}\n{s}");
+                assert_eq!(
+                    number_after(&note, "seq_len = "),
+                    Some(last - first + 1),
+                    "{note}"
+                );
+                assert_eq!(number_after(&note, "kv_len = "), Some(last + 1), "{note}");
+                checked += 1;
+            }
+            if note.contains("the first new query") {
+                assert_eq!(
+                    number_after(&note, "\" at position "),
+                    Some(first),
+                    "{note}"
+                );
+                assert_eq!(number_after(&note, "sees keys 0…"), Some(first), "{note}");
+                assert_eq!(number_after(&note, "sees all "), Some(last + 1), "{note}");
+                checked += 1;
+            }
+        }
+    }
+    // The chunk and the decode call's cache notes, and the chunk's mask note.
+    assert_eq!(checked, 3, "{out}");
+}
+
+#[test]
+fn heads_notes_follow_the_number_of_heads_and_the_head_shown() {
+    let out = stdout_of(
+        &[
+            "lesson",
+            "heads",
+            "--num-heads",
+            "6",
+            "--num-kv-heads",
+            "6",
+            "--head",
+            "4",
+            "--all",
+        ],
+        &state_dir("issue12-heads"),
+    );
+    let split = sections(&out)
+        .into_iter()
+        .find(|s| s.contains("split_heads · "))
+        .unwrap();
+    let shape = split.lines().find(|l| l.contains("→ xq_heads")).unwrap();
+    let (heads, dim) = (
+        number_after(shape, "n_heads=").unwrap(),
+        number_after(shape, "head_dim=").unwrap(),
+    );
+    let note = notes(split).remove(0);
+    let view: Vec<usize> = note["view(".len()..note.find(')').unwrap()]
+        .split(", ")
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(&view[2..], &[heads, dim], "{note}");
+    assert!(
+        note.contains(&format!("as {heads} groups of {dim}")),
+        "{note}"
+    );
+    // The head the tables show is the head the notes name.
+    let scores = sections(&out)
+        .into_iter()
+        .find(|s| s.contains("scores · "))
+        .unwrap();
+    let shown = number_after(scores, "scores[b=0, h=").unwrap();
+    let said = notes(scores)
+        .iter()
+        .find_map(|n| number_after(n, "You are looking at head "))
+        .unwrap();
+    assert_eq!(said, shown);
+}
+
+#[test]
+fn padding_notes_describe_the_batch_row_shown() {
+    for row in ["0", "1"] {
+        let out = stdout_of(
+            &["lesson", "padding", "--batch-index", row, "--all"],
+            &state_dir("issue12-padding"),
+        );
+        let mut checked = 0;
+        for s in sections(&out) {
+            let tables = numbers_after(s, "[b=");
+            for note in notes(s) {
+                if let Some(said) = number_after(&note, "Batch row ") {
+                    assert!(tables.iter().all(|&b| b == said), "{s}");
+                    // The mask the note quotes is that row's, and the blocked keys its zeros.
+                    let mask = &note[note.find("(\"").unwrap() + 2..];
+                    let mask = &mask[..mask.find('"').unwrap()];
+                    assert_eq!(mask, ["00111", "11110"][said], "{note}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked >= 2,
+            "padding_mask and softmax notes for row {row}: {out}"
+        );
+    }
+}
+
+#[test]
+fn gqa_notes_follow_the_kv_heads_given() {
+    for kv in ["1", "2", "4"] {
+        let out = stdout_of(
+            &[
+                "lesson",
+                "gqa",
+                "--num-kv-heads",
+                kv,
+                "--head",
+                "5",
+                "--all",
+            ],
+            &state_dir("issue12-gqa"),
+        );
+        let mut checked = 0;
+        for s in sections(&out) {
+            let Some(n_kv) = number_after(s, "n_kv_heads=") else {
+                continue;
+            };
+            let n_rep = number_after(s, " n_rep=").unwrap();
+            for note in notes(s) {
+                if let Some(said) = number_after(&note, "split into just ") {
+                    assert_eq!(said, n_kv, "{note}");
+                    checked += 1;
+                }
+                if let Some(h) = number_after(&note, "query head ")
+                    && let Some(k) = number_after(&note, "reads KV head ")
+                {
+                    assert_eq!((h, k), (5, 5 / n_rep), "{note}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 2, "--num-kv-heads {kv}: {out}");
+    }
+}
+
+/// A lesson file written to a scratch directory.
+fn lesson_file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn lessons_check_refuses_what_would_never_be_shown() {
+    let dir = scratch("issue12-check");
+    let head = "format_version = 1\ntitle = \"T\"\nsummary = \"S\"\n\
+                stages = [\"scores\", \"softmax\"]\n[config]\nsteps = [3, 1]\ntokens = \"a b c d\"\n";
+    let cases = [
+        (
+            "[[notes]]\nstage = \"causal_mask\"\ntext = \"x\"\n",
+            "9:9: this note is on stage \"causal_mask\", which the lesson's stages",
+        ),
+        (
+            "[[hints]]\nstage = \"softmax\"\ntext = \"x\"\n",
+            "9:9: stage \"softmax\" asks no question in this lesson, so this hint would never be shown",
+        ),
+        (
+            "[[notes]]\nstage = \"scores\"\nstep = 3\ntext = \"x\"\n",
+            "10:8: step 3 is out of range: this lesson has 2 step(s)",
+        ),
+        (
+            "[[notes]]\nstage = \"scores\"\ntext = \"at {past_len} and {token:9}\"\n",
+            "10:27: {token:9} names position 9, but this lesson has 4 token(s)",
+        ),
+        (
+            "[[notes]]\nstage = \"scores\"\ntext = \"kv {kv_lne}\"\n",
+            "10:12: unknown placeholder `kv_lne`, did you mean `kv_len`?",
+        ),
+    ];
+    for (i, (tail, want)) in cases.iter().enumerate() {
+        let file = lesson_file(&dir, &format!("case{i}.toml"), &format!("{head}{tail}"));
+        let err = usage_error(&["lessons", "check", &file]);
+        assert!(
+            err.starts_with(&format!("attnstep: error: {file}:{want}")),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_lessons_view_is_used_and_flags_override_it() {
+    let dir = scratch("issue12-view");
+    let file = lesson_file(
+        &dir,
+        "view.toml",
+        "format_version = 1\ntitle = \"T\"\nsummary = \"S\"\nstages = [\"input\"]\n\
+         [view]\nmax_cols = 3\nprecision = 1\n[config]\nhidden_size = 8\nseq_len = 2\n",
+    );
+    let out = stdout_of(&["lesson", &file, "--all"], &dir);
+    assert!(out.contains("showing 3 of 8 columns"), "{out}");
+    let first_row = out.lines().find(|l| l.starts_with(" 0 ")).unwrap();
+    // Every number has one decimal.
+    for cell in first_row.split('│').skip(1).filter(|c| c.trim() != "…") {
+        let n = cell.trim().trim_start_matches('-');
+        assert_eq!(n.split('.').nth(1).map(str::len), Some(1), "{first_row}");
+    }
+    let wide = stdout_of(&["lesson", &file, "--all", "--max-cols", "8"], &dir);
+    assert!(!wide.contains("showing 3 of 8 columns"), "{wide}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_lesson_run_against_its_premise_says_so_once() {
+    let out = stdout_of(
+        &["lesson", "gqa", "--num-kv-heads", "8", "--all"],
+        &state_dir("issue12-premise"),
+    );
+    let out = flat(&out);
+    assert_eq!(
+        out.matches("⚠ This lesson is written about").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("n_heads = 8, n_kv_heads = 8"), "{out}");
+    // The notes that assume sharing are left out; those written for MHA are shown.
+    assert!(!out.contains("This is where the saving happens"), "{out}");
+    assert!(out.contains("this run shares nothing"), "{out}");
+    let plain = stdout_of(&["lesson", "gqa", "--all"], &state_dir("issue12-premise"));
+    assert!(!plain.contains('⚠'));
+}
+
+#[test]
+fn variants_are_chosen_with_a_flag_and_unknown_ones_refused() {
+    let state = state_dir("issue12-variants");
+    for (name, kv) in [("mha", 8), ("gqa", 2), ("mqa", 1)] {
+        let out = flat(&stdout_of(
+            &["lesson", "mha-gqa-mqa", "--variant", name, "--all"],
+            &state,
+        ));
+        assert!(out.contains(&format!("you are in {name}")), "{out}");
+        assert!(
+            out.contains(&format!("n_kv_heads={kv} n_rep={}", 8 / kv)),
+            "{out}"
+        );
+    }
+    let err = usage_error(&["lesson", "mha-gqa-mqa", "--variant", "gqq", "--all"]);
+    assert!(
+        err.contains("--variant \"gqq\": this lesson has no such variant. Did you mean \"gqa\"?"),
+        "{err}"
+    );
+    let err = usage_error(&["lesson", "gqa", "--variant", "mqa", "--all"]);
+    assert!(err.contains("this lesson has no variants"), "{err}");
 }

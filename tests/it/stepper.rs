@@ -52,16 +52,17 @@ fn line_mode_follows_typed_commands() {
     assert_eq!(
         statuses(&out),
         vec![
-            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 2/13 project · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 5/13 kv_cache · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 1/8 · ? help",
-            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 3/8 · ? help",
-            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 4/8 · ? help",
+            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            "stage 2/13 project · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            "stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            "stage 5/13 kv_cache · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help",
+            // `head 3` is head 3 as the tables count it (0-based); `]` the next one.
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 3 of 0…7 · ? help",
+            "stage 10/13 softmax · step 1/3 prefill (pos 0..4) · head 4 of 0…7 · ? help",
             // The second decode call holds position 6 (prefill 0..4, first decode 5).
-            "stage 10/13 softmax · step 3/3 decode (pos 6) · head 4/8 · ? help",
-            "stage 9/13 causal_mask · step 3/3 decode (pos 6) · head 4/8 · ? help",
+            "stage 10/13 softmax · step 3/3 decode (pos 6) · head 4 of 0…7 · ? help",
+            "stage 9/13 causal_mask · step 3/3 decode (pos 6) · head 4 of 0…7 · ? help",
         ]
     );
 }
@@ -78,7 +79,7 @@ fn line_mode_explains_refused_commands_and_keeps_going() {
         out.contains("no step 4: this run has steps 1 to 3"),
         "{out}"
     );
-    assert!(out.contains("no head 9: there are heads 1 to 8"), "{out}");
+    assert!(out.contains("no head 9: the heads are 0 to 7"), "{out}");
     assert!(out.contains("'fly' is not a command"), "{out}");
     assert!(out.contains("this is the start of the walk"), "{out}");
     // Only the first screen and the one after `n` were drawn.
@@ -93,7 +94,7 @@ fn no_input_at_all_prints_the_whole_walk() {
     assert_eq!(st.len(), 3 * 13, "{out}");
     assert_eq!(
         st.last().unwrap(),
-        &"stage 13/13 o_proj · step 3/3 decode (pos 6) · head 1/8 · ? help"
+        &"stage 13/13 o_proj · step 3/3 decode (pos 6) · head 0 of 0…7 · ? help"
     );
 }
 
@@ -119,9 +120,9 @@ fn qk_norm_and_padding_add_stages_and_batch_rows() {
     assert_eq!(
         statuses(&out)[1..],
         [
-            "stage 15/15 o_proj · step 3/3 decode (pos 6) · head 1/8 · batch 1/2 · ? help",
-            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 1/8 · batch 1/2 · ? help",
-            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 1/8 · batch 2/2 · ? help",
+            "stage 15/15 o_proj · step 3/3 decode (pos 6) · head 0 of 0…7 · batch 0 of 0…1 · ? help",
+            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 0 of 0…7 · batch 0 of 0…1 · ? help",
+            "stage 11/15 padding_mask · step 3/3 decode (pos 6) · head 0 of 0…7 · batch 1 of 0…1 · ? help",
         ]
     );
 }
@@ -142,29 +143,31 @@ fn quiz_in_line_mode_scores_right_and_wrong_answers() {
         "5",
         "--quiz",
     ];
+    // n_heads = head_dim = 8 and seq_len = kv_len = 5: axes of equal size are named.
     let script = [
         "n",          // input → project asks
         "1 5 64",     // xq_proj: 8 heads × 8
         "[1, 5, 16]", // xk_proj (and xv_proj): 2 KV heads × 8
         "n",
-        "(1,5,8,8)", // xq_heads
+        "(1,5,8,8)", // xq_heads: right sizes, unnamed: asked again, no try
+        "(1,5,n_heads=8,head_dim=8)", // xq_heads, named
         "h",         // a hint does not count as a try
         "1x5x2x8",   // xk_heads
         "n",         // rope: no question
         "n",
         "1 5 2 8", // xk_cache: the cache was empty, kv_len = 5
         "n",
-        "1 5 8 8", // xk_repeat
+        "1 5 n_heads=8 head_dim=8", // xk_repeat
         "n",
-        "1 5 8 8", // xq_t: wrong (forgot the transpose)
-        "1 5 8 8", // wrong again: the answer is shown
-        "1 8 5 8", // xk_t
+        "1 5 8 8",                  // xq_t: wrong (forgot the transpose)
+        "1 5 8 8",                  // wrong again: the answer is shown
+        "1 n_heads=8 5 head_dim=8", // xk_t
         "n",
-        "1 8 5 5", // scores: 5 queries × 5 keys
-        "n",       // causal_mask
-        "n",       // softmax
+        "1 8 seq_len=5 kv_len=5", // scores: 5 queries × 5 keys
+        "n",                      // causal_mask
+        "n",                      // softmax
         "n",
-        "1 8 5 8", // attn_out
+        "1 n_heads=8 5 head_dim=8", // attn_out
         "n",
         "1 5 64", // merged
         "n",
@@ -194,6 +197,10 @@ fn quiz_in_line_mode_scores_right_and_wrong_answers() {
         "{out}"
     );
     assert!(out.contains("hint: view does not move any number"), "{out}");
+    assert!(
+        out.contains("? the sizes are right; now say which is which: two axes have size 8"),
+        "{out}"
+    );
     assert!(
         out.contains("Quiz: 11/12 first try\nmissed: step 1 transpose (xq_t)"),
         "{out}"
@@ -348,7 +355,7 @@ fn assert_cooked(settings: &[String], screen: &str) {
 #[test]
 fn keys_step_forward_back_jump_and_change_head() {
     let mut s = spawn_pty_in(100, 60, &[], &[]);
-    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help")
+    s.expect("stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help")
         .unwrap();
     s.send(" ").unwrap();
     s.expect("stage 2/13 project").unwrap();
@@ -361,7 +368,7 @@ fn keys_step_forward_back_jump_and_change_head() {
     s.send("7\r").unwrap();
     s.expect("stage 7/13 transpose").unwrap();
     s.send("]").unwrap();
-    s.expect("stage 7/13 transpose · step 1/3 prefill (pos 0..4) · head 2/8")
+    s.expect("stage 7/13 transpose · step 1/3 prefill (pos 0..4) · head 1 of 0…7")
         .unwrap();
     s.send(":softmax\r").unwrap();
     s.expect("stage 10/13 softmax").unwrap();
@@ -379,7 +386,7 @@ fn keys_step_forward_back_jump_and_change_head() {
 #[test]
 fn a_resize_redraws_to_the_new_width() {
     let mut s = spawn_pty(&[], &[]);
-    s.expect("head 1/8 · ? help").unwrap();
+    s.expect("head 0 of 0…7 · ? help").unwrap();
     // Resize the terminal the program is on (the pty), which sends it SIGWINCH.
     s.get_process_mut().set_window_size(50, 14).unwrap();
     // At 50 columns the status line drops the head and is cut to fit.
@@ -683,10 +690,10 @@ fn a_dumb_terminal_gets_line_mode() {
         } else {
             spawn_pty_in(100, 40, &[], &[("TERM", "dumb")])
         };
-        s.expect("[stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help]")
+        s.expect("[stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help]")
             .unwrap();
         s.send("n\r").unwrap();
-        s.expect("[stage 2/13 project · step 1/3 prefill (pos 0..4) · head 1/8 · ? help]")
+        s.expect("[stage 2/13 project · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help]")
             .unwrap();
         s.send("q\r").unwrap();
         let (code, settings, screen) = finish(&mut s);
@@ -958,7 +965,7 @@ fn quiz_with_no_input_stops_at_once() {
     assert_eq!(code, 0);
     assert_eq!(
         statuses(&out),
-        vec!["stage 1/13 input · step 1/3 prefill (pos 0..4) · head 1/8 · ? help"]
+        vec!["stage 1/13 input · step 1/3 prefill (pos 0..4) · head 0 of 0…7 · ? help"]
     );
     assert!(!out.contains("Quiz:"), "{out}");
 }
@@ -1018,4 +1025,166 @@ fn a_terminal_that_hangs_up_ends_the_walk() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+// ---- issue 12: lessons in the stepper: notes that follow the view, one numbering, variants ----
+
+/// A lesson in line mode, with its own state directory (progress is not the machine's).
+fn lesson_lines(args: &[&str], input: &str) -> String {
+    let state = std::env::temp_dir().join(format!("attnstep-it-issue12-{}", std::process::id()));
+    let out = attnstep()
+        .env("ATTNSTEP_STATE_DIR", &state)
+        .arg("lesson")
+        .args(args)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The screens line mode printed, each ending with its status line.
+fn screens(out: &str) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut cur = String::new();
+    for line in out.lines() {
+        cur.push_str(line);
+        cur.push('\n');
+        if line.starts_with('[') && line.ends_with(']') {
+            all.push(std::mem::take(&mut cur));
+        }
+    }
+    all
+}
+
+/// The number right after `prefix` in `text`.
+fn number_after(text: &str, prefix: &str) -> Option<usize> {
+    let rest = &text[text.find(prefix)? + prefix.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+#[test]
+fn notes_follow_the_head_chosen_while_stepping() {
+    // Issue 12, item 2: the table said h=1 while the note said head 0.
+    let out = lesson_lines(&["heads"], ":scores\n]\nhead 2\nq\n");
+    let shown = screens(&out);
+    for (screen, want) in shown[1..].iter().zip([0, 1, 2]) {
+        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        let table = number_after(&flat, "scores[b=0, h=").unwrap();
+        let note = number_after(&flat, "You are looking at head ").unwrap();
+        let status = number_after(&flat, "· head ").unwrap();
+        assert_eq!((table, note, status), (want, want, want), "{screen}");
+    }
+}
+
+#[test]
+fn the_status_line_counts_stages_as_the_banner_does() {
+    // Issue 12, item 7: the banner said 9/14 and the status line 5/8.
+    let out = lesson_lines(&["causal"], ":scores\n9\n5\nq\n");
+    let shown = screens(&out);
+    for (screen, n) in shown[1..].iter().zip([8, 9]) {
+        let banner = number_after(screen, "━━ stage ").unwrap();
+        let status = number_after(screen, "[stage ").unwrap();
+        assert_eq!((banner, status), (n, n), "{screen}");
+    }
+    assert!(
+        out.contains(
+            "stage 5 is not part of this walk; step 1 shows: 8 scores, 9 causal_mask, \
+             10 softmax, 11 weighted_sum"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_lesson_quiz_asks_about_the_mask() {
+    // Issue 12, item 5: lesson 4 asked two shape questions and nothing about the mask.
+    let script = "n\n1 2 5 5\n1 2 seq_len=5 kv_len=5\nn\nn\n0-3\n0-4\n0\nn\n1 2 5 4\nn\n";
+    let out = lesson_lines(&["causal", "--quiz"], script);
+    // The last query of the prefill (position 4) sees keys 0 to 4; a key after a query gets
+    // -inf, and exp(-inf) is 0.
+    assert!(
+        out.contains("Which key positions may the query at position 4 (batch row 0) attend to?"),
+        "{out}"
+    );
+    assert!(out.contains("✓ right: the answer is 0…4"), "{out}");
+    assert!(out.contains("e^−∞ is exactly 0"), "{out}");
+    assert!(
+        out.contains("Quiz: 3/4 first try\nmissed: step 1 softmax (visible_keys)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn v_switches_variant_in_line_mode_and_the_notes_follow() {
+    let out = lesson_lines(
+        &["mha-gqa-mqa"],
+        "kv_cache\nv\nvariant mqa\nv\nvariant gqq\nq\n",
+    );
+    let shown = screens(&out);
+    let mut seen = Vec::new();
+    for screen in &shown[1..] {
+        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        let status = flat.rsplit('[').next().unwrap();
+        assert!(
+            status.starts_with("stage 5/13 kv_cache · step 1/2"),
+            "{status}"
+        );
+        let name = &status[status.find("variant ").unwrap() + 8..];
+        let name = &name[..name.find(' ').unwrap()];
+        // The note's cache size is the one of the table beside it.
+        let n_kv = number_after(&flat, "n_kv_heads=").unwrap();
+        let head_dim = number_after(&flat, "head_dim=").unwrap();
+        let note = format!(
+            "Per token and layer that is 2 × {n_kv} × {head_dim} = {} numbers",
+            2 * n_kv * head_dim
+        );
+        assert!(flat.contains(&note), "{note} missing: {flat}");
+        seen.push((name.to_string(), n_kv));
+    }
+    assert_eq!(
+        seen,
+        [("mha", 8), ("gqa", 2), ("mqa", 1), ("mha", 8)].map(|(n, k)| (n.to_string(), k))
+    );
+    assert!(
+        out.contains("no variant 'gqq': the variants are mha, gqa, mqa"),
+        "{out}"
+    );
+}
+
+#[test]
+fn v_switches_variant_in_the_stepper() {
+    let state =
+        std::env::temp_dir().join(format!("attnstep-it-issue12-pty-{}", std::process::id()));
+    let state = state.to_str().unwrap().to_owned();
+    let mut s = spawn_pty_args(
+        100,
+        60,
+        &["lesson", "mha-gqa-mqa"],
+        &[("ATTNSTEP_STATE_DIR", state.as_str()), ("NO_COLOR", "1")],
+        &[],
+    );
+    s.expect("welcome · Space or → to start · variant mha")
+        .unwrap();
+    s.send(" ").unwrap();
+    s.expect("stage 2/13 project · step 1/2 prefill (pos 0..2) · variant mha")
+        .unwrap();
+    s.send("v").unwrap();
+    s.expect("stage 2/13 project · step 1/2 prefill (pos 0..2) · variant gqa")
+        .unwrap();
+    s.send(":variant mqa\r").unwrap();
+    // The frame draws the mqa tables (one KV head, 8 copies) above its status line.
+    s.expect("n_kv_heads=1 n_rep=8").unwrap();
+    s.expect("variant mqa").unwrap();
+    s.send("q").unwrap();
+    let (code, settings, screen) = finish(&mut s);
+    assert_eq!(code, 0);
+    assert_cooked(&settings, &screen);
 }

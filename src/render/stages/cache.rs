@@ -28,7 +28,7 @@ pub(super) fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
         "  ",
     ));
     if let Some(t) = before {
-        let row = |i: usize| pos_label(c.cfg, i);
+        let row = |i: usize| pos_label(c.tokens, i);
         out.push(c.grid(Grid::new(
             format!(
                 "before: past xk_cache[b={b}, :, {kvh}, :]  ({})",
@@ -43,7 +43,7 @@ pub(super) fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
     }
     if let Some(t) = c.t(TensorId::XkCache) {
         let row = |i: usize| {
-            let l = pos_label(c.cfg, i);
+            let l = pos_label(c.tokens, i);
             if i >= past {
                 format!("{l} {}", c.pal.paint("new", Role::New))
             } else {

@@ -57,7 +57,7 @@ pub(super) fn padding(c: &Ctx) -> Vec<String> {
             l
         }
     };
-    let col = |j: usize| key_header(c.cfg, c.st, j, c.pal);
+    let col = |j: usize| key_header(c.tokens, c.st, j, c.pal);
     if let Some(t) = c.t(TensorId::AttentionMask) {
         out.push(c.grid(Grid::new(
             "attention_mask[bsz, kv_len]  1 = real token, 0 = padding".into(),
@@ -114,7 +114,7 @@ pub(super) fn scale_view(c: &Ctx) -> Option<String> {
     let root = (hd as f64).sqrt();
     let labels = [format!("÷√{hd} (MiniMind)"), format!("without ÷√{hd}")];
     let label = |i: usize| labels[i].clone();
-    let col = |j: usize| key_header(c.cfg, c.st, j, c.pal);
+    let col = |j: usize| key_header(c.tokens, c.st, j, c.pal);
     // Keep the key MiniMind weights most visible however few columns fit.
     let top_key = (0..with.len()).max_by(|&a, &b| with[a].total_cmp(&with[b]));
     let table = c.grid(

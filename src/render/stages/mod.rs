@@ -48,18 +48,27 @@ fn short(tok: &str) -> String {
 }
 
 /// A row label for position `pos`: "5" or "5 sat".
-pub fn pos_label(cfg: &Config, pos: usize) -> String {
-    match &cfg.tokens {
+pub fn pos_label(tokens: Option<&[String]>, pos: usize) -> String {
+    match tokens {
         Some(t) if pos < t.len() => format!("{pos} {}", short(&t[pos])),
         _ => pos.to_string(),
     }
 }
 
+/// The labels of batch row `b`'s positions: the view's for that row (a lesson's labels per
+/// row), else the configuration's.
+fn labels<'a>(cfg: &'a Config, view: &'a View, b: usize) -> Option<&'a [String]> {
+    match view.row_tokens.as_deref().and_then(|rows| rows.get(b)) {
+        Some(row) => Some(row),
+        None => cfg.tokens.as_deref(),
+    }
+}
+
 /// A column header for key position `pos`: the position, the token, and in a step after the
 /// first, whether the key came from the cache or is new.
-fn key_header(cfg: &Config, st: &Step<Tensor>, pos: usize, pal: &Palette) -> String {
+fn key_header(tokens: Option<&[String]>, st: &Step<Tensor>, pos: usize, pal: &Palette) -> String {
     let mut s = pos.to_string();
-    if let Some(t) = cfg.tokens.as_ref().and_then(|t| t.get(pos)) {
+    if let Some(t) = tokens.and_then(|t| t.get(pos)) {
         s.push('\n');
         s.push_str(&short(t));
     }
@@ -84,6 +93,8 @@ struct Ctx<'a> {
     b: usize,
     h: usize,
     kvh: usize,
+    /// The labels of row `b`'s positions.
+    tokens: Option<&'a [String]>,
 }
 
 impl Ctx<'_> {
@@ -92,7 +103,7 @@ impl Ctx<'_> {
     }
 
     fn query_row(&self, i: usize) -> String {
-        pos_label(self.cfg, self.st.start_pos + i)
+        pos_label(self.tokens, self.st.start_pos + i)
     }
 
     fn grid(&self, g: Grid) -> String {
@@ -120,7 +131,7 @@ impl Ctx<'_> {
     /// A `[queries, keys]` matrix of head `h`.
     fn attention(&self, title: String, data: ArrayView2<f32>, kind: Kind, row_sum: bool) -> String {
         let row = |i: usize| self.query_row(i);
-        let col = |j: usize| key_header(self.cfg, self.st, j, self.pal);
+        let col = |j: usize| key_header(self.tokens, self.st, j, self.pal);
         let g = Grid::new(title, data, "q╲k", &row, &col, kind);
         self.grid(if row_sum { g.sums() } else { g })
     }
@@ -163,6 +174,7 @@ pub fn numbers(
         b: view.batch.min(cfg.batch - 1),
         h,
         kvh: h / cfg.n_rep(),
+        tokens: labels(cfg, view, view.batch.min(cfg.batch - 1)),
     };
     let mut out = Vec::new();
     for show in st.stages[stage].id.spec().show {
