@@ -1,184 +1,13 @@
-//! A planted slip in the stepper: the comparison with MiniMind's faithful run under each stage
-//! (`d`, or `diff` in line mode), and the bug hunt of a lesson that plants a slip.
-//!
-//! The hunt is asked on the end screen, once the learner has walked the tables: first "where
-//! does the run first go wrong?" (a stage by its number as the status line shows it, or by
-//! name, with `step N` to name the call), with the slip's symptom after a wrong guess and more
-//! pointed hints after that; only once it is found (or given up with `skip`) come the diff at
-//! that stage and the explanation, then "which MiniMind line did the slip break?" (one of four
-//! lines, by letter). In a hunt the comparison stays closed until the stage is found: it would
-//! give the answer away.
-//!
-//! [`super::walk::Walk`] holds a [`Hunt`] when the trace has a slip and calls it from a few
-//! hooks; everything about slips in the stepper is here.
+//! The bug hunt's two questions: where the run first goes wrong (a stage, perhaps with its
+//! step) and which MiniMind line the slip broke. Reads the learner's answers, judges them,
+//! gives hints, and moves the hunt from one question to the next.
 
 use crate::bugs::{Bug, Line};
-use crate::diff::{self, SLIP_TOL, TraceDiff};
-use crate::numeric::Tensor;
-use crate::presentation::Presentation;
-use crate::render::{self, View};
-use crate::trace::{StageId, Trace};
+use crate::trace::StageId;
 
-use super::nav::Position;
-use super::quiz::QuizScore;
-use super::screen::wrap;
+use super::{Hunt, Phase, Spot};
 
-/// Where the hunt stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Not asked yet: the learner has not reached the end screen.
-    Waiting,
-    /// Asking for the first stage that goes wrong.
-    Stage,
-    /// Asking which line the slip broke.
-    Line,
-    Done,
-}
-
-/// How one question went.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Tries {
-    wrong: u8,
-    /// Found (rather than given up or revealed after two wrong answers).
-    found: bool,
-}
-
-/// The slip planted in a walk's trace, MiniMind's faithful run beside it, and the hunt.
-pub struct Hunt<'a> {
-    trace: &'a Trace<Tensor>,
-    faithful: Trace<Tensor>,
-    diff: TraceDiff,
-    bug: Bug,
-    /// For each step, the ids of its shown stages (numbered from 1 as the status line does).
-    shown: Vec<Vec<StageId>>,
-    /// The comparison is drawn under each stage.
-    open: bool,
-    /// `None` outside a bug-hunt lesson (`run --bug`: nothing to find, only to compare).
-    phase: Option<Phase>,
-    stage: Tries,
-    line: Tries,
-    hints: u8,
-    choices: [Line; 4],
-}
-
-/// The first stage that goes wrong: (step index, stage id).
-type Spot = (usize, StageId);
-
-impl<'a> Hunt<'a> {
-    /// The hunt for `trace`'s slip, if one is planted; the questions only if the presentation
-    /// asks for them.
-    pub fn new(trace: &'a Trace<Tensor>, pres: &Presentation) -> Option<Hunt<'a>> {
-        let bug = trace.config.bug?;
-        let faithful = diff::faithful_twin(trace)?;
-        let diff = diff::diff(&faithful, trace);
-        let shown = trace
-            .steps
-            .iter()
-            .map(|st| {
-                st.stages
-                    .iter()
-                    .map(|s| s.id)
-                    .filter(|id| pres.shows(*id))
-                    .collect()
-            })
-            .collect();
-        Some(Hunt {
-            trace,
-            faithful,
-            diff,
-            bug,
-            shown,
-            open: false,
-            phase: pres.hunt.then_some(Phase::Waiting),
-            stage: Tries::default(),
-            line: Tries::default(),
-            hints: 0,
-            choices: choices(bug),
-        })
-    }
-
-    /// Whether this walk asks the learner to find the slip.
-    pub fn has_questions(&self) -> bool {
-        self.phase.is_some()
-    }
-
-    /// A question is pending (the walk asks it on the end screen).
-    pub fn asking(&self) -> bool {
-        matches!(self.phase, Some(Phase::Stage | Phase::Line))
-    }
-
-    /// The pending question is the line one, answered by letter (so `b` is an answer there).
-    pub fn choosing_line(&self) -> bool {
-        self.phase == Some(Phase::Line)
-    }
-
-    /// The end screen was reached: ask, unless already asked.
-    pub fn enter(&mut self) {
-        if self.phase == Some(Phase::Waiting) && self.first().is_some() {
-            self.phase = Some(Phase::Stage);
-        }
-    }
-
-    /// A number that changes whenever what the hunt draws changes (for redraw decisions).
-    pub fn state(&self) -> u8 {
-        let phase = match self.phase {
-            None => 0,
-            Some(Phase::Waiting) => 1,
-            Some(Phase::Stage) => 2,
-            Some(Phase::Line) => 3,
-            Some(Phase::Done) => 4,
-        };
-        phase * 2 + u8::from(self.open)
-    }
-
-    /// Where the run first goes wrong, if anywhere.
-    fn first(&self) -> Option<Spot> {
-        self.diff
-            .first_difference(SLIP_TOL)
-            .map(|t| (t.steps.0, t.stage))
-    }
-
-    /// The comparison may be shown: always with `run --bug`, in a hunt once the stage is found.
-    fn comparable(&self) -> bool {
-        matches!(self.phase, None | Some(Phase::Line | Phase::Done))
-    }
-
-    /// `d`: shows or hides the comparison under each stage.
-    pub fn toggle(&mut self) -> Result<(), String> {
-        if !self.comparable() {
-            return Err(
-                "the comparison with MiniMind's run opens once you have found where \
-                 this run goes wrong: G goes to the question"
-                    .into(),
-            );
-        }
-        self.open = !self.open;
-        Ok(())
-    }
-
-    /// The comparison to draw under stage `p`, when it is open.
-    pub fn comparison(&self, p: Position, view: &View) -> Option<String> {
-        self.open.then(|| {
-            render::diff::stage_comparison(
-                &self.faithful,
-                &self.diff,
-                p.step,
-                p.stage,
-                SLIP_TOL,
-                view,
-            )
-        })
-    }
-
-    /// What the status line says about it.
-    pub fn status_hint(&self) -> &'static str {
-        match (self.comparable(), self.open) {
-            (false, _) => "G: find the slip",
-            (true, false) => "d diff",
-            (true, true) => "d hide diff",
-        }
-    }
-
+impl Hunt<'_> {
     /// The line asking the pending question; `with_keys` adds what can be typed.
     pub fn prompt(&self, with_keys: bool) -> String {
         match self.phase {
@@ -422,144 +251,6 @@ impl<'a> Hunt<'a> {
             self.bug.slip_code()
         )
     }
-
-    /// The screen while a question is pending.
-    pub fn question_lines(&self, view: &View) -> Vec<String> {
-        let width = view.width.max(20);
-        let mut lines = Vec::new();
-        match self.phase {
-            Some(Phase::Stage) => {
-                lines.push("Bug hunt: a slip is planted somewhere in this run.".into());
-                lines.extend(wrap(
-                    "Every table you walked through came from the planted run. Which stage is \
-                     the first whose numbers (or shapes) are not what MiniMind's code computes?",
-                    width,
-                ));
-                lines.push(String::new());
-                for (i, st) in self.trace.steps.iter().enumerate() {
-                    let pos = if st.seq_len == 1 {
-                        format!("position {}", st.start_pos)
-                    } else {
-                        format!("positions {}…{}", st.start_pos, st.kv_len() - 1)
-                    };
-                    lines.push(format!("  step {}: {} ({pos})", i + 1, st.kind.as_str()));
-                }
-                let numbered: Vec<String> = self.shown[0]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| format!("{} {s}", i + 1))
-                    .collect();
-                lines.extend(wrap(&format!("  stages: {}", numbered.join(" · ")), width));
-            }
-            Some(Phase::Line) => {
-                lines.extend(self.reveal_lines(view));
-                lines.push(String::new());
-                for (i, l) in self.choices.iter().enumerate() {
-                    let text = format!("  {}) {}", letter(i), l.code());
-                    lines.extend(crate::text::wrap_paragraph(&text, width, "     "));
-                }
-            }
-            _ => {}
-        }
-        lines
-    }
-
-    /// What the learner sees once the stage is found: the slip, the explanation and the
-    /// comparison at that stage.
-    fn reveal_lines(&self, view: &View) -> Vec<String> {
-        let Some((step, stage)) = self.first() else {
-            return Vec::new();
-        };
-        let width = view.width.max(20);
-        let mut lines = vec![format!("The slip: {} ({})", self.bug, self.bug.symptom())];
-        lines.extend(wrap(&capitalised(self.bug.explanation()), width));
-        lines.push(String::new());
-        let index = self.trace.steps[step]
-            .stages
-            .iter()
-            .position(|s| s.id == stage)
-            .unwrap_or(0);
-        let cmp =
-            render::diff::stage_comparison(&self.faithful, &self.diff, step, index, SLIP_TOL, view);
-        lines.extend(cmp.lines().map(str::to_string));
-        lines.push(String::new());
-        lines.extend(wrap(
-            render::diff::summary(&self.diff, SLIP_TOL).trim(),
-            width,
-        ));
-        lines
-    }
-
-    /// What the end screen says about the hunt.
-    pub fn end_lines(&self, width: usize) -> Vec<String> {
-        match self.phase {
-            None => Vec::new(),
-            Some(_) if self.first().is_none() => {
-                let why = self.bug.hidden_by(&self.trace.config).unwrap_or_else(|| {
-                    format!(
-                        "the slip {} leaves every number of this run as it is",
-                        self.bug
-                    )
-                });
-                wrap(&format!("{why}. Nothing to hunt in this run."), width)
-            }
-            Some(Phase::Done) => {
-                let mut lines = self.score_lines();
-                lines.extend(wrap(
-                    &format!(
-                        "The slip was {}: MiniMind writes {}; the planted run has {}.",
-                        self.bug,
-                        self.bug.line().code(),
-                        self.bug.slip_code()
-                    ),
-                    width,
-                ));
-                lines
-            }
-            Some(_) => vec!["Bug hunt: not finished (the question waits here).".into()],
-        }
-    }
-
-    /// `Bug hunt: 1/2 first try` and how each question went.
-    pub fn score_lines(&self) -> Vec<String> {
-        let Some(score) = self.score() else {
-            return Vec::new();
-        };
-        let how = |t: Tries| match (t.found, t.wrong) {
-            (true, 0) => "on the first try".to_string(),
-            (true, n) => format!("after {n} wrong"),
-            (false, _) => "revealed".to_string(),
-        };
-        vec![format!(
-            "Bug hunt: {score} (the stage {}, the line {})",
-            how(self.stage),
-            how(self.line)
-        )]
-    }
-
-    /// The score, once both questions are settled: two questions, right first time or not.
-    pub fn score(&self) -> Option<QuizScore> {
-        (self.phase == Some(Phase::Done)).then(|| QuizScore {
-            asked: 2,
-            first_try: [self.stage, self.line]
-                .iter()
-                .filter(|t| t.found && t.wrong == 0)
-                .count(),
-            missed: Vec::new(),
-        })
-    }
-}
-
-/// The shape quiz's score with the hunt's added, for the progress record.
-pub fn merged_score(quiz: Option<&QuizScore>, hunt: Option<&Hunt>) -> Option<QuizScore> {
-    match (quiz.cloned(), hunt.and_then(Hunt::score)) {
-        (Some(mut q), Some(h)) => {
-            q.asked += h.asked;
-            q.first_try += h.first_try;
-            Some(q)
-        }
-        (q, h) => q.or(h),
-    }
 }
 
 /// A stage as the learner named it.
@@ -619,7 +310,7 @@ fn parse_guess(text: &str) -> Result<Guess, String> {
 
 /// The four lines offered for "which line is wrong": the slip's and three others, in the
 /// order they run in MiniMind (so where the answer sits changes from slip to slip).
-fn choices(bug: Bug) -> [Line; 4] {
+pub(super) fn choices(bug: Bug) -> [Line; 4] {
     let right = bug.line();
     let others: Vec<Line> = Line::ALL.into_iter().filter(|&l| l != right).collect();
     let start = Bug::ALL.iter().position(|&b| b == bug).unwrap_or(0) * 3;
@@ -638,14 +329,8 @@ fn choices(bug: Bug) -> [Line; 4] {
     [four[0], four[1], four[2], four[3]]
 }
 
-fn letter(i: usize) -> char {
+pub(super) fn letter(i: usize) -> char {
     (b'a' + i as u8) as char
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 #[cfg(test)]

@@ -1,20 +1,21 @@
 //! Command-line definitions (clap derive). Flags are documented where they are declared; the
 //! configuration flags are shared by every command that runs the forward pass.
 //!
-//! The command line's own vocabulary lives here: the enums clap parses (`--dtype`, `--color`)
-//! and map to the engine's types, the value parsers (sizes, counts that must not be negative),
-//! and [`flag`], the flag that sets each configuration key, with which errors are worded.
+//! The command line's own vocabulary (the enums clap parses and maps to the engine's types,
+//! the value parsers, and [`flag`], with which errors are worded) lives in `values`.
 
-use std::fmt;
+mod values;
+
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::config::{ConfigKey, ConfigSpec};
-use crate::memory::{self, Dtype};
+use crate::config::ConfigSpec;
+use crate::memory;
 use crate::plan::ModelRequest;
-use crate::render::color::ColorChoice;
-use crate::render::palette::ThemeChoice;
+
+pub use values::{ByteSize, ColorArg, DtypeArg, ThemeArg, flag};
+use values::{byte_size, index, positive, seed, tolerance};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -401,170 +402,10 @@ impl ConfigArgs {
     }
 }
 
-/// The flag that sets a configuration key: how the command line names it in messages.
-pub fn flag(key: ConfigKey) -> &'static str {
-    match key {
-        ConfigKey::Preset => "--preset",
-        ConfigKey::HiddenSize => "--hidden-size",
-        ConfigKey::NumAttentionHeads => "--num-heads",
-        ConfigKey::NumKeyValueHeads => "--num-kv-heads",
-        ConfigKey::HeadDim => "--head-dim",
-        ConfigKey::Batch => "--batch",
-        ConfigKey::Steps => "--steps",
-        ConfigKey::SeqLen => "--seq-len",
-        ConfigKey::Decode => "--decode",
-        ConfigKey::AttentionMask => "--attention-mask",
-        ConfigKey::QkNorm => "--qk-norm",
-        ConfigKey::RmsNormEps => "--rms-norm-eps",
-        ConfigKey::RopeTheta => "--rope-theta",
-        ConfigKey::Causal => "--no-causal",
-        ConfigKey::Seed => "--seed",
-        ConfigKey::Tokens => "--tokens",
-    }
-}
-
-/// `--dtype`: the command line's names for [`Dtype`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum DtypeArg {
-    #[value(alias = "float32", alias = "fp32")]
-    F32,
-    #[value(alias = "bfloat16")]
-    Bf16,
-    #[value(alias = "float16", alias = "fp16")]
-    F16,
-    #[value(alias = "float8")]
-    Fp8,
-    #[value(alias = "i8")]
-    Int8,
-}
-
-impl From<DtypeArg> for Dtype {
-    fn from(d: DtypeArg) -> Dtype {
-        match d {
-            DtypeArg::F32 => Dtype::F32,
-            DtypeArg::Bf16 => Dtype::Bf16,
-            DtypeArg::F16 => Dtype::F16,
-            DtypeArg::Fp8 => Dtype::Fp8,
-            DtypeArg::Int8 => Dtype::Int8,
-        }
-    }
-}
-
-/// `--color`: the command line's names for [`ColorChoice`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ColorArg {
-    /// Colour when stdout is a terminal, NO_COLOR is unset or empty and TERM is not `dumb`
-    /// (CLICOLOR_FORCE or FORCE_COLOR force it on).
-    Auto,
-    /// Always emit ANSI colour.
-    Always,
-    /// Never emit ANSI colour.
-    Never,
-}
-
-impl From<ColorArg> for ColorChoice {
-    fn from(c: ColorArg) -> ColorChoice {
-        match c {
-            ColorArg::Auto => ColorChoice::Auto,
-            ColorArg::Always => ColorChoice::Always,
-            ColorArg::Never => ColorChoice::Never,
-        }
-    }
-}
-
-/// `--theme`: the command line's names for [`ThemeChoice`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ThemeArg {
-    /// Read the background from COLORFGBG; dark when it says nothing.
-    Auto,
-    /// Colours for a dark background.
-    Dark,
-    /// Colours for a light background.
-    Light,
-}
-
-impl From<ThemeArg> for ThemeChoice {
-    fn from(t: ThemeArg) -> ThemeChoice {
-        match t {
-            ThemeArg::Auto => ThemeChoice::Auto,
-            ThemeArg::Dark => ThemeChoice::Dark,
-            ThemeArg::Light => ThemeChoice::Light,
-        }
-    }
-}
-
-/// A byte count given on the command line (`--max-memory`), shown in binary units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&memory::human_bytes(u128::from(self.0)).replace(' ', ""))
-    }
-}
-
-/// Parses a size with the `parse-size` crate: `4096`, `512MiB`, `1.5GB`, `1PiB`, `1e9`.
-fn byte_size(text: &str) -> Result<ByteSize, String> {
-    parse_size::parse_size(text.trim())
-        .map(ByteSize)
-        .map_err(|e| match e {
-            parse_size::Error::PosOverflow => {
-                "too large: the largest size is 16EiB (2^64 bytes)".to_owned()
-            }
-            _ if text.trim_start().starts_with('-') => "a size cannot be negative".to_owned(),
-            _ => "not a size: write a number with an optional unit, e.g. 512MiB, 2GiB, 1.5GB,                   1PiB or 1000000000 (units: B, KiB, MiB, GiB, TiB, PiB, EiB, or KB, MB, … for                   powers of 1000)"
-                .to_owned(),
-        })
-}
-
-/// A count that must be positive (a size or a step): negative numbers get a message saying so
-/// instead of clap's "unexpected argument". Zero passes, so the configuration check can say
-/// which MiniMind line it breaks.
-fn positive(text: &str) -> Result<usize, String> {
-    whole(text, "must be positive (a whole number such as 4)")
-}
-
-/// An index or count where 0 makes sense (`--head 0`, `--decode 0`).
-fn index(text: &str) -> Result<usize, String> {
-    whole(text, "must not be negative (a whole number, 0 or more)")
-}
-
-/// A tolerance: a number, 0 or more.
-fn tolerance(text: &str) -> Result<f32, String> {
-    match text.trim().parse::<f32>() {
-        Ok(t) if t >= 0.0 && t.is_finite() => Ok(t),
-        _ => Err(format!(
-            "'{}' is not a tolerance: give a number of 0 or more, such as 1e-5",
-            text.trim()
-        )),
-    }
-}
-
-fn seed(text: &str) -> Result<u64, String> {
-    if text.trim_start().starts_with('-') {
-        return Err("must not be negative (a whole number from 0 to 2^64 - 1)".to_owned());
-    }
-    text.trim()
-        .parse()
-        .map_err(|_| "not a whole number from 0 to 2^64 - 1".to_owned())
-}
-
-fn whole(text: &str, sign_rule: &str) -> Result<usize, String> {
-    let t = text.trim();
-    if t.starts_with('-') && t.len() > 1 {
-        return Err(format!("{t} is negative: the value {sign_rule}"));
-    }
-    t.parse::<usize>().map_err(|e| match e.kind() {
-        std::num::IntErrorKind::PosOverflow => {
-            format!("{t} is too large (the most is {})", usize::MAX)
-        }
-        _ => format!("'{t}' is not a whole number; the value {sign_rule}"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfigKey;
     use clap::CommandFactory;
 
     #[test]
@@ -578,32 +419,5 @@ mod tests {
                 "{key}: {long} is not a flag of run"
             );
         }
-    }
-
-    #[test]
-    fn sizes_parse_with_binary_and_decimal_units() {
-        assert_eq!(byte_size("2GiB"), Ok(ByteSize(2 << 30)));
-        assert_eq!(byte_size("1PiB"), Ok(ByteSize(1 << 50)));
-        assert_eq!(byte_size("1e9"), Ok(ByteSize(1_000_000_000)));
-        assert_eq!(byte_size("1.5GB"), Ok(ByteSize(1_500_000_000)));
-        assert!(
-            byte_size("2 lightyears")
-                .unwrap_err()
-                .contains("not a size")
-        );
-        assert!(byte_size("-1GiB").unwrap_err().contains("negative"));
-        assert!(byte_size("100EiB").unwrap_err().contains("too large"));
-        // The default is printed in a form the parser reads back.
-        let default = ByteSize(memory::DEFAULT_MAX_MEMORY);
-        assert_eq!(default.to_string(), "2GiB");
-        assert_eq!(byte_size(&default.to_string()), Ok(default));
-    }
-
-    #[test]
-    fn negative_counts_say_so() {
-        assert!(positive("-1").unwrap_err().contains("must be positive"));
-        assert!(index("-3").unwrap_err().contains("must not be negative"));
-        assert_eq!(positive("0"), Ok(0));
-        assert!(positive("x").unwrap_err().contains("not a whole number"));
     }
 }
