@@ -92,7 +92,7 @@ pub fn dims_legend(cfg: &Config, past_len: usize, seq_len: usize, pal: &Palette)
 /// The rows of a shape table with each shape on the lines under its tensor's name, for a
 /// window too narrow for the three columns. A shape wider than the window is broken between
 /// dimensions.
-fn stacked(rows: &[(String, String, String)], view: &View, pal: &Palette) -> String {
+fn stacked(rows: &[Row], view: &View, pal: &Palette) -> String {
     let role_w = rows
         .iter()
         .flat_map(|(r, _, _)| r.lines())
@@ -126,6 +126,10 @@ fn stacked(rows: &[(String, String, String)], view: &View, pal: &Palette) -> Str
     out.join("\n")
 }
 
+/// One line of a shape table: role (`in`, `out`, `weight`, `via`), tensor, shape; a pair
+/// (a tensor and the one derived from it) takes two lines in each column.
+type Row = (String, String, String);
+
 /// The shape table of one stage.
 pub fn table(
     trace: &Trace<Tensor>,
@@ -134,16 +138,34 @@ pub fn table(
     view: &View,
     pal: &Palette,
 ) -> String {
-    let st = &trace.steps[step];
-    let sg = &st.stages[stage];
-    let mut rows: Vec<(String, String, String)> = Vec::new();
-    let plain = |s: &Shape| shape_text(s, None, pal);
-
-    let spec = sg.id.spec();
+    let spec = trace.steps[step].stages[stage].id.spec();
     if spec.outputs.is_empty() && spec.reads.is_empty() && spec.weights.is_empty() {
         // A stage with no tensor of its own (the model's prediction) has no shape table.
         return String::new();
     }
+    let mut rows = input_rows(trace, step, stage, pal);
+    rows.extend(written_rows(trace, step, stage, pal));
+    let side_by_side = side_by_side(&rows, pal);
+    // Too wide for the window: each tensor's shape goes under its name instead of being cut
+    // inside its brackets.
+    let mut out = if side_by_side.lines().all(|l| visible_width(l) <= view.width) {
+        side_by_side
+    } else {
+        stacked(&rows, view, pal)
+    };
+    out.push('\n');
+    out.push_str(&footer(trace, step, stage, view, pal));
+    out
+}
+
+/// The rows of what a stage reads: the step's tensors, the cache of the last call (at the
+/// KV-cache stage of a later call), and the weights.
+fn input_rows(trace: &Trace<Tensor>, step: usize, stage: usize, pal: &Palette) -> Vec<Row> {
+    let st = &trace.steps[step];
+    let sg = &st.stages[stage];
+    let spec = sg.id.spec();
+    let plain = |s: &Shape| shape_text(s, None, pal);
+    let mut rows: Vec<Row> = Vec::new();
     for &id in spec.reads {
         if let Some(t) = st.tensor(id) {
             rows.push(("in".into(), id.name().to_string(), plain(&t.shape)));
@@ -166,6 +188,17 @@ pub fn table(
             rows.push(("weight".into(), id.name().to_string(), plain(&t.shape)));
         }
     }
+    rows
+}
+
+/// The rows of what a stage writes: each tensor (with the one it comes from, `before → after`,
+/// when it has one), then the intermediate shapes the stage passes through.
+fn written_rows(trace: &Trace<Tensor>, step: usize, stage: usize, pal: &Palette) -> Vec<Row> {
+    let st = &trace.steps[step];
+    let sg = &st.stages[stage];
+    let spec = sg.id.spec();
+    let plain = |s: &Shape| shape_text(s, None, pal);
+    let mut rows: Vec<Row> = Vec::new();
     for t in &sg.tensors {
         // A tensor this stage both writes and derives another from shows once, in the pair.
         if t.from.is_none() && sg.tensors.iter().any(|o| o.from == Some(t.id)) {
@@ -202,7 +235,11 @@ pub fn table(
     for (label, shape) in &sg.via {
         rows.push(("via".into(), label.to_string(), plain(shape)));
     }
+    rows
+}
 
+/// The rows as a three-column table: role, tensor, shape.
+fn side_by_side(rows: &[Row], pal: &Palette) -> String {
     let mut table = Table::new();
     table
         .load_style(matrix_style())
@@ -212,29 +249,27 @@ pub fn table(
             Cell::new(pal.paint("tensor", Role::Heading)),
             Cell::new(pal.paint("shape", Role::Heading)),
         ]);
-    for (role, name, shape) in &rows {
+    for (role, name, shape) in rows {
         table.add_row(vec![
             Cell::new(pal.paint(role, Role::Muted)),
             Cell::new(name),
             Cell::new(shape),
         ]);
     }
-    let side_by_side = table.to_string();
-    // Too wide for the window: each tensor's shape goes under its name instead of being cut
-    // inside its brackets.
-    let mut out = if side_by_side.lines().all(|l| visible_width(l) <= view.width) {
-        side_by_side
-    } else {
-        stacked(&rows, view, pal)
-    };
-    out.push('\n');
+    table.to_string()
+}
+
+/// The lines under the table: what each dimension name means here, and how a changed
+/// dimension is marked when the stage changes a shape.
+fn footer(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View, pal: &Palette) -> String {
+    let st = &trace.steps[step];
     let legend = dims_legend(&trace.config, st.start_pos, st.seq_len, pal);
-    out.push_str(&super::wrap_words(
+    let mut out = super::wrap_words(
         &format!("{} {}", pal.paint("dims:", Role::Muted), legend.join("  ")),
         view.width,
         "      ",
-    ));
-    if sg.id.changes_shape() {
+    );
+    if st.stages[stage].id.changes_shape() {
         out.push_str(&pal.paint(
             if pal.enabled {
                 "  underlined: the dimension this stage changed\n"

@@ -6,19 +6,20 @@
 //! stats line printed under an elided table; a [`StatsCache`] lets the stepper, which redraws
 //! the same slices again and again, make that pass once per slice.
 
-use comfy_table::{Cell, ContentLineStyle, LineStyle};
-use comfy_table::{CellAlignment, ContentArrangement, Table, TableStyle};
+use comfy_table::{ContentLineStyle, LineStyle, TableStyle};
 use ndarray::ArrayView2;
 
 use super::palette::{Palette, ROW_MAX, Role, glyph};
 use super::{View, visible_width, wrap_words};
 mod elide;
+mod layout;
 mod legend;
 mod stats;
 #[cfg(test)]
 mod tests;
 
 pub use elide::{Bands, plan, plan_banded};
+use layout::Texts;
 use legend::{Drawn, elided_line, has_legend, legend};
 use stats::cached_stats;
 pub use stats::{Stats, StatsCache, stats};
@@ -299,6 +300,28 @@ fn build(
     pal: &Palette,
     must_fit: bool,
 ) -> Option<Drawn> {
+    let (scale, range) = scale_and_range(grid, rows, cols);
+    let (body, marked) = body_texts(grid, rows, cols, scale, view, pal);
+    let texts = Texts::new(grid, rows, cols, body, view, pal);
+    if must_fit && texts.total_width(grid) > view.width {
+        return None;
+    }
+    Some(Drawn {
+        table: texts.draw(grid, view, pal),
+        scale,
+        range,
+        marked,
+        shown: (rows.iter().flatten().count(), cols.iter().flatten().count()),
+    })
+}
+
+/// The scale of the heat (the kind's own, else the largest shown magnitude) and the range of
+/// the shown scores.
+fn scale_and_range(
+    grid: &Grid,
+    rows: &[Option<usize>],
+    cols: &[Option<usize>],
+) -> (f32, Option<(f32, f32)>) {
     let shown_values = || {
         rows.iter()
             .flatten()
@@ -312,6 +335,19 @@ fn build(
     let range = shown_values().fold(None, |r: Option<(f32, f32)>, v| {
         Some(r.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
     });
+    (scale, range)
+}
+
+/// Texts of the shown cells, row by row (`None` marks an ellipsis row or cell), and whether
+/// any cell is marked as its row's largest weight.
+fn body_texts(
+    grid: &Grid,
+    rows: &[Option<usize>],
+    cols: &[Option<usize>],
+    scale: f32,
+    view: &View,
+    pal: &Palette,
+) -> (Body, bool) {
     // The largest weight of each shown row (over the whole row, shown or not).
     let weights = grid.kind == Kind::Weights;
     let row_max = |i: usize| {
@@ -323,7 +359,6 @@ fn build(
             .fold(f32::NEG_INFINITY, f32::max)
     };
     let mut marked = false;
-    // Texts of the shown cells, row by row; `None` marks an ellipsis cell.
     let body: Body = rows
         .iter()
         .map(|r| {
@@ -351,148 +386,5 @@ fn build(
             })
         })
         .collect();
-    let sums: Vec<Option<String>> = rows
-        .iter()
-        .map(|r| {
-            r.filter(|_| grid.row_sum).map(|i| {
-                let s: f32 = grid.data.row(i).iter().sum();
-                fmt_num(s, view.precision)
-            })
-        })
-        .collect();
-    let labels: Vec<Option<String>> = rows.iter().map(|r| r.map(grid.row_label)).collect();
-    let heads: Vec<String> = cols.iter().map(|c| column_head(grid, *c, pal)).collect();
-
-    // Column widths (content only).
-    let label_w = labels
-        .iter()
-        .flatten()
-        .map(|l| width_of(l))
-        .chain([width_of(&grid.corner), 1])
-        .max()
-        .unwrap_or(1);
-    let col_w: Vec<usize> = (0..cols.len())
-        .map(|k| {
-            body.iter()
-                .flatten()
-                .filter_map(|row| row[k].as_ref().map(|((t, _), _)| width_of(t)))
-                .chain([width_of(&heads[k]), 1])
-                .max()
-                .unwrap_or(1)
-        })
-        .collect();
-    let sum_head = "Σ row";
-    let sum_w = sums
-        .iter()
-        .flatten()
-        .map(|s| width_of(s))
-        .chain([width_of(sum_head)])
-        .max()
-        .unwrap_or(1);
-    let n_cols = 1 + cols.len() + usize::from(grid.row_sum);
-    let total = label_w
-        + 2
-        + col_w.iter().map(|w| w + 1).sum::<usize>()
-        + if grid.row_sum { sum_w + 1 } else { 0 }
-        + (n_cols - 1);
-
-    if must_fit && total > view.width {
-        return None;
-    }
-
-    let mut table = Table::new();
-    table
-        .load_style(matrix_style())
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(u16::try_from(view.width).unwrap_or(u16::MAX));
-    let mut header = vec![Cell::new(pad_lines(&grid.corner, label_w, true))];
-    header.extend(
-        heads
-            .iter()
-            .zip(&col_w)
-            .map(|(h, &w)| Cell::new(pad_lines(h, w, false))),
-    );
-    if grid.row_sum {
-        header.push(Cell::new(pad_lines(sum_head, sum_w, false)));
-    }
-    table.set_header(header);
-    for ((row, label), sum) in body.iter().zip(&labels).zip(&sums) {
-        let mut cells = Vec::with_capacity(n_cols);
-        match (row, label) {
-            (Some(row), Some(label)) => {
-                cells.push(Cell::new(pad_lines(label, label_w, true)));
-                for (c, &w) in row.iter().zip(&col_w) {
-                    let text = match c {
-                        None => pal.paint(&pad_lines("…", w, false), Role::Muted),
-                        Some(((t, look), is_max)) => {
-                            let padded = pad_lines(t, w, false);
-                            match look {
-                                Look::Heat { t, diverging, .. } => {
-                                    pal.heat(&padded, *t, *diverging, *is_max)
-                                }
-                                Look::Role(role) => pal.paint(&padded, *role),
-                                Look::Plain => padded,
-                            }
-                        }
-                    };
-                    cells.push(Cell::new(text));
-                }
-                if let Some(s) = sum {
-                    cells.push(Cell::new(pad_lines(s, sum_w, false)));
-                }
-            }
-            _ => {
-                cells.push(Cell::new(pad_lines("⋮", label_w, true)));
-                for &w in &col_w {
-                    cells.push(Cell::new(pal.paint(&pad_lines("⋮", w, false), Role::Muted)));
-                }
-                if grid.row_sum {
-                    cells.push(Cell::new(pad_lines("⋮", sum_w, false)));
-                }
-            }
-        }
-        table.add_row(cells);
-    }
-    for col in table.column_iter_mut() {
-        col.set_padding((0, 0));
-        col.set_cell_alignment(CellAlignment::Right);
-    }
-    if let Some(first) = table.column_mut(0) {
-        first.set_cell_alignment(CellAlignment::Left);
-    }
-    Some(Drawn {
-        table: table.to_string(),
-        scale,
-        range,
-        marked,
-        shown: (rows.iter().flatten().count(), cols.iter().flatten().count()),
-    })
-}
-
-/// A column's header: its label, under the name of its band when the columns have named
-/// bands (the selected band highlighted, or in `[brackets]` without colour).
-fn column_head(grid: &Grid, col: Option<usize>, pal: &Palette) -> String {
-    let named = grid
-        .col_bands
-        .as_ref()
-        .and_then(|b| b.label.map(|f| (b, f)));
-    match (col, named) {
-        (None, None) => "…".into(),
-        (None, Some(_)) => "\n…".into(),
-        (Some(j), None) => (grid.col_label)(j),
-        (Some(j), Some((b, name))) => {
-            let g = j / b.size.max(1);
-            let band = name(g);
-            let band = if b.keep == Some(g) {
-                if pal.enabled {
-                    pal.paint(&band, Role::Selected)
-                } else {
-                    format!("[{band}]")
-                }
-            } else {
-                band
-            };
-            format!("{band}\n{}", (grid.col_label)(j))
-        }
-    }
+    (body, marked)
 }
