@@ -123,8 +123,12 @@ pub(super) fn byte_size(text: &str) -> Result<ByteSize, String> {
                 "too large: the largest size is 16EiB (2^64 bytes)".to_owned()
             }
             _ if text.trim_start().starts_with('-') => "a size cannot be negative".to_owned(),
-            _ => "not a size: write a number with an optional unit, e.g. 512MiB, 2GiB, 1.5GB,                   1PiB or 1000000000 (units: B, KiB, MiB, GiB, TiB, PiB, EiB, or KB, MB, … for                   powers of 1000)"
-                .to_owned(),
+            _ => concat!(
+                "not a size: write a number with an optional unit, e.g. 512MiB, 2GiB, 1.5GB, ",
+                "1PiB or 1000000000 (units: B, KiB, MiB, GiB, TiB, PiB, EiB, or KB, MB, … for ",
+                "powers of 1000)"
+            )
+            .to_owned(),
         })
 }
 
