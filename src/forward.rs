@@ -311,7 +311,7 @@ fn attention_forward<B: Backend>(
     // else:
     //     scores = (xq @ xk.transpose(-2, -1)) / math.sqrt(self.head_dim)
     let scores = b.div(
-        &b.matmul(&xq, &b.transpose(&xk, -2, -1)),
+        b.matmul(&xq, &b.transpose(&xk, -2, -1)),
         (head_dim as f64).sqrt(),
     );
     rec.record(Scores, [&scores]); // [bsz, n_heads, seq_len, kv_len]

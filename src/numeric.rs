@@ -1,25 +1,41 @@
 //! The numeric backend: every operation of [`Backend`] computed in f32 with ndarray, the way
-//! PyTorch computes MiniMind's attention on the CPU. Heavy products go through ndarray's
-//! matrix multiplication (`dot` / `general_mat_mul`), one `[batch, head]` slice at a time.
+//! PyTorch computes MiniMind's attention on the CPU.
+//!
+//! Tensors share their buffers: [`Tensor::data`] is an [`ArcArray`], so recording a tensor into
+//! the trace or keeping it as the KV cache bumps a reference count, `transpose` is a strided view
+//! of the same buffer, and `view` of contiguous data only changes the shape. Every operation that
+//! makes new numbers writes them straight into one fresh output buffer, row by contiguous row;
+//! products go through `general_mat_mul` (matrixmultiply's sgemm) into slices of that output.
+//! Work is spread over rayon's thread pool (batch × head × row blocks for products, rows for the
+//! rest); [`set_threads`] sizes it, and `RAYON_NUM_THREADS` is honoured as rayon documents.
 
-use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn, linalg::general_mat_mul};
+use ndarray::{
+    ArcArray, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2, IxDyn,
+    Zip, linalg::general_mat_mul, s,
+};
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
 
 use crate::backend::{Backend, HasShape, rules};
 use crate::dims::Shape;
+
+/// The numbers of a tensor: a reference-counted n-dimensional f32 array, so cloning shares.
+pub type Data = ArcArray<f32, IxDyn>;
 
 /// A tensor of f32 numbers with named axes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
     pub shape: Shape,
-    pub data: ArrayD<f32>,
+    pub data: Data,
 }
 
 impl Tensor {
-    /// Pairs data with its named shape; the sizes must agree.
-    pub fn new(shape: Shape, data: ArrayD<f32>) -> Self {
+    /// Pairs data (an owned `ArrayD` or a shared [`Data`]) with its named shape; the sizes must
+    /// agree.
+    pub fn new(shape: Shape, data: impl Into<Data>) -> Self {
+        let data = data.into();
         assert_eq!(
             shape.sizes(),
             data.shape(),
@@ -40,6 +56,20 @@ impl HasShape for Tensor {
     }
 }
 
+/// Sizes the thread pool the numeric backend computes on (the CLI's `--threads`). `0` keeps
+/// rayon's default: `RAYON_NUM_THREADS` if set, else one thread per core. Call it once, before
+/// the first numeric run: the pool is global and starts on first use, after which this fails.
+pub fn set_threads(threads: usize) -> Result<(), rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+}
+
+/// How many threads the numeric backend computes on.
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Computes with numbers. Random tensors come from a Xoshiro256++ stream seeded with the
 /// config's seed: portable, so a seed gives the same numbers on every machine and release.
 pub struct Numeric {
@@ -54,43 +84,95 @@ impl Numeric {
     }
 }
 
-/// Views a tensor of rank ≥ 2 as `[rows, last]`, copying only when it is not contiguous.
-fn as_matrix(t: &ArrayD<f32>) -> Array2<f32> {
-    let last = *t.shape().last().expect("rank ≥ 1");
-    let rows = t.len() / last.max(1);
-    t.as_standard_layout()
-        .into_owned()
-        .into_shape_with_order((rows, last))
-        .expect("contiguous data reshapes")
+/// Elements per parallel task for elementwise work: enough that scheduling costs nothing.
+const GRAIN: usize = 1 << 14;
+
+/// A zero-filled buffer of `len` floats for an operation to write its result into. Zeroed
+/// allocation of a large buffer maps fresh pages without writing them, so the only cost is the
+/// first touch; on Linux large buffers are asked to use transparent huge pages, which makes
+/// that first touch one page fault per 2 MiB instead of per 4 KiB.
+fn zeroed(len: usize) -> Vec<f32> {
+    let v = vec![0.0f32; len];
+    advise_huge_pages(&v);
+    v
 }
 
-fn reshape(data: ArrayD<f32>, shape: &Shape) -> ArrayD<f32> {
-    data.as_standard_layout()
-        .into_owned()
-        .into_shape_with_order(IxDyn(&shape.sizes()))
-        .expect("the view keeps the element count")
-}
-
-/// Applies `f(a_slice, b_slice, out_slice)` for every leading index of rank-4 tensors.
-fn per_head(
-    a: &ArrayD<f32>,
-    b: &ArrayD<f32>,
-    out_shape: &Shape,
-    f: impl Fn(ArrayView2<f32>, ArrayView2<f32>, &mut Array2<f32>),
-) -> ArrayD<f32> {
-    let sizes = out_shape.sizes();
-    let (bsz, heads) = (sizes[0], sizes[1]);
-    let mut out = ArrayD::<f32>::zeros(IxDyn(&sizes));
-    for bi in 0..bsz {
-        for h in 0..heads {
-            let a2 = a.slice(ndarray::s![bi, h, .., ..]);
-            let b2 = b.slice(ndarray::s![bi, h, .., ..]);
-            let mut c = Array2::<f32>::zeros((sizes[2], sizes[3]));
-            f(a2, b2, &mut c);
-            out.slice_mut(ndarray::s![bi, h, .., ..]).assign(&c);
-        }
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(v: &[f32]) {
+    const HUGE: usize = 2 << 20;
+    let bytes = std::mem::size_of_val(v);
+    if bytes < 2 * HUGE {
+        return;
     }
-    out
+    // madvise wants a page-aligned start; advise the whole pages inside the buffer.
+    let page = 4096;
+    let start = v.as_ptr() as usize;
+    let aligned = start.next_multiple_of(page);
+    let len = (start + bytes - aligned) / page * page;
+    // SAFETY: the range lies inside `v`'s allocation, and MADV_HUGEPAGE only changes how the
+    // kernel backs those pages, never their contents. A refusal (THP disabled) is harmless.
+    unsafe {
+        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_v: &[f32]) {}
+
+/// Wraps a row-major buffer as shared data of `sizes`.
+fn shared(buf: Vec<f32>, sizes: &[usize]) -> Data {
+    ArrayD::from_shape_vec(IxDyn(sizes), buf)
+        .expect("the buffer holds exactly the elements of the shape")
+        .into_shared()
+}
+
+/// The elements of `a` in row-major order, copied once into a fresh buffer (used only when `a`
+/// is not already standard layout). Copies whole last-axis lanes, in parallel.
+fn to_standard_vec(a: &ArrayViewD<f32>) -> Vec<f32> {
+    let mut buf = zeroed(a.len());
+    if a.ndim() == 0 || a.is_empty() {
+        buf.iter_mut().zip(a.iter()).for_each(|(o, v)| *o = *v);
+        return buf;
+    }
+    let last = Axis(a.ndim() - 1);
+    let mut out = ndarray::ArrayViewMutD::from_shape(a.raw_dim(), &mut buf[..])
+        .expect("the buffer holds the elements");
+    Zip::from(out.lanes_mut(last))
+        .and(a.lanes(last))
+        .par_for_each(|mut o, i| o.assign(&i));
+    buf
+}
+
+/// `x` as a row-major slice: borrowed when it already is one, else copied once.
+fn contiguous(x: &Data) -> std::borrow::Cow<'_, [f32]> {
+    match x.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(to_standard_vec(&x.view())),
+    }
+}
+
+/// `a` with its leading axes fixed at the row-major multi-index of `flat`, keeping the last
+/// `keep` axes: a view, no copy.
+fn fix_leading<'a>(a: &ArrayViewD<'a, f32>, flat: usize, keep: usize) -> ArrayViewD<'a, f32> {
+    let lead = &a.shape()[..a.ndim() - keep];
+    let mut index = vec![0; lead.len()];
+    let mut rest = flat;
+    for (i, &size) in index.iter_mut().zip(lead).rev() {
+        *i = rest % size;
+        rest /= size;
+    }
+    let mut v = a.clone();
+    for i in index {
+        v = v.index_axis_move(Axis(0), i);
+    }
+    v
+}
+
+/// Matrix `index` (row-major over the leading axes) of `a`, rank ≥ 2.
+fn matrix_at<'a>(a: &ArrayViewD<'a, f32>, index: usize) -> ArrayView2<'a, f32> {
+    fix_leading(a, index, 2)
+        .into_dimensionality::<Ix2>()
+        .expect("two axes are left")
 }
 
 impl Backend for Numeric {
@@ -116,34 +198,54 @@ impl Backend for Numeric {
     }
 
     fn linear(&self, x: &Tensor, w: &Tensor) -> Tensor {
-        let out = rules::linear(&x.shape, &w.shape);
-        let x2 = as_matrix(&x.data); // [tokens, in]
+        let shape = rules::linear(&x.shape, &w.shape);
         let w2 = w
             .data
             .view()
-            .into_dimensionality::<ndarray::Ix2>()
+            .into_dimensionality::<Ix2>()
             .expect("weights are [out, in]"); // [out, in]
-        let y = x2.dot(&w2.t()); // [tokens, out]
-        Tensor::new(out.clone(), reshape(y.into_dyn(), &out))
+        let (n, k) = w2.dim();
+        let xs = contiguous(&x.data);
+        let rows = xs.len().checked_div(k).unwrap_or(0);
+        let x2 = ArrayView2::from_shape((rows, k), &xs[..]).expect("[tokens, in]");
+        let mut out = zeroed(rows * n);
+        products(&mut out, rows, n, |r0, c| {
+            let a = x2.slice(s![r0..r0 + c.nrows(), ..]);
+            general_mat_mul(1.0, &a, &w2.t(), 0.0, c); // [rows, in] · [in, out]
+        });
+        Tensor::new(shape.clone(), shared(out, &shape.sizes()))
     }
 
     fn view(&self, x: &Tensor, shape: Shape) -> Tensor {
-        Tensor::new(shape.clone(), reshape(x.data.clone(), &shape))
+        let sizes = shape.sizes();
+        let data = if x.data.is_standard_layout() {
+            x.data.clone()
+        } else {
+            shared(to_standard_vec(&x.data.view()), x.data.shape())
+        };
+        let data = data
+            .into_shape_with_order(IxDyn(&sizes))
+            .expect("the view keeps the element count");
+        Tensor::new(shape, data)
     }
 
     fn rms_norm(&self, x: &Tensor, w: &Tensor, eps: f64) -> Tensor {
-        let mut data = x.data.as_standard_layout().into_owned();
-        let last = Axis(data.ndim() - 1);
+        let src = contiguous(&x.data);
+        let last = x.shape.last().size.max(1);
+        let g = contiguous(&w.data);
         let eps = eps as f32;
-        for mut lane in data.lanes_mut(last) {
-            let n = lane.len() as f32;
-            let mean_sq = lane.iter().map(|v| v * v).sum::<f32>() / n;
-            let r = 1.0 / (mean_sq + eps).sqrt();
-            for (v, g) in lane.iter_mut().zip(w.data.iter()) {
-                *v = g * (*v * r);
-            }
-        }
-        Tensor::new(x.shape.clone(), data)
+        let mut out = zeroed(src.len());
+        out.par_chunks_mut(last)
+            .zip(src.par_chunks(last))
+            .with_min_len(GRAIN / last)
+            .for_each(|(o, v)| {
+                let mean_sq = v.iter().map(|v| v * v).sum::<f32>() / last as f32;
+                let r = 1.0 / (mean_sq + eps).sqrt();
+                for ((o, v), g) in o.iter_mut().zip(v).zip(g.iter()) {
+                    *o = g * (v * r);
+                }
+            });
+        Tensor::new(x.shape.clone(), shared(out, &x.shape.sizes()))
     }
 
     fn rope_tables(
@@ -162,22 +264,24 @@ impl Backend for Numeric {
     }
 
     fn apply_rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
-        let mut out = x.data.as_standard_layout().into_owned();
-        let half = x.shape.last().size / 2;
         let sizes = x.shape.sizes(); // [bsz, seq_len, heads, head_dim]
-        for (b, s, h) in ndarray::indices((sizes[0], sizes[1], sizes[2])) {
-            for d in 0..2 * half {
-                // rotate_half(x) = cat(-x[half:], x[:half])
-                let rotated = if d < half {
-                    -x.data[[b, s, h, d + half]]
-                } else {
-                    x.data[[b, s, h, d - half]]
-                };
-                out[[b, s, h, d]] =
-                    x.data[[b, s, h, d]] * cos.data[[s, d]] + rotated * sin.data[[s, d]];
-            }
-        }
-        Tensor::new(x.shape.clone(), out)
+        let (seq_len, heads, d) = (sizes[1], sizes[2], sizes[3]);
+        let src = contiguous(&x.data);
+        let (cos, sin) = (contiguous(&cos.data), contiguous(&sin.data)); // [seq_len, head_dim]
+        let mut out = zeroed(src.len());
+        let token = (heads * d).max(1);
+        out.par_chunks_mut(token)
+            .zip(src.par_chunks(token))
+            .enumerate()
+            .with_min_len(GRAIN / token)
+            .for_each(|(t, (o, v))| {
+                let s = t % seq_len;
+                let (c, sn) = (&cos[s * d..(s + 1) * d], &sin[s * d..(s + 1) * d]);
+                for (o, v) in o.chunks_exact_mut(d).zip(v.chunks_exact(d)) {
+                    crate::rope::rotate(v, c, sn, o);
+                }
+            });
+        Tensor::new(x.shape.clone(), shared(out, &sizes))
     }
 
     fn cat_seq(&self, past: Option<&Tensor>, new: &Tensor) -> Tensor {
@@ -185,21 +289,25 @@ impl Backend for Numeric {
         let data = match past {
             None => new.data.clone(),
             Some(p) => ndarray::concatenate(Axis(1), &[p.data.view(), new.data.view()])
-                .expect("cache and new keys agree on every axis but 1"),
+                .expect("cache and new keys agree on every axis but 1")
+                .into_shared(),
         };
         Tensor::new(shape, data)
     }
 
     fn expand_kv(&self, x: &Tensor, n_rep: usize) -> Tensor {
         let expanded = rules::repeat_kv_expanded(&x.shape, n_rep);
-        let data = x
-            .data
-            .view()
-            .insert_axis(Axis(3))
-            .broadcast(IxDyn(&expanded.sizes()))
-            .expect("axis 3 has size 1")
-            .to_owned();
-        Tensor::new(expanded, data)
+        let d = x.shape.last().size.max(1);
+        let src = contiguous(&x.data);
+        let mut out = zeroed(src.len() * n_rep);
+        if n_rep > 0 {
+            // Each head_dim vector of x, written n_rep times in a row.
+            out.par_chunks_mut(d * n_rep)
+                .zip(src.par_chunks(d))
+                .with_min_len(GRAIN / (d * n_rep))
+                .for_each(|(o, v)| o.chunks_exact_mut(d).for_each(|o| o.copy_from_slice(v)));
+        }
+        Tensor::new(expanded.clone(), shared(out, &expanded.sizes()))
     }
 
     fn transpose(&self, x: &Tensor, a: isize, b: isize) -> Tensor {
@@ -209,21 +317,26 @@ impl Backend for Numeric {
         Tensor::new(shape, data)
     }
 
-    fn div(&self, x: &Tensor, divisor: f64) -> Tensor {
+    fn div(&self, x: Tensor, divisor: f64) -> Tensor {
         let d = divisor as f32;
-        Tensor::new(x.shape.clone(), x.data.mapv(|v| v / d))
+        let mut data = x.data;
+        // In place when `x` is not shared (a fresh product); a shared one is copied first.
+        data.par_mapv_inplace(|v| v / d);
+        Tensor::new(x.shape, data)
     }
 
     fn causal_mask(&mut self, seq_len: usize, past_len: usize, causal: bool) -> Tensor {
         let shape = rules::causal_mask(seq_len, past_len);
-        let data = Array2::from_shape_fn((seq_len, past_len + seq_len), |(i, j)| {
-            if causal && j > past_len + i {
-                f32::NEG_INFINITY
-            } else {
-                0.0
-            }
-        });
-        Tensor::new(shape, data.into_dyn())
+        let kv_len = past_len + seq_len;
+        let mut out = zeroed(seq_len * kv_len);
+        if causal && kv_len > 0 {
+            // Row i: 0 up to key past_len + i, -inf after (the buffer is already 0).
+            out.par_chunks_mut(kv_len)
+                .enumerate()
+                .with_min_len(GRAIN / kv_len)
+                .for_each(|(i, row)| row[past_len + i + 1..].fill(f32::NEG_INFINITY));
+        }
+        Tensor::new(shape, shared(out, &[seq_len, kv_len]))
     }
 
     fn attention_mask(&mut self, rows: &[Vec<u8>], kv_len: usize) -> Tensor {
@@ -234,32 +347,290 @@ impl Backend for Numeric {
 
     fn padding_bias(&self, mask: &Tensor) -> Tensor {
         let shape = rules::padding_bias(&mask.shape);
-        let data = mask.data.mapv(|m| (1.0 - m) * -1e9);
-        Tensor::new(shape.clone(), reshape(data, &shape))
+        let data: Vec<f32> = contiguous(&mask.data)
+            .iter()
+            .map(|m| (1.0 - m) * -1e9)
+            .collect();
+        Tensor::new(shape.clone(), shared(data, &shape.sizes()))
     }
 
     fn add(&self, a: &Tensor, b: &Tensor) -> Tensor {
-        let data = &a.data + &b.data; // b broadcasts against a's trailing axes
-        Tensor::new(a.shape.clone(), data)
+        // b broadcasts against a's trailing axes; the sum is written row by row of a's last axis.
+        let src = contiguous(&a.data);
+        let sizes = a.shape.sizes();
+        let last = sizes.last().copied().unwrap_or(1).max(1);
+        let bb = b
+            .data
+            .broadcast(IxDyn(&sizes))
+            .expect("b broadcasts against a");
+        let mut out = zeroed(src.len());
+        out.par_chunks_mut(last)
+            .zip(src.par_chunks(last))
+            .enumerate()
+            .with_min_len(GRAIN / last)
+            .for_each(|(r, (o, v))| {
+                let brow = row_at(&bb, r);
+                match brow.as_slice() {
+                    // The usual case (a mask row): a plain slice, so the loop vectorises.
+                    Some(w) => o
+                        .iter_mut()
+                        .zip(v.iter().zip(w))
+                        .for_each(|(o, (v, w))| *o = v + w),
+                    None => o
+                        .iter_mut()
+                        .zip(v.iter().zip(brow.iter()))
+                        .for_each(|(o, (v, w))| *o = v + w),
+                }
+            });
+        Tensor::new(a.shape.clone(), shared(out, &sizes))
     }
 
     fn softmax(&self, x: &Tensor) -> Tensor {
-        let mut data = x.data.as_standard_layout().into_owned();
-        let last = Axis(data.ndim() - 1);
-        for mut lane in data.lanes_mut(last) {
-            let max = lane.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            lane.mapv_inplace(|v| (v - max).exp());
-            let sum: f32 = lane.sum();
-            lane.mapv_inplace(|v| v / sum);
-        }
-        Tensor::new(x.shape.clone(), data)
+        let src = contiguous(&x.data);
+        let last = x.shape.last().size.max(1);
+        let mut out = zeroed(src.len());
+        out.par_chunks_mut(last)
+            .zip(src.par_chunks(last))
+            .with_min_len(GRAIN / last)
+            .for_each(|(o, v)| softmax_row(v, o));
+        Tensor::new(x.shape.clone(), shared(out, &x.shape.sizes()))
     }
 
     fn matmul(&self, a: &Tensor, b: &Tensor) -> Tensor {
         let shape = rules::matmul(&a.shape, &b.shape);
-        let data = per_head(&a.data, &b.data, &shape, |a2, b2, c| {
-            general_mat_mul(1.0, &a2, &b2, 0.0, c); // [seq_len, kv_len] · [kv_len, head_dim]
+        let sizes = shape.sizes();
+        let r = sizes.len();
+        let (m, n) = (sizes[r - 2], sizes[r - 1]);
+        let (av, bv) = (a.data.view(), b.data.view());
+        let mut out = zeroed(sizes.iter().product());
+        if m > 0 && n > 0 {
+            // One [m, n] output matrix per leading index: [seq_len, kv_len] · [kv_len, head_dim]
+            out.par_chunks_mut(m * n).enumerate().for_each(|(i, om)| {
+                let (a2, b2) = (matrix_at(&av, i), matrix_at(&bv, i));
+                products(om, m, n, |r0, c| {
+                    let a = a2.slice(s![r0..r0 + c.nrows(), ..]);
+                    // Causal attention weights end in exact zeros: leave them out of the sum.
+                    let k = live_columns(&a, &b2);
+                    general_mat_mul(1.0, &a.slice(s![.., ..k]), &b2.slice(s![..k, ..]), 0.0, c);
+                });
+            });
+        }
+        Tensor::new(shape, shared(out, &sizes))
+    }
+}
+
+/// Fewest rows of a product per task, so that sgemm's packing never dominates.
+const MIN_ROWS: usize = 32;
+/// Rows per task to aim for in a long product: short blocks let a causal product skip more of
+/// its zeros (see [`live_columns`]).
+const BLOCK_ROWS: usize = 256;
+
+/// Fills the row-major `[m, n]` matrix `out` in row blocks, in parallel: `f(first_row, block)`
+/// writes rows `first_row ..` into `block`. Different blocks give the same numbers as one
+/// product would, since each element's sum runs over k in the same order.
+fn products(
+    out: &mut [f32],
+    m: usize,
+    n: usize,
+    f: impl Fn(usize, &mut ArrayViewMut2<f32>) + Sync,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let blocks = (2 * threads())
+        .max(m / BLOCK_ROWS)
+        .min(m.div_ceil(MIN_ROWS))
+        .max(1);
+    let rows = m.div_ceil(blocks);
+    out.par_chunks_mut(rows * n)
+        .enumerate()
+        .for_each(|(i, block)| {
+            let mut c = ArrayViewMut2::from_shape((block.len() / n, n), block)
+                .expect("a block of whole rows");
+            f(i * rows, &mut c);
         });
-        Tensor::new(shape, data)
+}
+
+/// How many leading columns of `a` (and rows of `b`) a product `a · b` needs: past the last
+/// non-zero element of any row of `a`, every term is `0 · b[j, ..]`, which adds exactly nothing
+/// when `b`'s rows there are finite (as each output element's sum runs over k in order, the
+/// result is the same to the bit). Causal attention weights are zero right of the diagonal, so
+/// this halves the weighted sum.
+fn live_columns(a: &ArrayView2<f32>, b: &ArrayView2<f32>) -> usize {
+    let k = a.ncols();
+    let mut live = 0;
+    for row in a.rows() {
+        let last = match row.as_slice() {
+            Some(r) => r.iter().rposition(|&v| v != 0.0),
+            None => row.iter().rposition(|&v| v != 0.0),
+        };
+        live = live.max(last.map_or(0, |j| j + 1));
+        if live == k {
+            return k;
+        }
+    }
+    if b.slice(s![live.., ..]).iter().all(|v| v.is_finite()) {
+        live
+    } else {
+        k
+    }
+}
+
+/// Row `r` (row-major over all but the last axis) of `a`, as a 1-D view.
+fn row_at<'a>(a: &ArrayViewD<'a, f32>, r: usize) -> ArrayView1<'a, f32> {
+    fix_leading(a, r, 1)
+        .into_dimensionality()
+        .expect("one axis is left")
+}
+
+/// `F.softmax(v, dim=-1)` of one row into `out`: `exp(v - max) / sum`.
+fn softmax_row(v: &[f32], out: &mut [f32]) {
+    let max = max_of(v);
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = exp(x - max);
+    }
+    let sum = sum_of(out);
+    for o in out.iter_mut() {
+        *o /= sum;
+    }
+}
+
+/// The largest element (NaN elements are skipped; their exp stays NaN), -inf for none.
+fn max_of(v: &[f32]) -> f32 {
+    // Eight independent maxima so the loop vectorises.
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = if x > *a { x } else { *a };
+        }
+    }
+    tail.iter()
+        .chain(acc.iter())
+        .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+}
+
+/// The sum of `v` over eight running sums (the order ndarray's `sum` also uses).
+fn sum_of(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let mut sum = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
+    for &x in tail {
+        sum += x;
+    }
+    sum
+}
+
+/// `e^x` in f32 without a library call, so a row of them vectorises: Cody–Waite reduction
+/// `x = n·ln 2 + r` with `n = round(x / ln 2)`, a degree-6 polynomial for `e^r` on
+/// `|r| ≤ ln 2 / 2` (Cephes' `expf` coefficients), and `2^n` built in the exponent bits.
+/// Within 2 ulp of the exact value for `-87.3 ≤ x ≤ 88.3`; `e^x` below f32's smallest normal
+/// (x < -87.336, including -inf) is 0, and NaN stays NaN. Softmax only calls it with x ≤ 0.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4; // 0.693359375: few bits, so n·LN2_HI is exact
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const ROUND: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
+    const MIN: f32 = -87.336_55; // ln(f32::MIN_POSITIVE)
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND; // round(x·log2 e), as a float
+    // `shifted` is 1.5·2^23 + n, so its bits are ROUND's bits plus n.
+    let n_int = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let r2 = r * r;
+    let p = ((((1.987_569_1e-4 * r + 1.398_2e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let e_r = p * r2 + r + 1.0;
+    let two_n = f32::from_bits(n_int.wrapping_add(127) << 23);
+    if x < MIN { 0.0 } else { e_r * two_n }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distance in units in the last place between two finite positive floats.
+    fn ulps(a: f32, b: f32) -> u32 {
+        a.to_bits().abs_diff(b.to_bits())
+    }
+
+    #[test]
+    fn exp_is_within_two_ulp_of_the_exact_value() {
+        let mut worst = 0;
+        let mut x = -87.3f32;
+        while x < 88.0 {
+            let exact = (x as f64).exp() as f32; // rounded once from f64
+            worst = worst.max(ulps(exp(x), exact));
+            x += 0.000_37;
+        }
+        assert!(worst <= 2, "worst error {worst} ulp");
+    }
+
+    #[test]
+    fn exp_edges() {
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp(-1e9), 0.0);
+        assert_eq!(exp(-100.0), 0.0);
+        assert!(exp(f32::NAN).is_nan());
+        assert!((exp(1.0) - std::f32::consts::E).abs() <= f32::EPSILON * 3.0);
+    }
+
+    #[test]
+    fn softmax_row_matches_f64() {
+        let v = [
+            1.0f32,
+            -2.0,
+            0.5,
+            f32::NEG_INFINITY,
+            3.25,
+            -7.0,
+            0.0,
+            2.0,
+            1.5,
+        ];
+        let mut out = [0.0f32; 9];
+        softmax_row(&v, &mut out);
+        let max = 3.25f64;
+        let e: Vec<f64> = v.iter().map(|&x| (x as f64 - max).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        for (o, e) in out.iter().zip(&e) {
+            assert!((*o as f64 - e / sum).abs() < 1e-7, "{o} vs {}", e / sum);
+        }
+        assert_eq!(out[3], 0.0);
+    }
+
+    #[test]
+    fn a_row_of_minus_infinity_is_nan_as_in_pytorch() {
+        let v = [f32::NEG_INFINITY; 3];
+        let mut out = [0.0f32; 3];
+        softmax_row(&v, &mut out);
+        assert!(out.iter().all(|o| o.is_nan()));
+    }
+
+    #[test]
+    fn matrix_at_walks_leading_axes_row_major() {
+        let a = ArrayD::from_shape_fn(IxDyn(&[2, 3, 2, 2]), |i| {
+            (i[0] * 1000 + i[1] * 100 + i[2] * 10 + i[3]) as f32
+        });
+        let mut t = a.view();
+        t.swap_axes(1, 2); // [2, 2, 3, 2], strided
+        let t = t.to_owned(); // same logical values, standard layout
+        let mut v = a.view();
+        v.swap_axes(1, 2);
+        for i in 0..4 {
+            let (b, h) = (i / 2, i % 2);
+            assert_eq!(matrix_at(&v, i), t.slice(s![b, h, .., ..]));
+        }
     }
 }
