@@ -4,6 +4,7 @@ mod cli_errors;
 mod engine;
 mod export;
 mod lessons;
+mod peak_memory;
 mod render;
 mod shapes;
 mod stepper;
