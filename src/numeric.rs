@@ -87,55 +87,106 @@ impl Numeric {
 /// Elements per parallel task for elementwise work: enough that scheduling costs nothing.
 const GRAIN: usize = 1 << 14;
 
-/// A zero-filled buffer of `len` floats for an operation to write its result into. Zeroed
-/// allocation of a large buffer maps fresh pages without writing them, so the only cost is the
-/// first touch; on Linux large buffers are asked to use transparent huge pages, which makes
-/// that first touch one page fault per 2 MiB instead of per 4 KiB.
-fn zeroed(len: usize) -> Vec<f32> {
-    let v = vec![0.0f32; len];
-    advise_huge_pages(&v);
-    v
+/// A fresh zero-filled output buffer of `len` floats, derefs to the `[f32]` an operation writes
+/// its result into, then becomes the result's [`Data`] without a copy.
+///
+/// Fresh memory costs its first touch: a page fault and the kernel clearing the page, which is
+/// most of the time of the elementwise stages. Zeroed allocation of a large buffer maps fresh
+/// pages without writing them, so that touch is the only cost; on Linux the buffer's whole
+/// 2 MiB blocks are asked to use transparent huge pages, one fault per 2 MiB instead of per
+/// 4 KiB. For that the data starts on a 2 MiB boundary inside a slightly larger allocation
+/// (the untouched head costs address space, not memory), and a partial last block keeps small
+/// pages, so the resident size stays the tensor's own.
+struct Out {
+    buf: Vec<f32>,
+    start: usize,
+    len: usize,
 }
 
+/// Transparent huge page size on x86-64 and aarch64 Linux.
+const HUGE: usize = 2 << 20;
+
+impl Out {
+    fn zeroed(len: usize) -> Out {
+        let huge = cfg!(target_os = "linux") && len * 4 >= HUGE;
+        let pad = if huge { HUGE / 4 } else { 0 };
+        let buf = vec![0.0f32; len + pad];
+        let start = if huge {
+            let addr = buf.as_ptr() as usize;
+            (addr.next_multiple_of(HUGE) - addr) / 4
+        } else {
+            0
+        };
+        let out = Out { buf, start, len };
+        if huge {
+            advise_huge_pages(&out);
+        }
+        out
+    }
+
+    /// The result as shared data of `sizes` (which hold `len` elements).
+    fn into_data(self, sizes: &[usize]) -> Data {
+        let Out { buf, start, len } = self;
+        ndarray::Array1::from_vec(buf)
+            .slice_move(s![start..start + len])
+            .into_shape_with_order(IxDyn(sizes))
+            .expect("the buffer holds exactly the elements of the shape")
+            .into_shared()
+    }
+}
+
+impl std::ops::Deref for Out {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.buf[self.start..self.start + self.len]
+    }
+}
+
+impl std::ops::DerefMut for Out {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.buf[self.start..self.start + self.len]
+    }
+}
+
+/// Advises the whole 2 MiB blocks of `v` (which starts on a block boundary) to use huge pages.
 #[cfg(target_os = "linux")]
 fn advise_huge_pages(v: &[f32]) {
-    const HUGE: usize = 2 << 20;
-    let bytes = std::mem::size_of_val(v);
-    if bytes < 2 * HUGE {
+    let blocks = std::mem::size_of_val(v) / HUGE;
+    if blocks == 0 {
         return;
     }
-    // madvise wants a page-aligned start; advise the whole pages inside the buffer.
-    let page = 4096;
-    let start = v.as_ptr() as usize;
-    let aligned = start.next_multiple_of(page);
-    let len = (start + bytes - aligned) / page * page;
-    // SAFETY: the range lies inside `v`'s allocation, and MADV_HUGEPAGE only changes how the
-    // kernel backs those pages, never their contents. A refusal (THP disabled) is harmless.
+    // SAFETY: the range lies inside `v`'s allocation and starts page-aligned; MADV_HUGEPAGE only
+    // changes how the kernel backs those pages, never their contents. A refusal (THP disabled)
+    // is harmless, so the result is ignored.
     unsafe {
-        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        libc::madvise(
+            v.as_ptr() as *mut libc::c_void,
+            blocks * HUGE,
+            libc::MADV_HUGEPAGE,
+        );
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages(_v: &[f32]) {}
 
-/// Wraps a row-major buffer as shared data of `sizes`.
+/// Wraps a row-major vector as shared data of `sizes`.
 fn shared(buf: Vec<f32>, sizes: &[usize]) -> Data {
     ArrayD::from_shape_vec(IxDyn(sizes), buf)
-        .expect("the buffer holds exactly the elements of the shape")
+        .expect("the vector holds exactly the elements of the shape")
         .into_shared()
 }
 
 /// The elements of `a` in row-major order, copied once into a fresh buffer (used only when `a`
 /// is not already standard layout). Copies whole last-axis lanes, in parallel.
-fn to_standard_vec(a: &ArrayViewD<f32>) -> Vec<f32> {
-    let mut buf = zeroed(a.len());
+fn to_standard(a: &ArrayViewD<f32>) -> Out {
+    let mut buf = Out::zeroed(a.len());
     if a.ndim() == 0 || a.is_empty() {
         buf.iter_mut().zip(a.iter()).for_each(|(o, v)| *o = *v);
         return buf;
     }
     let last = Axis(a.ndim() - 1);
-    let mut out = ndarray::ArrayViewMutD::from_shape(a.raw_dim(), &mut buf[..])
+    let mut out = ndarray::ArrayViewMutD::from_shape(a.raw_dim(), &mut buf)
         .expect("the buffer holds the elements");
     Zip::from(out.lanes_mut(last))
         .and(a.lanes(last))
@@ -144,10 +195,26 @@ fn to_standard_vec(a: &ArrayViewD<f32>) -> Vec<f32> {
 }
 
 /// `x` as a row-major slice: borrowed when it already is one, else copied once.
-fn contiguous(x: &Data) -> std::borrow::Cow<'_, [f32]> {
+fn contiguous(x: &Data) -> Rows<'_> {
     match x.as_slice() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(to_standard_vec(&x.view())),
+        Some(s) => Rows::Borrowed(s),
+        None => Rows::Copied(to_standard(&x.view())),
+    }
+}
+
+/// The elements of a tensor in row-major order, see [`contiguous`].
+enum Rows<'a> {
+    Borrowed(&'a [f32]),
+    Copied(Out),
+}
+
+impl std::ops::Deref for Rows<'_> {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            Rows::Borrowed(s) => s,
+            Rows::Copied(out) => out,
+        }
     }
 }
 
@@ -208,12 +275,12 @@ impl Backend for Numeric {
         let xs = contiguous(&x.data);
         let rows = xs.len().checked_div(k).unwrap_or(0);
         let x2 = ArrayView2::from_shape((rows, k), &xs[..]).expect("[tokens, in]");
-        let mut out = zeroed(rows * n);
+        let mut out = Out::zeroed(rows * n);
         products(&mut out, rows, n, |r0, c| {
             let a = x2.slice(s![r0..r0 + c.nrows(), ..]);
             general_mat_mul(1.0, &a, &w2.t(), 0.0, c); // [rows, in] · [in, out]
         });
-        Tensor::new(shape.clone(), shared(out, &shape.sizes()))
+        Tensor::new(shape.clone(), out.into_data(&shape.sizes()))
     }
 
     fn view(&self, x: &Tensor, shape: Shape) -> Tensor {
@@ -221,7 +288,7 @@ impl Backend for Numeric {
         let data = if x.data.is_standard_layout() {
             x.data.clone()
         } else {
-            shared(to_standard_vec(&x.data.view()), x.data.shape())
+            to_standard(&x.data.view()).into_data(x.data.shape())
         };
         let data = data
             .into_shape_with_order(IxDyn(&sizes))
@@ -234,7 +301,7 @@ impl Backend for Numeric {
         let last = x.shape.last().size.max(1);
         let g = contiguous(&w.data);
         let eps = eps as f32;
-        let mut out = zeroed(src.len());
+        let mut out = Out::zeroed(src.len());
         out.par_chunks_mut(last)
             .zip(src.par_chunks(last))
             .with_min_len(GRAIN / last)
@@ -245,7 +312,7 @@ impl Backend for Numeric {
                     *o = g * (v * r);
                 }
             });
-        Tensor::new(x.shape.clone(), shared(out, &x.shape.sizes()))
+        Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes()))
     }
 
     fn rope_tables(
@@ -268,7 +335,7 @@ impl Backend for Numeric {
         let (seq_len, heads, d) = (sizes[1], sizes[2], sizes[3]);
         let src = contiguous(&x.data);
         let (cos, sin) = (contiguous(&cos.data), contiguous(&sin.data)); // [seq_len, head_dim]
-        let mut out = zeroed(src.len());
+        let mut out = Out::zeroed(src.len());
         let token = (heads * d).max(1);
         out.par_chunks_mut(token)
             .zip(src.par_chunks(token))
@@ -281,7 +348,7 @@ impl Backend for Numeric {
                     crate::rope::rotate(v, c, sn, o);
                 }
             });
-        Tensor::new(x.shape.clone(), shared(out, &sizes))
+        Tensor::new(x.shape.clone(), out.into_data(&sizes))
     }
 
     fn cat_seq(&self, past: Option<&Tensor>, new: &Tensor) -> Tensor {
@@ -299,7 +366,7 @@ impl Backend for Numeric {
         let expanded = rules::repeat_kv_expanded(&x.shape, n_rep);
         let d = x.shape.last().size.max(1);
         let src = contiguous(&x.data);
-        let mut out = zeroed(src.len() * n_rep);
+        let mut out = Out::zeroed(src.len() * n_rep);
         if n_rep > 0 {
             // Each head_dim vector of x, written n_rep times in a row.
             out.par_chunks_mut(d * n_rep)
@@ -307,7 +374,7 @@ impl Backend for Numeric {
                 .with_min_len(GRAIN / (d * n_rep))
                 .for_each(|(o, v)| o.chunks_exact_mut(d).for_each(|o| o.copy_from_slice(v)));
         }
-        Tensor::new(expanded.clone(), shared(out, &expanded.sizes()))
+        Tensor::new(expanded.clone(), out.into_data(&expanded.sizes()))
     }
 
     fn transpose(&self, x: &Tensor, a: isize, b: isize) -> Tensor {
@@ -328,7 +395,7 @@ impl Backend for Numeric {
     fn causal_mask(&mut self, seq_len: usize, past_len: usize, causal: bool) -> Tensor {
         let shape = rules::causal_mask(seq_len, past_len);
         let kv_len = past_len + seq_len;
-        let mut out = zeroed(seq_len * kv_len);
+        let mut out = Out::zeroed(seq_len * kv_len);
         if causal && kv_len > 0 {
             // Row i: 0 up to key past_len + i, -inf after (the buffer is already 0).
             out.par_chunks_mut(kv_len)
@@ -336,7 +403,7 @@ impl Backend for Numeric {
                 .with_min_len(GRAIN / kv_len)
                 .for_each(|(i, row)| row[past_len + i + 1..].fill(f32::NEG_INFINITY));
         }
-        Tensor::new(shape, shared(out, &[seq_len, kv_len]))
+        Tensor::new(shape, out.into_data(&[seq_len, kv_len]))
     }
 
     fn attention_mask(&mut self, rows: &[Vec<u8>], kv_len: usize) -> Tensor {
@@ -363,7 +430,7 @@ impl Backend for Numeric {
             .data
             .broadcast(IxDyn(&sizes))
             .expect("b broadcasts against a");
-        let mut out = zeroed(src.len());
+        let mut out = Out::zeroed(src.len());
         out.par_chunks_mut(last)
             .zip(src.par_chunks(last))
             .enumerate()
@@ -382,18 +449,18 @@ impl Backend for Numeric {
                         .for_each(|(o, (v, w))| *o = v + w),
                 }
             });
-        Tensor::new(a.shape.clone(), shared(out, &sizes))
+        Tensor::new(a.shape.clone(), out.into_data(&sizes))
     }
 
     fn softmax(&self, x: &Tensor) -> Tensor {
         let src = contiguous(&x.data);
         let last = x.shape.last().size.max(1);
-        let mut out = zeroed(src.len());
+        let mut out = Out::zeroed(src.len());
         out.par_chunks_mut(last)
             .zip(src.par_chunks(last))
             .with_min_len(GRAIN / last)
             .for_each(|(o, v)| softmax_row(v, o));
-        Tensor::new(x.shape.clone(), shared(out, &x.shape.sizes()))
+        Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes()))
     }
 
     fn matmul(&self, a: &Tensor, b: &Tensor) -> Tensor {
@@ -402,7 +469,7 @@ impl Backend for Numeric {
         let r = sizes.len();
         let (m, n) = (sizes[r - 2], sizes[r - 1]);
         let (av, bv) = (a.data.view(), b.data.view());
-        let mut out = zeroed(sizes.iter().product());
+        let mut out = Out::zeroed(sizes.iter().product());
         if m > 0 && n > 0 {
             // One [m, n] output matrix per leading index: [seq_len, kv_len] · [kv_len, head_dim]
             out.par_chunks_mut(m * n).enumerate().for_each(|(i, om)| {
@@ -415,7 +482,7 @@ impl Backend for Numeric {
                 });
             });
         }
-        Tensor::new(shape, shared(out, &sizes))
+        Tensor::new(shape, out.into_data(&sizes))
     }
 }
 
@@ -616,6 +683,53 @@ mod tests {
         let mut out = [0.0f32; 3];
         softmax_row(&v, &mut out);
         assert!(out.iter().all(|o| o.is_nan()));
+    }
+
+    #[test]
+    fn large_outputs_start_on_a_huge_page_and_keep_their_shape() {
+        let len = 5 * 320_000; // 6.4 MB: three whole 2 MiB blocks and a part
+        let mut out = Out::zeroed(len);
+        assert_eq!(out.len(), len);
+        assert!(out.iter().all(|&v| v == 0.0));
+        if cfg!(target_os = "linux") {
+            assert_eq!(out.as_ptr() as usize % HUGE, 0);
+        }
+        out[len - 1] = 7.0;
+        let data = out.into_data(&[5, len / 5]);
+        assert_eq!(data.shape(), &[5, len / 5]);
+        assert!(data.is_standard_layout());
+        assert_eq!(data[[4, len / 5 - 1]], 7.0);
+    }
+
+    #[test]
+    fn views_of_strided_data_copy_in_row_major_order() {
+        // [1, 4, 256, 512] floats (2 MiB), seen as [1, 256, 4, 512], then merged like
+        // `output.transpose(1, 2).reshape(bsz, seq_len, -1)`.
+        use crate::dims::{Dim, DimName};
+        let a = ArrayD::from_shape_fn(IxDyn(&[1, 4, 256, 512]), |i| {
+            (i[1] * 1_000_000 + i[2] * 1000 + i[3]) as f32
+        });
+        let b = Numeric::new(0);
+        let t = Tensor::new(
+            Shape::new([
+                Dim::new(DimName::Bsz, 1),
+                Dim::new(DimName::NHeads, 4),
+                Dim::new(DimName::SeqLen, 256),
+                Dim::new(DimName::HeadDim, 512),
+            ]),
+            a.clone(),
+        );
+        let t = b.transpose(&t, 1, 2);
+        let merged = Shape::new([
+            Dim::new(DimName::Bsz, 1),
+            Dim::new(DimName::SeqLen, 256),
+            Dim::new(DimName::QFeatures, 4 * 512),
+        ]);
+        let v = b.view(&t, merged);
+        let mut want = a.view();
+        want.swap_axes(1, 2);
+        let want = want.as_standard_layout().into_owned();
+        assert_eq!(v.data.as_slice().unwrap(), want.as_slice().unwrap());
     }
 
     #[test]
