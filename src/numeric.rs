@@ -550,7 +550,10 @@ fn row_at<'a>(a: &ArrayViewD<'a, f32>, r: usize) -> ArrayView1<'a, f32> {
         .expect("one axis is left")
 }
 
-/// `F.softmax(v, dim=-1)` of one row into `out`: `exp(v - max) / sum`.
+/// `F.softmax(v, dim=-1)` of one row into `out`: `exp(v - max) / sum`. Compiled for each SIMD
+/// level (AVX-512, AVX2, …) and picked at run time; the code has no fused multiply-adds, so
+/// every level gives the same numbers.
+#[multiversion::multiversion(targets = "simd")]
 fn softmax_row(v: &[f32], out: &mut [f32]) {
     let max = max_of(v);
     for (o, &x) in out.iter_mut().zip(v) {
@@ -563,6 +566,7 @@ fn softmax_row(v: &[f32], out: &mut [f32]) {
 }
 
 /// The largest element (NaN elements are skipped; their exp stays NaN), -inf for none.
+#[inline(always)]
 fn max_of(v: &[f32]) -> f32 {
     // Eight independent maxima so the loop vectorises.
     let mut acc = [f32::NEG_INFINITY; 8];
@@ -579,6 +583,7 @@ fn max_of(v: &[f32]) -> f32 {
 }
 
 /// The sum of `v` over eight running sums (the order ndarray's `sum` also uses).
+#[inline(always)]
 fn sum_of(v: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let chunks = v.chunks_exact(8);
