@@ -17,6 +17,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::backend::{Backend, HasShape, rules};
 use crate::dims::Shape;
@@ -87,16 +88,32 @@ impl Numeric {
 /// Elements per parallel task for elementwise work: enough that scheduling costs nothing.
 const GRAIN: usize = 1 << 14;
 
+/// Whether large outputs ask for transparent huge pages; see [`set_huge_pages`].
+static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
+
+/// Asks for transparent huge pages (Linux `MADV_HUGEPAGE`) for the whole 2 MiB blocks of every
+/// large output, or stops asking. Off by default.
+///
+/// Fresh memory costs its first touch, a page fault and the kernel clearing the page, and at
+/// long contexts that is most of a run. Huge pages take one fault per 2 MiB instead of 512.
+/// Measured on the 2-core VM this was tuned on (MiniMind2, L = 2048): back-to-back runs take
+/// 0.45 s with huge pages against 1.1 s without, but a run after a few idle seconds takes 2–3 s
+/// with them against 1.1 s without, because the hypervisor takes back idle 2 MiB blocks and must
+/// back them again on first touch. Single runs are the usual case, so this is off unless a
+/// caller (a benchmark loop, a machine without that hypervisor) turns it on.
+pub fn set_huge_pages(on: bool) {
+    HUGE_PAGES.store(on, Ordering::Relaxed);
+}
+
 /// A fresh zero-filled output buffer of `len` floats, derefs to the `[f32]` an operation writes
 /// its result into, then becomes the result's [`Data`] without a copy.
 ///
-/// Fresh memory costs its first touch: a page fault and the kernel clearing the page, which is
-/// most of the time of the elementwise stages. Zeroed allocation of a large buffer maps fresh
-/// pages without writing them, so that touch is the only cost; on Linux the buffer's whole
-/// 2 MiB blocks are asked to use transparent huge pages, one fault per 2 MiB instead of per
-/// 4 KiB. For that the data starts on a 2 MiB boundary inside a slightly larger allocation
-/// (the untouched head costs address space, not memory), and a partial last block keeps small
-/// pages, so the resident size stays the tensor's own.
+/// Zeroed allocation of a large buffer maps fresh pages without writing them, so the first touch
+/// is the only cost, and pages an operation never writes (a causal row's zero tail) cost
+/// nothing. With [`set_huge_pages`] on, the data starts on a 2 MiB boundary inside a slightly
+/// larger allocation (the untouched head costs address space, not memory) and its whole 2 MiB
+/// blocks are advised to use huge pages; a partial last block keeps small pages, so the
+/// resident size stays the tensor's own.
 struct Out {
     buf: Vec<f32>,
     start: usize,
@@ -108,7 +125,8 @@ const HUGE: usize = 2 << 20;
 
 impl Out {
     fn zeroed(len: usize) -> Out {
-        let huge = cfg!(target_os = "linux") && len * 4 >= HUGE;
+        let huge =
+            cfg!(target_os = "linux") && len * 4 >= HUGE && HUGE_PAGES.load(Ordering::Relaxed);
         let pad = if huge { HUGE / 4 } else { 0 };
         let buf = vec![0.0f32; len + pad];
         let start = if huge {
@@ -550,11 +568,18 @@ fn row_at<'a>(a: &ArrayViewD<'a, f32>, r: usize) -> ArrayView1<'a, f32> {
         .expect("one axis is left")
 }
 
-/// `F.softmax(v, dim=-1)` of one row into `out`: `exp(v - max) / sum`. Compiled for each SIMD
-/// level (AVX-512, AVX2, …) and picked at run time; the code has no fused multiply-adds, so
-/// every level gives the same numbers.
+/// `F.softmax(v, dim=-1)` of one row into `out`, which must hold zeros: `exp(v - max) / sum`.
+/// A causal row ends in -inf, whose weights are exactly 0, what `out` already holds: that tail
+/// is left untouched, so its memory is never written (a row of nothing but -inf is computed
+/// whole and gives NaN, as in PyTorch). Compiled for each SIMD level (AVX-512, AVX2, …) and
+/// picked at run time; the code has no fused multiply-adds, so every level gives the same bits.
 #[multiversion::multiversion(targets = "simd")]
 fn softmax_row(v: &[f32], out: &mut [f32]) {
+    let live = v
+        .iter()
+        .rposition(|&x| x != f32::NEG_INFINITY)
+        .map_or(v.len(), |j| j + 1);
+    let (v, out) = (&v[..live], &mut out[..live]);
     let max = max_of(v);
     for (o, &x) in out.iter_mut().zip(v) {
         *o = exp(x - max);
@@ -683,6 +708,25 @@ mod tests {
     }
 
     #[test]
+    fn a_causal_tail_is_left_at_zero() {
+        let v = [
+            0.5f32,
+            f32::NEG_INFINITY,
+            1.5,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+        ];
+        let mut out = [0.0f32; 5];
+        softmax_row(&v, &mut out);
+        // e^(0.5-1.5) / (e^-1 + 1) and 1 / (e^-1 + 1)
+        let (a, b) = ((-1.0f64).exp(), 1.0f64);
+        let sum = a + b;
+        assert!((out[0] as f64 - a / sum).abs() < 1e-7);
+        assert!((out[2] as f64 - b / sum).abs() < 1e-7);
+        assert_eq!([out[1], out[3], out[4]], [0.0; 3]);
+    }
+
+    #[test]
     fn a_row_of_minus_infinity_is_nan_as_in_pytorch() {
         let v = [f32::NEG_INFINITY; 3];
         let mut out = [0.0f32; 3];
@@ -693,7 +737,9 @@ mod tests {
     #[test]
     fn large_outputs_start_on_a_huge_page_and_keep_their_shape() {
         let len = 5 * 320_000; // 6.4 MB: three whole 2 MiB blocks and a part
+        set_huge_pages(true);
         let mut out = Out::zeroed(len);
+        set_huge_pages(false);
         assert_eq!(out.len(), len);
         assert!(out.iter().all(|&v| v == 0.0));
         if cfg!(target_os = "linux") {
