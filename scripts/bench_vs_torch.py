@@ -1,7 +1,7 @@
 """Time PyTorch's explicit MiniMind attention forward next to attnstep's whole process.
 
 Usage: python3 scripts/bench_vs_torch.py PATH/TO/model_minimind.py [--sizes 512 2048]
-                                         [--repeat N] [--bin target/release/attnstep]
+                                         [--repeat N] [--threads N] [--bin target/release/attnstep]
 
 PyTorch side: MiniMind's own `Attention` (from the model file given, like the checker script)
 with the MiniMind2 shape (hidden 512, 8 heads, 2 KV heads, head_dim 64, no QK-norm, so
@@ -18,7 +18,8 @@ even where attnstep shares one buffer between two names (a view), so it is an up
 what the trace needs.
 
 Both sides use the machine's threads as they are (PyTorch: torch.get_num_threads(); attnstep:
-RAYON_NUM_THREADS or all cores); both are printed.
+RAYON_NUM_THREADS or all cores), or N each with --threads N; both are printed. The two sides
+alternate run by run, so a busy moment on a shared machine hits both.
 """
 import argparse, importlib.util, math, os, subprocess, sys, time
 
@@ -112,6 +113,7 @@ def main():
     ap.add_argument("model_file", help="MiniMind's model/model_minimind.py")
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 2048])
     ap.add_argument("--repeat", type=int, default=5, help="runs per side; the best counts")
+    ap.add_argument("--threads", type=int, help="threads for both sides (default: as configured)")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--bin", default=os.path.join(root, "target", "release", "attnstep"))
     a = ap.parse_args()
@@ -119,13 +121,15 @@ def main():
         sys.exit(f"no attnstep binary at {a.bin}; build it with `cargo build --release` "
                  "or pass --bin PATH")
     mm = load_minimind(a.model_file)
-    threads = os.environ.get("RAYON_NUM_THREADS", f"all {os.cpu_count()} cores")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+        os.environ["RAYON_NUM_THREADS"] = str(a.threads)
+    threads = os.environ.get("RAYON_NUM_THREADS", f"one per core ({os.cpu_count()})")
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"attnstep threads: {threads}; best of {a.repeat}")
     print(f"{'L':>6} {'PyTorch ms':>11} {'attnstep ms':>12} {'ratio':>6} "
           f"{'peak RSS MB':>12} {'traced MB':>10} {'RSS/traced':>10}")
     for L in a.sizes:
-        # Alternate the two sides so a busy moment on the machine does not favour either.
         forward, t_torch, runs = torch_forward(mm, L), math.inf, []
         for _ in range(a.repeat):
             t_torch = min(t_torch, forward())
