@@ -53,8 +53,8 @@ pub trait Backend {
     fn expand_kv(&self, x: &Self::T, n_rep: usize) -> Self::T;
     /// `x.transpose(a, b)`; negative axes count from the end, as in PyTorch.
     fn transpose(&self, x: &Self::T, a: isize, b: isize) -> Self::T;
-    /// `x / divisor`, elementwise.
-    fn div(&self, x: &Self::T, divisor: f64) -> Self::T;
+    /// `x / divisor`, elementwise. Takes `x` by value so a fresh product can be divided in place.
+    fn div(&self, x: Self::T, divisor: f64) -> Self::T;
     /// `torch.full((seq_len, seq_len), -inf).triu(1)` placed over the `seq_len` columns of a
     /// `[seq_len, kv_len]` matrix that start at column `from` (MiniMind's `[..., -seq_len:]` is
     /// `from = kv_len - seq_len`): -inf where key `from + j` comes after query i (j > i), 0
@@ -203,8 +203,8 @@ impl Backend for Shapes {
     fn transpose(&self, x: &Shape, a: isize, b: isize) -> Shape {
         rules::transpose(x, a, b)
     }
-    fn div(&self, x: &Shape, _divisor: f64) -> Shape {
-        x.clone()
+    fn div(&self, x: Shape, _divisor: f64) -> Shape {
+        x
     }
     fn causal_mask(&mut self, seq_len: usize, kv_len: usize, _from: usize, _c: bool) -> Shape {
         rules::causal_mask(seq_len, kv_len)

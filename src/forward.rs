@@ -401,9 +401,9 @@ fn attend<B: Backend>(
     //     scores = (xq @ xk.transpose(-2, -1)) / math.sqrt(self.head_dim)
     let scores = b.matmul(&xq, &b.transpose(&xk, -2, -1)); // [bsz, n_heads, seq_len, kv_len]
     let scores = match bug {
-        Some(Bug::ScaleByHidden) => b.div(&scores, (cfg.hidden_size as f64).sqrt()), // Slip.
+        Some(Bug::ScaleByHidden) => b.div(scores, (cfg.hidden_size as f64).sqrt()), // Slip.
         Some(Bug::NoScale) => scores, // Slip: no scale at all.
-        _ => b.div(&scores, (head_dim as f64).sqrt()),
+        _ => b.div(scores, (head_dim as f64).sqrt()),
     };
     rec.record(Scores, [&scores]);
 

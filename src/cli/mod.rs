@@ -14,7 +14,7 @@ use crate::config::ConfigSpec;
 use crate::memory;
 use crate::plan::ModelRequest;
 
-pub use values::{ByteSize, ColorArg, DtypeArg, ThemeArg, flag};
+pub use values::{ByteSize, ColorArg, DtypeArg, FormatArg, ThemeArg, flag};
 use values::{byte_size, index, positive, seed, tolerance};
 
 #[derive(Parser, Debug)]
@@ -241,9 +241,13 @@ pub struct ExportArgs {
     pub guard: GuardArgs,
     #[command(flatten)]
     pub bug: BugArgs,
-    /// Where to write the JSON; `-` for standard output.
+    /// Where to write the trace; `-` for standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// json (attnstep-trace/1, the default), npz (numpy's np.load gives every tensor by name,
+    /// e.g. step1/scores) or safetensors (the same names).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = FormatArg::Json)]
+    pub format: FormatArg,
 }
 
 /// How stages are drawn: which head and batch row, colour, and size limits.

@@ -208,3 +208,24 @@ mod tests {
         assert!(positive("x").unwrap_err().contains("not a whole number"));
     }
 }
+
+/// `export --format`: the command line's names for [`crate::export::Format`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// attnstep-trace/1 JSON.
+    Json,
+    /// numpy's .npz: a zip of float32 .npy arrays.
+    Npz,
+    /// safetensors: float32 tensors, the config in the header's metadata.
+    Safetensors,
+}
+
+impl From<FormatArg> for crate::export::Format {
+    fn from(f: FormatArg) -> crate::export::Format {
+        match f {
+            FormatArg::Json => crate::export::Format::Json,
+            FormatArg::Npz => crate::export::Format::Npz,
+            FormatArg::Safetensors => crate::export::Format::Safetensors,
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! `attnstep export`: the whole trace as `attnstep-trace/1` JSON, to stdout or to a file that
-//! is replaced atomically (a full disk leaves the old file, never a truncated one).
+//! `attnstep export`: the whole trace as `attnstep-trace/1` JSON, npz or safetensors, to stdout
+//! or to a file that is replaced atomically (a full disk leaves the old file, never a truncated
+//! one).
 
 use std::io::Write;
 
@@ -8,6 +9,7 @@ use anyhow::{Context, Result};
 use super::common;
 use crate::cli::ExportArgs;
 use crate::error;
+use crate::export::Format;
 use crate::files::{check_writable_target, replace_atomically};
 use crate::plan::{self, Environment, Request};
 use crate::text::printable_line;
@@ -25,17 +27,25 @@ pub fn run(args: &ExportArgs, env: &Environment) -> Result<()> {
         check_writable_target(&args.output, "-o")?;
     }
     let trace = common::numeric_trace(&plan)?;
+    let format: Format = args.format.into();
+    // JSON ends with a newline, like any text; the binary formats end where their data does.
+    let newline = format == Format::Json;
     if to_stdout {
         let mut out = error::stdout();
-        crate::export::write_json(&trace, &mut out)?;
-        writeln!(out)?;
+        crate::export::write(&trace, format, &mut out)?;
+        if newline {
+            writeln!(out)?;
+        }
         out.flush()?;
         return Ok(());
     }
     let path = &args.output;
     replace_atomically(path, |w| {
-        crate::export::write_json(&trace, &mut *w).map_err(std::io::Error::from)?;
-        writeln!(w)
+        crate::export::write(&trace, format, &mut *w).map_err(std::io::Error::other)?;
+        if newline {
+            writeln!(w)?;
+        }
+        Ok(())
     })
     .with_context(|| format!("writing {}", printable_line(&path.to_string_lossy())))
 }

@@ -4,7 +4,7 @@
 use attnstep::config::{Config, ConfigSpec};
 use attnstep::dims::Shape;
 use attnstep::forward::{self, Weights};
-use attnstep::numeric::{Numeric, Tensor};
+use attnstep::numeric::{Data, Numeric, Tensor};
 use attnstep::trace::{Step, TensorId, Trace};
 use ndarray::{Array2, ArrayD, Axis, IxDyn, s};
 use proptest::prelude::*;
@@ -20,7 +20,7 @@ fn identity(shape: Shape) -> Tensor {
     Tensor::new(shape, eye)
 }
 
-fn at<'a>(step: &'a Step<Tensor>, name: &str) -> &'a ArrayD<f32> {
+fn at<'a>(step: &'a Step<Tensor>, name: &str) -> &'a Data {
     &step
         .tensor(TensorId::parse(name).expect("a tensor name"))
         .unwrap_or_else(|| panic!("{name} recorded"))

@@ -9,6 +9,7 @@ mod export;
 mod golden;
 mod hunt;
 mod lessons;
+mod peak_memory;
 mod render;
 mod shapes;
 mod stepper;
