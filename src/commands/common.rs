@@ -48,6 +48,16 @@ fn view_choices(v: &ViewArgs) -> ViewChoices {
 
 /// Computes the numeric trace after checking it fits in the memory the plan allows.
 pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
+    memory_guard(plan)?;
+    Ok(crate::forward::trace(
+        &plan.config,
+        &mut Numeric::new(plan.config.seed),
+    ))
+}
+
+/// Refuses a numeric trace that would not fit in the memory the plan allows (closed form: no
+/// tensor is allocated).
+pub fn memory_guard(plan: &Plan) -> Result<()> {
     let cfg = &plan.config;
     let limit = plan.max_memory.unwrap_or(memory::DEFAULT_MAX_MEMORY);
     let need = memory::estimate(cfg).total();
@@ -64,7 +74,7 @@ pub fn numeric_trace(plan: &Plan) -> Result<Trace<Tensor>> {
         ))
         .into());
     }
-    Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed)))
+    Ok(())
 }
 
 /// Prints a warning that does not stop the command.

@@ -4,6 +4,7 @@
 //! commands share.
 
 mod common;
+pub mod dry;
 mod export;
 mod lesson;
 mod lessons;
