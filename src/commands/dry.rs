@@ -4,8 +4,9 @@
 //! panic anywhere between argv and the guard shows up as a crash, not as a slow subprocess.
 //!
 //! The only file read is a lesson file named on the command line (`lesson FILE`,
-//! `lessons check FILE…`), through the same bounded reader the commands use. `shapes` renders
-//! its table into [`std::io::sink`], since its whole work is arithmetic on sizes.
+//! `lessons check FILE…`), through the same bounded reader the commands use; `export -o` is
+//! not checked, as that looks at the file system. `shapes` renders its table into
+//! [`std::io::sink`], since its whole work is arithmetic on sizes.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
