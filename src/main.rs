@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use attnstep::cli::Cli;
+use attnstep::commands::dry::clap_message;
 use attnstep::error::exit_status;
 use attnstep::text::printable;
 
@@ -31,7 +32,15 @@ fn main() -> ExitCode {
 /// Prints clap's help, version or usage error. clap's own `exit` ignores a failed write, so
 /// `attnstep --help >/dev/full` would succeed printing nothing: here it is an error.
 fn clap_exit(e: &clap::Error) -> ExitCode {
-    let printed = e.print().and_then(|()| io::stdout().flush());
+    let control = std::env::args_os().any(|a| a.to_string_lossy().chars().any(char::is_control));
+    let printed = if e.use_stderr() && control {
+        // clap echoes arguments raw when it colours its message: one holding a control
+        // character is shown plain, with the character made visible.
+        writeln!(io::stderr(), "{}", clap_message(e))
+    } else {
+        e.print()
+    }
+    .and_then(|()| io::stdout().flush());
     match printed {
         Ok(()) => ExitCode::from(e.exit_code().clamp(0, 255) as u8),
         Err(io) => {

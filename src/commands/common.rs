@@ -106,8 +106,14 @@ fn shared_inputs(reference: &Trace<Tensor>, cfg: &Config) -> Trace<Tensor> {
     forward::trace_with(cfg, &mut b, weights, inputs)
 }
 
-/// [`numeric_trace`] for configuration `cfg` under the plan's memory limit.
-fn numeric_trace_of(cfg: &Config, plan: &Plan) -> Result<Trace<Tensor>> {
+/// Refuses a numeric trace of the plan that would not fit in the memory it allows (closed form:
+/// no tensor is allocated).
+pub fn memory_guard(plan: &Plan) -> Result<()> {
+    guard_config(&plan.config, plan)
+}
+
+/// The memory guard for configuration `cfg` of the plan (a variant's, or the plan's own).
+fn guard_config(cfg: &Config, plan: &Plan) -> Result<()> {
     // A planted slip is compared (`--diff`, the stepper's `d`) with MiniMind's faithful run,
     // which takes as much again.
     let twin = cfg.bug.is_some() && (plan.diff || plan.mode != Mode::Print);
@@ -117,7 +123,12 @@ fn numeric_trace_of(cfg: &Config, plan: &Plan) -> Result<Trace<Tensor>> {
         Some(m) => m.checkpoint.activation_bytes(cfg),
         None => memory::estimate(cfg).total().saturating_mul(runs),
     };
-    guard_memory(cfg, need, plan.max_memory)?;
+    guard_memory(cfg, need, plan.max_memory)
+}
+
+/// [`numeric_trace`] for configuration `cfg` under the plan's memory limit.
+fn numeric_trace_of(cfg: &Config, plan: &Plan) -> Result<Trace<Tensor>> {
+    guard_config(cfg, plan)?;
     match &plan.model {
         Some(m) => Ok(m
             .checkpoint

@@ -41,7 +41,7 @@ pub fn saved_progress() -> Store {
 }
 
 /// Checks lesson files (or every bundled lesson when none is given) without running them.
-fn check(out: &mut dyn Write, files: &[PathBuf]) -> Result<()> {
+pub(super) fn check(out: &mut dyn Write, files: &[PathBuf]) -> Result<()> {
     let mut failed = Vec::new();
     if files.is_empty() {
         for (i, b) in BUNDLED.iter().enumerate() {

@@ -6,6 +6,7 @@
 mod bugs;
 mod common;
 mod diff;
+pub mod dry;
 mod export;
 mod lesson;
 mod lessons;

@@ -10,6 +10,11 @@ use crate::error::{self, UsageError};
 use crate::plan::{self, Environment, Request};
 
 pub fn run(args: &ShapesArgs, env: &Environment) -> Result<()> {
+    write(args, env, &mut error::stdout())
+}
+
+/// The table (or JSON) for `args`, written to `out`.
+pub(super) fn write(args: &ShapesArgs, env: &Environment, out: &mut dyn Write) -> Result<()> {
     let request = Request {
         all: true,
         ..common::request(&args.config, None, Some(&args.select), None)
@@ -31,9 +36,8 @@ pub fn run(args: &ShapesArgs, env: &Environment) -> Result<()> {
             .map_or(1, |p| p.num_hidden_layers),
     };
     let report = crate::report::report(cfg, layers, args.dtype.into(), plan.selection.step);
-    let mut out = error::stdout();
     if args.json {
-        crate::report::write_json(&report, &mut out)?;
+        crate::report::write_json(&report, &mut *out)?;
         writeln!(out)?;
     } else {
         let opt = crate::render::report::TextOptions {
@@ -42,7 +46,7 @@ pub fn run(args: &ShapesArgs, env: &Environment) -> Result<()> {
             stage: plan.selection.stage,
             step: plan.selection.step,
         };
-        crate::render::report::write_text(&mut out, &report, &opt)?;
+        crate::render::report::write_text(&mut *out, &report, &opt)?;
     }
     out.flush()?;
     Ok(())

@@ -200,12 +200,7 @@ pub fn update(dir: &Path, change: impl FnOnce(&mut Store)) -> Result<(), Progres
         err,
     };
     fs::create_dir_all(dir).map_err(write_err)?;
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join(LOCK_NAME))
-        .map_err(write_err)?;
+    let lock = open_lock(&dir.join(LOCK_NAME)).map_err(write_err)?;
     lock.lock().map_err(write_err)?;
     let mut store = Store::load(dir)?;
     change(&mut store);
@@ -219,6 +214,32 @@ pub fn update(dir: &Path, change: impl FnOnce(&mut Store)) -> Result<(), Progres
     // The lock goes with the file handle; unlocking first only makes the order explicit.
     let _ = lock.unlock();
     written.map_err(write_err)
+}
+
+/// Opens (creating) the lock file. A FIFO put in its place would block the open until some
+/// reader came, so it is opened without blocking and anything but a regular file is refused.
+fn open_lock(path: &Path) -> io::Result<fs::File> {
+    let not_regular = || {
+        io::Error::other(format!(
+            "{} is not a regular file; remove it",
+            printable_line(&path.display().to_string())
+        ))
+    };
+    if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(not_regular());
+    }
+    let mut options = fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The integration tests: one crate, one module per area.
 
+mod bad_input;
 mod bugs;
 mod checkpoint;
 mod checkpoint_cli;
 mod cli_errors;
 mod engine;
 mod export;
+mod fuzz_smoke;
 mod golden;
 mod hunt;
 mod lessons;

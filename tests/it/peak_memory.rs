@@ -108,7 +108,11 @@ fn traced_bytes_add_up_by_hand_at_one_token() {
     assert_eq!(traced_bytes(1), 4 * (655_360 + 7040 + 128 + 25));
 }
 
+/// Ignored in the full suite: a child forked while the test process holds a lot of memory can
+/// report the parent's pages in its peak (Linux keeps ru_maxrss across exec), which only this
+/// tight bound notices. `cargo test --test it peak_memory -- --ignored` runs it alone.
 #[test]
+#[ignore = "run alone: a child forked from a busy test process may count the parent's pages"]
 fn baseline_is_small() {
     let peak = peak_rss(1);
     eprintln!("L = 1: peak RSS {:.1} MB", peak as f64 / 1e6);
