@@ -36,6 +36,10 @@ use values::{byte_size, index, positive, seed, tolerance};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Threads the numeric engine uses; 0 (the default) means RAYON_NUM_THREADS, else one per
+    /// core.
+    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true, value_parser = index)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -18,11 +18,16 @@ mod welcome;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
+use crate::error::UsageError;
 use crate::plan::Environment;
 
 /// Runs the parsed command line in this process's environment.
 pub fn dispatch(cli: Cli) -> Result<()> {
     let env = Environment::probe();
+    if let Some(n) = cli.threads {
+        crate::numeric::set_threads(n)
+            .map_err(|e| UsageError(format!("--threads {n}: the thread pool cannot start: {e}")))?;
+    }
     match cli.command {
         Some(Command::Run(args)) => run::run(&args, &env),
         Some(Command::Export(args)) => export::run(&args, &env),
