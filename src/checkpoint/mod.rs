@@ -67,10 +67,39 @@ impl Checkpoint {
         let weights_path = require(dir, "model.safetensors")?;
         regular(&weights_path, "model.safetensors")?;
         let tensors = Tensors::open(&weights_path)?;
-        let style = tensors.validate(&config)?;
         let tokenizer_path = require(dir, "tokenizer.json")?;
         let bytes = read_bounded(&tokenizer_path, "tokenizer.json", TOKENIZER_LIMIT)?;
-        let tokenizer = TextTokenizer::parse(&bytes, &tokenizer_path, config.vocab_size)?;
+        Checkpoint::assemble(dir, config, tensors, &bytes, &tokenizer_path)
+    }
+
+    /// A checkpoint whose three files are built into the binary (see [`bundled`]).
+    pub fn from_static(
+        name: &str,
+        config_json: &str,
+        weights: &'static [u8],
+        tokenizer_json: &[u8],
+    ) -> Result<Checkpoint, CheckpointError> {
+        let dir = Path::new(name);
+        let config = ModelConfig::parse(config_json, &dir.join("config.json"))?;
+        let tensors = Tensors::from_static(weights, &dir.join("model.safetensors"))?;
+        Checkpoint::assemble(
+            dir,
+            config,
+            tensors,
+            tokenizer_json,
+            &dir.join("tokenizer.json"),
+        )
+    }
+
+    fn assemble(
+        dir: &Path,
+        config: ModelConfig,
+        tensors: Tensors,
+        tokenizer_json: &[u8],
+        tokenizer_path: &Path,
+    ) -> Result<Checkpoint, CheckpointError> {
+        let style = tensors.validate(&config)?;
+        let tokenizer = TextTokenizer::parse(tokenizer_json, tokenizer_path, config.vocab_size)?;
         Ok(Checkpoint {
             dir: dir.to_owned(),
             config,

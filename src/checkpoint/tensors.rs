@@ -25,9 +25,25 @@ pub struct Style {
     pub separate_head: bool,
 }
 
+/// Where a checkpoint's bytes live: a mapped file, or data built into the binary.
+enum Bytes {
+    Mapped(Mmap),
+    Static(&'static [u8]),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Static(s) => s,
+        }
+    }
+}
+
 /// The mapped file and where each tensor lies in it.
 pub struct Tensors {
-    map: Mmap,
+    map: Bytes,
     /// Offset of the data section (8-byte length + JSON header).
     data_start: usize,
     infos: HashMap<String, TensorInfo>,
@@ -52,6 +68,15 @@ impl Tensors {
         // own examples, candle), this trusts that no one truncates or rewrites the file while
         // attnstep runs; the header's offsets are checked against the file's length below.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        Tensors::read(Bytes::Mapped(map), path)
+    }
+
+    /// A safetensors file built into the binary (the bundled model); `path` names it in errors.
+    pub fn from_static(bytes: &'static [u8], path: &Path) -> Result<Tensors, CheckpointError> {
+        Tensors::read(Bytes::Static(bytes), path)
+    }
+
+    fn read(map: Bytes, path: &Path) -> Result<Tensors, CheckpointError> {
         let (header_len, metadata) =
             SafeTensors::read_metadata(&map).map_err(|e| CheckpointError::Safetensors {
                 path: path.to_owned(),
