@@ -10,7 +10,7 @@ Nothing of MiniMind's code is copied here. This script only brings the data and 
   defined below. A training document is `<bos>`, grammar sentences, `<eos>`; some sentences are
   copies of an earlier sentence of the same document, so that a model which learns to copy
   ("induction": after `A B ... A` predict `B`) lowers its loss.
-* A two-layer model (hidden 64, 4 query heads sharing 2 key/value heads, head_dim 16, QK-norm,
+* A two-layer model (hidden 64, 4 query heads sharing 2 key/value heads, head_dim 32, QK-norm,
   RoPE) trained on the CPU from a fixed seed, in one thread so that the result is reproducible.
 * Measurement on held-out sequences (made from a separate random stream and checked not to occur in
   training) with one repeated phrase: attention weights are recomputed per layer and head from the
