@@ -10,12 +10,15 @@
 //! Whether the model is MiniMind2-style (no QK-norm) or MiniMind-3-style is read from the
 //! tensors present, never from the directory's name.
 
+mod bundled;
 mod config;
 mod error;
 mod model;
 mod tensors;
 mod tokenizer;
 mod trace;
+
+pub use bundled::{NAMES as BUNDLED, bundled};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -115,6 +115,9 @@ fn describe(e: impl std::fmt::Display) -> UsageError {
 }
 
 fn open(weights: &str) -> Result<Checkpoint, UsageError> {
+    if let Some(built_in) = crate::checkpoint::bundled(weights) {
+        return built_in.map_err(describe);
+    }
     Checkpoint::open(Path::new(weights)).map_err(describe)
 }
 

@@ -16,3 +16,4 @@ mod render;
 mod shapes;
 mod stepper;
 mod support;
+mod tiny;
