@@ -82,14 +82,14 @@ fn trained_heads_show_previous_token_and_induction_patterns() {
             prev_n += 1;
         }
         let w = weights(&s.ids, induction.0, induction.1);
-        for t in s.second.0..s.second.1 {
+        for (t, row) in w.iter().enumerate().take(s.second.1).skip(s.second.0) {
             // The token after the matching token of the phrase's first occurrence.
             let target = s.first.0 + (t - s.second.0) + 1;
             assert!(
                 target < s.second.0,
                 "the target lies before the second occurrence"
             );
-            ind_sum += f64::from(w[t][target]);
+            ind_sum += f64::from(row[target]);
             uniform_sum += 1.0 / (t + 1) as f64;
             ind_n += 1;
         }
