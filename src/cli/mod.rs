@@ -287,7 +287,7 @@ pub struct ViewArgs {
 pub struct GuardArgs {
     /// Refuse numeric runs whose trace would exceed this size (e.g. 512MiB, 2GiB, 8GB, 1e9;
     /// KiB, MiB, … are powers of 1024, KB, MB, … powers of 1000).
-    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(memory::DEFAULT_MAX_MEMORY), value_parser = byte_size)]
+    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(memory::DEFAULT_MAX_MEMORY), value_parser = byte_size, allow_hyphen_values = true)]
     pub max_memory: ByteSize,
 }
 

@@ -116,7 +116,30 @@ impl fmt::Display for ByteSize {
 
 /// Parses a size with the `parse-size` crate: `4096`, `512MiB`, `1.5GB`, `1PiB`, `1e9`.
 pub(super) fn byte_size(text: &str) -> Result<ByteSize, String> {
-    parse_size::parse_size(text.trim())
+    let text = text.trim();
+    // parse-size adds digits up without checking for overflow (a panic in debug builds, a
+    // wrapped number in release), so its number is kept within what it can hold: an integer
+    // part of at most 20 digits (2^64 has 20) and at most 9 decimals.
+    let digits = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    if int.trim_start_matches('0').len() > 20 {
+        return Err("too large: the largest size is 16EiB (2^64 bytes)".to_owned());
+    }
+    let int = if int.is_empty() {
+        "0"
+    } else {
+        int.trim_start_matches('0')
+    };
+    let int = if int.is_empty() { "0" } else { int };
+    let kept = if frac.is_empty() {
+        format!("{int}{unit}")
+    } else {
+        format!("{int}.{}{unit}", &frac[..frac.len().min(9)])
+    };
+    parse_size::parse_size(&kept)
         .map(ByteSize)
         .map_err(|e| match e {
             parse_size::Error::PosOverflow => {

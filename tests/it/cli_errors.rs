@@ -435,3 +435,26 @@ fn a_huge_columns_is_clamped() {
         .assert()
         .success();
 }
+
+#[test]
+fn sizes_with_too_many_digits_are_refused_not_overflowed() {
+    // Found by the config fuzz target: parse-size adds digits without an overflow check.
+    fails_with(
+        &[
+            "run",
+            "--all",
+            "--max-memory",
+            "18446744073709551615999999999",
+        ],
+        "too large: the largest size is 16EiB",
+    );
+    let (code, _, err) = outcome(&[
+        "run",
+        "--all",
+        "--max-memory",
+        "0.000000000000000000018446744073709551615999999999",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("over the --max-memory limit of 0 B"), "{err}");
+    fails_with(&["run", "--max-memory", "-1"], "a size cannot be negative");
+}
