@@ -19,7 +19,7 @@ use super::{common, lessons, shapes};
 use crate::cli::{Cli, Command, LessonsCommand};
 use crate::error::UsageError;
 use crate::lesson::{self, find_bundled, unknown_lesson};
-use crate::plan::{self, Environment, Request};
+use crate::plan::{self, Environment};
 use crate::text::printable;
 
 /// Parses `argv` (the program name first, as `std::env::args_os` gives it) and resolves it as
@@ -51,43 +51,15 @@ pub fn resolve_args_in(argv: &[OsString], env: &Environment) -> Result<()> {
     // command would start computing or printing.
     match cli.command {
         Some(Command::Run(args)) => {
-            let request = Request {
-                all: args.all,
-                quiz: args.quiz,
-                bug: args.bug.bug.clone(),
-                diff: args.diff,
-                ..common::request(
-                    &args.config,
-                    Some(&args.view),
-                    Some(&args.select),
-                    Some(args.guard.max_memory),
-                )
-            };
-            common::memory_guard(&plan::build(&request, None, env)?)
+            common::memory_guard(&plan::build(&super::run::request(&args), None, env)?)
         }
         Some(Command::Export(args)) => {
-            let request = Request {
-                all: true,
-                bug: args.bug.bug.clone(),
-                ..common::request(&args.config, None, None, Some(args.guard.max_memory))
-            };
-            common::memory_guard(&plan::build(&request, None, env)?)
+            common::memory_guard(&plan::build(&super::export::request(&args), None, env)?)
         }
         Some(Command::Shapes(args)) => shapes::write(&args, env, &mut io::sink()),
         Some(Command::Lesson(args)) => {
             let lesson = lesson::load(&args.name)?;
-            let request = Request {
-                all: args.all,
-                quiz: args.quiz,
-                bug: args.bug.bug.clone(),
-                variant: args.variant.clone(),
-                ..common::request(
-                    &args.config,
-                    Some(&args.view),
-                    None,
-                    Some(args.guard.max_memory),
-                )
-            };
+            let request = super::lesson::request(&args);
             common::memory_guard(&plan::build(&request, Some(&lesson), env)?)
         }
         Some(Command::Lessons(args)) => match &args.command {

@@ -14,13 +14,17 @@ use crate::files::{check_writable_target, replace_atomically};
 use crate::plan::{self, Environment, Request};
 use crate::text::printable_line;
 
-pub fn run(args: &ExportArgs, env: &Environment) -> Result<()> {
-    let request = Request {
+/// What `export`'s flags ask of the plan (also what the dry run checks).
+pub(super) fn request(args: &ExportArgs) -> Request {
+    Request {
         all: true,
         bug: args.bug.bug.clone(),
         ..common::request(&args.config, None, None, Some(args.guard.max_memory))
-    };
-    let plan = plan::build(&request, None, env)?;
+    }
+}
+
+pub fn run(args: &ExportArgs, env: &Environment) -> Result<()> {
+    let plan = plan::build(&request(args), None, env)?;
     let to_stdout = args.output.as_os_str() == "-";
     if !to_stdout {
         // A bad path is the user's mistake: say so before computing anything.

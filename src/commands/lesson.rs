@@ -15,9 +15,9 @@ use crate::plan::{self, Environment, Mode, Plan, Request};
 use crate::stepper::{self, Options, Outcome, Position};
 use crate::trace::Trace;
 
-pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
-    let lesson = lesson::load(&args.name)?;
-    let request = Request {
+/// What `lesson`'s flags ask of the plan (also what the dry run checks).
+pub(super) fn request(args: &LessonArgs) -> Request {
+    Request {
         all: args.all,
         quiz: args.quiz,
         bug: args.bug.bug.clone(),
@@ -28,8 +28,12 @@ pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
             None,
             Some(args.guard.max_memory),
         )
-    };
-    let plan = plan::build(&request, Some(&lesson), env)?;
+    }
+}
+
+pub fn run(args: &LessonArgs, env: &Environment) -> Result<()> {
+    let lesson = lesson::load(&args.name)?;
+    let plan = plan::build(&request(args), Some(&lesson), env)?;
     common::warn_hidden_slip(&plan);
     take(&plan, &lesson, args.restart)
 }

@@ -16,8 +16,9 @@ use crate::render::palette::Role;
 use crate::stepper::{self, Options, Run};
 use crate::trace::Trace;
 
-pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
-    let request = Request {
+/// What `run`'s flags ask of the plan (also what the dry run checks).
+pub(super) fn request(args: &RunArgs) -> Request {
+    Request {
         all: args.all,
         quiz: args.quiz,
         bug: args.bug.bug.clone(),
@@ -28,8 +29,11 @@ pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
             Some(&args.select),
             Some(args.guard.max_memory),
         )
-    };
-    let plan = plan::build(&request, None, env)?;
+    }
+}
+
+pub fn run(args: &RunArgs, env: &Environment) -> Result<()> {
+    let plan = plan::build(&request(args), None, env)?;
     common::warn_hidden_slip(&plan);
     let trace = common::numeric_trace(&plan)?;
     let mut out = error::stdout();
