@@ -117,29 +117,7 @@ impl fmt::Display for ByteSize {
 /// Parses a size with the `parse-size` crate: `4096`, `512MiB`, `1.5GB`, `1PiB`, `1e9`.
 pub(super) fn byte_size(text: &str) -> Result<ByteSize, String> {
     let text = text.trim();
-    // parse-size adds digits up without checking for overflow (a panic in debug builds, a
-    // wrapped number in release), so its number is kept within what it can hold: an integer
-    // part of at most 20 digits (2^64 has 20) and at most 9 decimals.
-    let digits = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
-    if int.trim_start_matches('0').len() > 20 {
-        return Err("too large: the largest size is 16EiB (2^64 bytes)".to_owned());
-    }
-    let int = if int.is_empty() {
-        "0"
-    } else {
-        int.trim_start_matches('0')
-    };
-    let int = if int.is_empty() { "0" } else { int };
-    let kept = if frac.is_empty() {
-        format!("{int}{unit}")
-    } else {
-        format!("{int}.{}{unit}", &frac[..frac.len().min(9)])
-    };
-    parse_size::parse_size(&kept)
+    parse_size::parse_size(significant_digits(text))
         .map(ByteSize)
         .map_err(|e| match e {
             parse_size::Error::PosOverflow => {
@@ -153,6 +131,31 @@ pub(super) fn byte_size(text: &str) -> Result<ByteSize, String> {
             )
             .to_owned(),
         })
+}
+
+/// `text` with every digit of its number after the 20th significant one read as 0 (no byte
+/// count has more). parse-size 1.1 reads integer and fraction digits into one u64 and, at the
+/// first digit that no longer fits, rounds by adding one, unchecked: after exactly 2^64 - 1
+/// (`184467440737095516159`, `1844674407370955161.55`) that overflows, a panic with overflow
+/// checks and a size of 0 without. A 0 never rounds up.
+fn significant_digits(text: &str) -> String {
+    let mut significant = 0;
+    // The number runs until the exponent or the unit; parse-size skips `_` and spaces in it.
+    let mut in_number = true;
+    text.chars()
+        .map(|c| {
+            in_number &= c.is_ascii_digit() || matches!(c, '.' | '_' | ' ');
+            if in_number && c.is_ascii_digit() {
+                if c != '0' || significant > 0 {
+                    significant += 1;
+                }
+                if significant > 20 {
+                    return '0';
+                }
+            }
+            c
+        })
+        .collect()
 }
 
 /// A count that must be positive (a size or a step): negative numbers get a message saying so
@@ -217,6 +220,30 @@ mod tests {
         );
         assert!(byte_size("-1GiB").unwrap_err().contains("negative"));
         assert!(byte_size("100EiB").unwrap_err().contains("too large"));
+        // Found by the fuzzer: parse-size adds one, unchecked, when it rounds after 2^64 - 1.
+        for huge in [
+            "184467440737095516159",
+            "99999999999999999999",
+            "00000000000000000000000000184467440737095516159",
+        ] {
+            assert!(byte_size(huge).unwrap_err().contains("too large"), "{huge}");
+        }
+        // The largest size, and fractions of a byte past it (read down, not rounded up).
+        for largest in [
+            "18446744073709551615",
+            "18446744073709551615.9",
+            "1844674407370955161.55e1",
+        ] {
+            assert_eq!(byte_size(largest), Ok(ByteSize(u64::MAX)), "{largest}");
+        }
+        assert_eq!(
+            byte_size("1844674407370955161.5"),
+            Ok(ByteSize(1_844_674_407_370_955_162))
+        );
+        assert_eq!(
+            byte_size("0.00000000000000000000000000000000000000000001KiB"),
+            Ok(ByteSize(0))
+        );
         // The default is printed in a form the parser reads back.
         let default = ByteSize(memory::DEFAULT_MAX_MEMORY);
         assert_eq!(default.to_string(), "2GiB");

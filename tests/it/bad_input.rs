@@ -177,6 +177,9 @@ const EDGE_VALUES: &[&str] = &[
     "-1",
     "18446744073709551615",
     "9223372036854775808",
+    // 2^64 - 1 and one more digit: overflowed the size parser's rounding (found by fuzzing).
+    "184467440737095516159",
+    "1844674407370955161.59",
     "1e9",
     "abc",
     "",
