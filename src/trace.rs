@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::dims::Shape;
-pub use crate::stage::{StageId, TensorId, WeightId};
+pub use crate::stage::id::{StageId, TensorId, WeightId};
 
 /// A tensor of a step, with the tensor it was computed from (for `before → after`).
 #[derive(Clone, Debug, PartialEq)]

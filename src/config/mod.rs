@@ -36,7 +36,7 @@ pub struct Config {
     pub preset: Option<String>,
     /// A slip planted in the forward pass (lessons that hunt a bug); `None` runs MiniMind's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bug: Option<crate::bugs::Bug>,
+    pub bug: Option<crate::bugs::kind::Bug>,
 }
 
 impl Config {

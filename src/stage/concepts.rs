@@ -5,7 +5,8 @@
 //! Each question belongs to the stage whose table shows its answer; lessons choose the kinds
 //! they ask by name.
 
-use super::{Facts, StageId, TensorId};
+use super::facts::Facts;
+use super::id::{StageId, TensorId};
 use crate::numeric::Tensor;
 use crate::trace::Trace;
 

@@ -1,7 +1,7 @@
 //! When a lesson's note or hint applies: a condition on the configuration, the call and the
 //! selected batch row (`when = "gqa"`), so a lesson stays true when flags change its premise.
 
-use super::Facts;
+use super::facts::Facts;
 use crate::trace::StepKind;
 
 /// When a note or hint applies.

@@ -2,7 +2,7 @@
 //! Every sentence handles the edges (one token or many, MHA, MQA, decode steps, no causal
 //! mask, no padding), so it stays true under any configuration.
 
-use super::Facts;
+use super::facts::Facts;
 use crate::trace::StepKind;
 
 fn count(n: usize, one: &str, many: &str) -> String {

@@ -1,6 +1,8 @@
 //! The table of stage descriptors: one [`StageSpec`] per [`StageId`], in MiniMind's order.
 
-use super::{HeadOf, Heat, Output, Show, StageId, StageSpec, TensorId, WeightId, prose};
+use super::descriptor::{HeadOf, Heat, Output, Show, StageSpec};
+use super::id::{StageId, TensorId, WeightId};
+use super::prose;
 
 const fn out(id: TensorId, from: &'static [TensorId], op: &'static str) -> Output {
     Output {

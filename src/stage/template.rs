@@ -23,7 +23,8 @@
 use std::fmt::Write;
 
 use super::concepts::span_text;
-use super::{Facts, TensorId};
+use super::facts::Facts;
+use super::id::TensorId;
 use crate::backend::HasShape;
 use crate::trace::Trace;
 

@@ -10,8 +10,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::line;
 use super::nav::Command;
+use super::typed;
 
 /// What the key reader is collecting.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -119,7 +119,7 @@ impl Keys {
                     }
                     Action::Editing
                 }
-                KeyCode::Enter => match line::parse_jump(&text) {
+                KeyCode::Enter => match typed::parse_jump(&text) {
                     Ok(Some(cmd)) => Action::Command(cmd),
                     Ok(None) => Action::Editing,
                     Err(why) => Action::Refused(why),

@@ -26,9 +26,11 @@ pub mod keys;
 pub mod line;
 pub mod nav;
 pub mod quiz;
+mod run;
 pub mod screen;
 pub mod session;
 pub mod term;
+mod typed;
 pub mod walk;
 
 use std::io::{self, Write};
@@ -36,51 +38,12 @@ use std::io::{self, Write};
 use anyhow::Result;
 
 pub use nav::Position;
-pub use quiz::QuizScore;
+pub use run::{Options, Outcome, Run};
 
-use crate::numeric::Tensor;
 use crate::presentation::{Context, Presentation};
 use crate::render::{self, View};
 use crate::terminal::Terminal;
-use crate::trace::Trace;
 use walk::Walk;
-
-/// How to walk.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Options {
-    /// Ask the lesson's quiz questions before showing what answers them.
-    pub quiz: bool,
-    /// Start at this stage instead of the welcome (to resume a lesson).
-    pub start: Option<Position>,
-    /// The run to start with (an index into the runs: the variant chosen).
-    pub variant: usize,
-}
-
-/// One configuration a walk can show: a lesson's named variant, or the run.
-#[derive(Clone, Debug)]
-pub struct Run {
-    /// The variant's name (`None` for a walk without variants).
-    pub name: Option<String>,
-    pub trace: Trace<Tensor>,
-}
-
-impl Run {
-    /// A walk's only run.
-    pub fn single(trace: Trace<Tensor>) -> Vec<Run> {
-        vec![Run { name: None, trace }]
-    }
-}
-
-/// Where a walk ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    /// The stage last shown (the first one if the walk never left the welcome).
-    pub position: Position,
-    /// The last screen was reached.
-    pub finished: bool,
-    /// The quiz result, when the quiz was on.
-    pub quiz: Option<QuizScore>,
-}
 
 /// How a walk is presented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,8 +189,9 @@ pub fn print_all(
 mod tests {
     use super::*;
     use crate::config::ConfigSpec;
+    use crate::numeric::Tensor;
     use crate::presentation::{Hint, Note, Scope, Steps};
-    use crate::trace::StageId;
+    use crate::trace::{StageId, Trace};
 
     /// 4 heads, 2 KV heads, hidden 16, a prefill of 3 tokens and one decode step.
     fn trace() -> Trace<Tensor> {

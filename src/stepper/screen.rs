@@ -3,9 +3,9 @@
 //! question, the help, the score, and what a typed answer led to. The stepper, line mode and
 //! the printer all draw with these, so a screen reads the same in each.
 
-use super::Run;
 use super::keys;
 use super::quiz::{self, Body, QuizScore, Reply};
+use super::run::Run;
 use crate::numeric::Tensor;
 use crate::presentation::{Context, Presentation};
 use crate::render::{self, View};

@@ -1,7 +1,13 @@
 //! The KV-cache view (the cache before and after a call) and the repeat_kv view (which query
 //! heads read each KV head).
 
-use super::*;
+use comfy_table::Cell;
+
+use crate::render::matrix::{self, Bands, Grid, Kind};
+use crate::render::palette::Role;
+use crate::stage::TensorId;
+
+use super::ctx::*;
 
 pub(super) fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
     let (b, kvh, st) = (c.b, c.kvh, c.st);

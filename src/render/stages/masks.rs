@@ -1,7 +1,15 @@
 //! The mask views (causal triangle, padding mask and bias), the ÷√head_dim comparison and
 //! which branch of MiniMind's forward this call takes.
 
-use super::*;
+use ndarray::Array2;
+
+use crate::forward::takes_fused_path;
+use crate::render::demos;
+use crate::render::matrix::{self, Bands, Grid, Kind, fmt_num};
+use crate::render::palette::Role;
+use crate::stage::TensorId;
+
+use super::ctx::*;
 
 pub(super) fn causal(c: &Ctx) -> Vec<String> {
     let Some(t) = c.t(TensorId::CausalMask) else {

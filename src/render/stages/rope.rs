@@ -1,7 +1,15 @@
 //! The QK-norm and RoPE views: row norms before and after, the positions used, cos/sin, the
 //! rotated rows beside the originals and the relative-position table.
 
-use super::*;
+use comfy_table::{CellAlignment, ContentArrangement, Table};
+use ndarray::{Array2, ArrayView2};
+
+use crate::render::demos;
+use crate::render::matrix::{Bands, Grid, Kind, fmt_num, matrix_style, plan};
+use crate::render::palette::Role;
+use crate::stage::TensorId;
+
+use super::ctx::*;
 
 pub(super) fn qk_norms(c: &Ctx) -> String {
     let (b, h, kvh) = (c.b, c.h, c.kvh);

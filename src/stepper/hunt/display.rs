@@ -6,7 +6,7 @@ use crate::diff::SLIP_TOL;
 use crate::render::{self, View};
 use crate::stepper::screen::wrap;
 
-use super::questions::letter;
+use super::choices::letter;
 use super::{Hunt, Phase, Tries};
 
 impl Hunt<'_> {

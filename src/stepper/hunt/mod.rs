@@ -15,6 +15,7 @@
 //! This file holds the hunt's state and the comparison under each stage; `questions` asks the
 //! two questions and judges the answers, `display` draws the question and end screens.
 
+mod choices;
 mod display;
 mod questions;
 
@@ -27,7 +28,7 @@ use crate::trace::{StageId, Trace};
 
 use super::nav::Position;
 use super::quiz::QuizScore;
-use questions::choices;
+use choices::choices;
 
 /// Where the hunt stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

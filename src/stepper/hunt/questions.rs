@@ -2,9 +2,9 @@
 //! step) and which MiniMind line the slip broke. Reads the learner's answers, judges them,
 //! gives hints, and moves the hunt from one question to the next.
 
-use crate::bugs::{Bug, Line};
 use crate::trace::StageId;
 
+use super::choices::letter;
 use super::{Hunt, Phase, Spot};
 
 impl Hunt<'_> {
@@ -308,34 +308,11 @@ fn parse_guess(text: &str) -> Result<Guess, String> {
         .ok_or_else(|| HOW.to_string())
 }
 
-/// The four lines offered for "which line is wrong": the slip's and three others, in the
-/// order they run in MiniMind (so where the answer sits changes from slip to slip).
-pub(super) fn choices(bug: Bug) -> [Line; 4] {
-    let right = bug.line();
-    let others: Vec<Line> = Line::ALL.into_iter().filter(|&l| l != right).collect();
-    let start = Bug::ALL.iter().position(|&b| b == bug).unwrap_or(0) * 3;
-    let mut four = vec![right];
-    four.extend((0..3).map(|i| others[(start + i * 2) % others.len()]));
-    four.sort();
-    four.dedup();
-    let mut k = 0;
-    while four.len() < 4 {
-        if !four.contains(&others[k]) {
-            four.push(others[k]);
-        }
-        k += 1;
-    }
-    four.sort();
-    [four[0], four[1], four[2], four[3]]
-}
-
-pub(super) fn letter(i: usize) -> char {
-    (b'a' + i as u8) as char
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bugs::Bug;
+    use crate::stepper::hunt::choices::choices;
 
     #[test]
     fn guesses_read_numbers_names_and_steps() {
