@@ -1,5 +1,6 @@
 //! The integration tests: one crate, one module per area.
 
+mod architecture;
 mod bad_input;
 mod bugs;
 mod checkpoint;
