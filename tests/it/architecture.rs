@@ -204,10 +204,10 @@ fn find_cycle(graph: &BTreeMap<ModPath, BTreeSet<ModPath>>) -> Option<Vec<ModPat
     }
     let mut marks = BTreeMap::new();
     for node in graph.keys() {
-        if !marks.contains_key(node) {
-            if let Some(c) = dfs(node, graph, &mut marks, &mut Vec::new()) {
-                return Some(c);
-            }
+        if !marks.contains_key(node)
+            && let Some(c) = dfs(node, graph, &mut marks, &mut Vec::new())
+        {
+            return Some(c);
         }
     }
     None
