@@ -17,7 +17,7 @@ pub mod memory;
 pub mod numeric;
 pub(crate) mod plan;
 pub(crate) mod presentation;
-pub(crate) mod presets;
+pub mod presets;
 pub mod render;
 pub mod report;
 pub(crate) mod rope;
