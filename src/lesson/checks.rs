@@ -14,7 +14,9 @@ use toml::Spanned;
 use crate::config::Config;
 use crate::dims::Shape;
 use crate::error::UsageError;
-use crate::lesson::format::{HintFile, LessonFile, NoteFile, Rows, StepsFile, items, stages_in};
+use crate::lesson::file::{
+    Flex, HintFile, LessonFile, NoteFile, Rows, StepsFile, items, stages_in,
+};
 use crate::lesson::source::{Source, nearest, quoted};
 use crate::presentation::{Hint, Note, QuizKind, Scope, Steps};
 use crate::render::Prose;
@@ -206,7 +208,7 @@ impl<'a> Checker<'a> {
     /// The variants a note or hint is scoped to (indices into the runs; empty: all).
     fn variants(
         &self,
-        flex: Option<&Spanned<crate::lesson::format::Flex>>,
+        flex: Option<&Spanned<Flex>>,
     ) -> Result<(Vec<String>, Vec<usize>), UsageError> {
         let Some(flex) = flex else {
             return Ok((Vec::new(), Vec::new()));
@@ -241,10 +243,7 @@ impl<'a> Checker<'a> {
         Ok(out)
     }
 
-    fn conditions(
-        &self,
-        flex: Option<&Spanned<crate::lesson::format::Flex>>,
-    ) -> Result<Vec<Condition>, UsageError> {
+    fn conditions(&self, flex: Option<&Spanned<Flex>>) -> Result<Vec<Condition>, UsageError> {
         flex.map_or_else(Vec::new, items)
             .into_iter()
             .map(|(span, c)| Condition::parse(&c).map_err(|m| self.src.err(Some(span), m)))
@@ -484,7 +483,7 @@ impl<'a> Checker<'a> {
     /// meets, so a warning is only ever about what flags changed.
     pub fn premise(
         &self,
-        flex: Option<&Spanned<crate::lesson::format::Flex>>,
+        flex: Option<&Spanned<Flex>>,
         variant: Option<usize>,
     ) -> Result<Vec<Condition>, UsageError> {
         let conditions = self.conditions(flex)?;

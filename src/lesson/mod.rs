@@ -20,6 +20,7 @@
 
 pub mod catalogue;
 mod checks;
+mod file;
 pub mod format;
 mod model;
 pub mod progress;
@@ -32,7 +33,7 @@ use crate::error::UsageError;
 use crate::files::{ReadProblem, read_limited};
 
 pub use catalogue::{BUNDLED, Bundled, find_bundled, section_starting_at, unknown_lesson};
-pub use format::stages_in;
+pub use file::stages_in;
 pub use model::{Lesson, LessonVariant, ViewSettings};
 pub use schema::FORMAT_VERSION;
 use source::{MAX_LESSON_BYTES, Source};

@@ -3,7 +3,6 @@
 //! The checkpoint fixes the model's sizes, so flags that would change them are refused with a
 //! message saying so, not silently ignored.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::checkpoint::{Checkpoint, Tokens};
@@ -115,10 +114,7 @@ fn describe(e: impl std::fmt::Display) -> UsageError {
 }
 
 fn open(weights: &str) -> Result<Checkpoint, UsageError> {
-    if let Some(built_in) = crate::checkpoint::bundled(weights) {
-        return built_in.map_err(describe);
-    }
-    Checkpoint::open(Path::new(weights)).map_err(describe)
+    crate::checkpoint::open_named(weights).map_err(describe)
 }
 
 /// The forward calls for `n` tokens: `--steps` as given (it must cover the text), or the
