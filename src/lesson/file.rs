@@ -33,6 +33,7 @@ pub struct LessonFile {
     pub bug: Option<Spanned<String>>,
     #[serde(default)]
     pub config: ConfigSpec,
+    pub model: Option<ModelFile>,
     #[serde(default)]
     pub variants: Vec<VariantFile>,
     #[serde(default)]
@@ -49,6 +50,15 @@ pub struct ViewFile {
     pub max_rows: Option<usize>,
     pub max_cols: Option<usize>,
     pub precision: Option<usize>,
+}
+
+/// `[model]`: a checkpoint (a built-in name or a directory), the text and the layer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub weights: Spanned<String>,
+    pub text: Spanned<String>,
+    pub layer: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,6 +1,7 @@
 //! Reading a lesson file: TOML syntax (toml's parser), keys and value kinds ([`schema`]),
 //! values (serde, with `toml::Spanned` where a later check must point back at the file), then
-//! what only makes sense together (the `checks` module): the configuration and every variant resolve,
+//! what only makes sense together (the `checks` module): the configuration and every variant
+//! resolve (or the checkpoint of `[model]` opens, in the `trained` module),
 //! named stages happen and are shown, steps exist, placeholders resolve, hints have a question
 //! to go with, the first head and batch row are in range.
 //!
@@ -20,6 +21,7 @@ use crate::lesson::file::{LessonFile, Rows};
 use crate::lesson::model::{Lesson, LessonVariant, ViewSettings};
 use crate::lesson::schema::{self, Sites};
 use crate::lesson::source::{Source, quoted};
+use crate::lesson::trained;
 use crate::presentation::{Presentation, VariantInfo};
 use crate::text::{printable, printable_words};
 use crate::trace::StageId;
@@ -101,6 +103,10 @@ fn build(
     file: LessonFile,
     rows: Option<Rows>,
 ) -> Result<Lesson, UsageError> {
+    let trained = match &file.model {
+        Some(m) => Some(trained::resolve(&src, &sites, &file, m)?),
+        None => None,
+    };
     let mut spec = file.config.clone();
     spec.tokens = spec.tokens.as_deref().map(printable_words);
     let text = |s: &str| printable(s.trim()).into_owned();
@@ -112,6 +118,7 @@ fn build(
         covers: file.covers.as_deref().map(text),
         spec,
         presentation: Presentation::default(),
+        model: None,
         bug: None,
         view: ViewSettings::default(),
         variants: Vec::new(),
@@ -120,7 +127,13 @@ fn build(
         sites,
     };
     lesson.variants = variants(&lesson.source, &file)?;
-    let runs = configurations(&lesson)?;
+    let runs = match trained {
+        Some((model, config)) => {
+            lesson.model = Some(model);
+            vec![(None, config)]
+        }
+        None => configurations(&lesson)?,
+    };
     let checker = Checker::new(&lesson.source, &runs, &file)?;
     let row_tokens = match &rows {
         Some(r) => Some(checker.rows(r)?),
