@@ -85,6 +85,8 @@ pub fn load_file(path: &Path) -> Result<Lesson, UsageError> {
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod text_tests;

@@ -46,6 +46,12 @@ pub fn resolve(
         )
     })?;
     let text = m.text.get_ref().trim();
+    if text.is_empty() {
+        return Err(src.err(
+            at(&m.text),
+            "text is empty: give the words to run through the model",
+        ));
+    }
     let tokens = checkpoint
         .tokenize(text)
         .map_err(|e| src.err(at(&m.text), format!("text: {e}")))?;
