@@ -10,6 +10,11 @@ use crate::dims::{Dim, DimName, Shape};
 /// Something with a named shape: a tensor of numbers, or just the shape.
 pub trait HasShape {
     fn shape(&self) -> Shape;
+    /// The number at `index` (one index per axis), for a tensor that holds numbers; a shape
+    /// alone holds none. Lesson text quotes attention weights through this.
+    fn value_at(&self, _index: &[usize]) -> Option<f32> {
+        None
+    }
 }
 
 impl HasShape for Shape {

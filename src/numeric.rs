@@ -55,6 +55,9 @@ impl HasShape for Tensor {
     fn shape(&self) -> Shape {
         self.shape.clone()
     }
+    fn value_at(&self, index: &[usize]) -> Option<f32> {
+        self.data.get(index).copied()
+    }
 }
 
 /// Sizes the thread pool the numeric backend computes on (the CLI's `--threads`). `0` keeps

@@ -220,26 +220,32 @@ pub fn build(
     lesson: Option<&Lesson>,
     env: &Environment,
 ) -> Result<Plan, UsageError> {
-    let (model, variants, variant, config) = match &req.model {
-        Some(_) if req.bug.is_some() => {
+    let own_model = lesson.and_then(|l| l.model.as_ref());
+    let (model, variants, variant, config) = match (&req.model, own_model) {
+        (Some(_), None) if req.bug.is_some() && lesson.is_none() => {
             return Err(UsageError(
                 "--bug plants a slip in attnstep's own runs; it cannot be combined with \
                  --weights (drop one of them)"
                     .into(),
             ));
         }
-        Some(m) if lesson.is_none() => {
-            let (plan, config) = model::resolve(m, &req.flags, req.flag_name)?;
+        (Some(m), None) if lesson.is_none() => {
+            let (plan, config) = model::resolve(m, &req.flags, req.flag_name, "--weights")?;
             (Some(plan), Vec::new(), 0, config)
         }
-        Some(_) => {
+        (Some(_), None) => {
             return Err(UsageError(
-                "--weights, --text and --layer apply to `attnstep run`, `export` and `shapes`; \
-                 a lesson sets its own configuration"
+                "--weights, --text and --layer cannot be used with this lesson: a lesson sets its \
+                 own configuration, and this one runs random weights. The lessons with a [model] \
+                 take --text and --layer; `attnstep run --weights` runs any checkpoint"
                     .into(),
             ));
         }
-        None => {
+        (asked, Some(own)) => {
+            let (plan, config) = lesson_model(req, asked.as_ref(), own)?;
+            (Some(plan), Vec::new(), 0, config)
+        }
+        (None, None) => {
             let (variants, variant) = variants(req, lesson)?;
             let config = match variants.get(variant) {
                 Some(v) => v.config.clone(),
@@ -280,6 +286,44 @@ pub fn build(
         model,
         diff: req.diff,
     })
+}
+
+/// The checkpoint run of a lesson with a `[model]`: its weights, with `--text` and `--layer`
+/// over its text and layer as flags go over any lesson key; `--steps`/`--decode` split the text
+/// into calls. `--weights` is refused: the lesson's prose is about its own model.
+fn lesson_model(
+    req: &Request,
+    asked: Option<&ModelRequest>,
+    own: &crate::lesson::LessonModel,
+) -> Result<(ModelPlan, Config), UsageError> {
+    if asked.is_some_and(|m| m.weights.is_some()) {
+        return Err(UsageError(format!(
+            "--weights cannot be used with this lesson: a lesson sets its own configuration, and \
+             this one runs {}; drop --weights (--text and --layer change what it runs), or run \
+             another checkpoint with `attnstep run --weights DIR --text \"…\"`",
+            crate::lesson::source::quoted(&own.weights)
+        )));
+    }
+    if let Some(bug) = &req.bug {
+        return Err(UsageError(format!(
+            "--bug {}: this lesson runs a trained checkpoint, and slips are planted in \
+             attnstep's runs of random weights; drop --bug, or take a bug-hunt lesson",
+            crate::text::printable_line(bug)
+        )));
+    }
+    if req.variant.is_some() {
+        return Err(UsageError(
+            "--variant: this lesson has no variants; leave --variant out".into(),
+        ));
+    }
+    let m = ModelRequest {
+        weights: Some(own.weights.clone()),
+        text: asked
+            .and_then(|m| m.text.clone())
+            .or_else(|| Some(own.text.clone())),
+        layer: asked.and_then(|m| m.layer).or(Some(own.layer)),
+    };
+    model::resolve(&m, &req.flags, req.flag_name, "this lesson's [model]")
 }
 
 /// Flags over the lesson (if any, with variant `variant` laid over it) over presets and

@@ -3,7 +3,10 @@
 //! phrases, whose heads show a previous-token pattern in layer 0 and induction in layer 1
 //! (assets/tiny/TRAINING.md).
 
-use super::{Checkpoint, CheckpointError};
+use std::path::Path;
+
+use super::error::CheckpointError;
+use super::open::Checkpoint;
 
 /// The names `--weights` accepts for a built-in checkpoint.
 pub const NAMES: [&str; 1] = ["tiny"];
@@ -22,5 +25,14 @@ pub fn bundled(name: &str) -> Option<Result<Checkpoint, CheckpointError>> {
             TINY_TOKENIZER,
         )),
         _ => None,
+    }
+}
+
+/// A checkpoint by the name `--weights` (or a lesson's `[model]`) gives it: a built-in name, or
+/// else a directory.
+pub fn open_named(weights: &str) -> Result<Checkpoint, CheckpointError> {
+    match bundled(weights) {
+        Some(built_in) => built_in,
+        None => Checkpoint::open(Path::new(weights)),
     }
 }

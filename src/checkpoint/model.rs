@@ -20,7 +20,8 @@ use crate::forward;
 use crate::numeric::{Numeric, Tensor};
 use crate::trace::StageId;
 
-use super::{Checkpoint, CheckpointError};
+use super::error::CheckpointError;
+use super::open::Checkpoint;
 
 /// What running token ids through the model gives.
 #[derive(Clone, Debug)]

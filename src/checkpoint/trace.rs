@@ -3,7 +3,8 @@
 //! stages from outside the attention layer frame it: where its input comes from, and (after the
 //! last call) what the whole model predicts next.
 
-use super::{Checkpoint, CheckpointError, Tokens};
+use super::error::CheckpointError;
+use super::open::{Checkpoint, Tokens};
 use crate::forward;
 use crate::numeric::{Numeric, Tensor};
 use crate::stage::{StageId, TensorId};

@@ -21,7 +21,8 @@ attnstep: learn how attention works by watching it run.
 Every lesson runs the attention layer of MiniMind, a small open language model, on a few
 tokens, and stops at each line of its forward pass to show you the tensors: their shapes,
 with every dimension named, and the numbers that matter. Lesson 1 assumes only that you
-know what a matrix product is.";
+know what a matrix product is. After the course, two lessons run a small MiniMind trained
+on simple sentences, to show what its heads have learnt to look for.";
 
 /// The lesson (1-based) a returning learner most likely wants: the first one not done
 /// (finished in the stepper or read whole); lesson 1 again once all are.

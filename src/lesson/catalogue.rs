@@ -39,12 +39,14 @@ pub const BUNDLED: &[Bundled] = bundled![
     "minimind2" => "11-minimind2.toml",
     "minimind3" => "12-minimind3.toml",
     "mha-gqa-mqa" => "13-mha-gqa-mqa.toml",
-    "bug-scale" => "14-bug-scale.toml",
-    "bug-softmax" => "15-bug-softmax.toml",
-    "bug-causal" => "16-bug-causal.toml",
-    "bug-rope" => "17-bug-rope.toml",
-    "bug-repeat-kv" => "18-bug-repeat-kv.toml",
-    "bug-view" => "19-bug-view.toml",
+    "trained-heads" => "14-trained-heads.toml",
+    "induction" => "15-induction.toml",
+    "bug-scale" => "16-bug-scale.toml",
+    "bug-softmax" => "17-bug-softmax.toml",
+    "bug-causal" => "18-bug-causal.toml",
+    "bug-rope" => "19-bug-rope.toml",
+    "bug-repeat-kv" => "20-bug-repeat-kv.toml",
+    "bug-view" => "21-bug-view.toml",
 ];
 
 /// The course's sections, each named by its first lesson, with the heading `attnstep lessons`
@@ -53,6 +55,11 @@ pub const SECTIONS: &[(&str, &str)] = &[
     (
         "tour",
         "The course: thirteen lessons, from the first query to MiniMind's real attention.",
+    ),
+    (
+        "trained-heads",
+        "Trained attention: two lessons on a small trained MiniMind, whose heads have learnt \
+         where to look.",
     ),
     (
         "bug-scale",
@@ -122,8 +129,10 @@ mod tests {
         assert_eq!(find_bundled("kv_cache").unwrap().0, 6);
         assert_eq!(find_bundled("01-tour").unwrap().1.name, "tour");
         assert_eq!(find_bundled("13").unwrap().1.name, "mha-gqa-mqa");
-        assert_eq!(find_bundled("14").unwrap().1.name, "bug-scale");
-        assert!(find_bundled("20").is_none());
+        assert_eq!(find_bundled("14").unwrap().1.name, "trained-heads");
+        assert_eq!(find_bundled("15").unwrap().1.name, "induction");
+        assert_eq!(find_bundled("16").unwrap().1.name, "bug-scale");
+        assert!(find_bundled("22").is_none());
         assert!(find_bundled("0").is_none());
         assert!(find_bundled("attention").is_none());
     }

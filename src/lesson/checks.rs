@@ -14,7 +14,7 @@ use toml::Spanned;
 use crate::config::Config;
 use crate::dims::Shape;
 use crate::error::UsageError;
-use crate::lesson::format::{HintFile, LessonFile, NoteFile, Rows, StepsFile, items, stages_in};
+use crate::lesson::file::{Flex, HintFile, LessonFile, NoteFile, Rows, StepsFile, items};
 use crate::lesson::source::{Source, nearest, quoted};
 use crate::presentation::{Hint, Note, QuizKind, Scope, Steps};
 use crate::render::Prose;
@@ -31,6 +31,8 @@ pub(super) struct Checker<'a> {
     traces: Vec<Trace<Shape>>,
     /// Stages that happen in at least one configuration.
     present: Vec<StageId>,
+    /// The lesson runs a checkpoint (`[model]`): its runs have the checkpoint's own stages.
+    checkpoint: bool,
     /// The `stages` list, checked (`None`: every stage is shown).
     pub stages: Option<Vec<StageId>>,
     stages_at: Option<String>,
@@ -43,7 +45,11 @@ impl<'a> Checker<'a> {
         runs: &'a [(Option<String>, Config)],
         file: &LessonFile,
     ) -> Result<Checker<'a>, UsageError> {
-        let mut present: Vec<StageId> = runs.iter().flat_map(|(_, c)| stages_in(c)).collect();
+        let checkpoint = file.model.is_some();
+        let mut present: Vec<StageId> = runs
+            .iter()
+            .flat_map(|(_, c)| StageId::present(c, checkpoint))
+            .collect();
         present.sort_unstable();
         present.dedup();
         let traces = runs
@@ -55,6 +61,7 @@ impl<'a> Checker<'a> {
             runs,
             traces,
             present,
+            checkpoint,
             stages: None,
             stages_at: None,
             quiz: Vec::new(),
@@ -107,15 +114,12 @@ impl<'a> Checker<'a> {
             )
         })?;
         if !self.present.contains(&id) {
-            let need = match id {
-                StageId::QkNorm => "qk_norm = true",
-                _ => "an attention_mask",
-            };
             return Err(self.src.err(
                 span,
                 format!(
-                    "stage {} never happens in this lesson: it needs {need} in [config]",
-                    quoted(text)
+                    "stage {} never happens in this lesson: it needs {}",
+                    quoted(text),
+                    needs(id)
                 ),
             ));
         }
@@ -206,7 +210,7 @@ impl<'a> Checker<'a> {
     /// The variants a note or hint is scoped to (indices into the runs; empty: all).
     fn variants(
         &self,
-        flex: Option<&Spanned<crate::lesson::format::Flex>>,
+        flex: Option<&Spanned<Flex>>,
     ) -> Result<(Vec<String>, Vec<usize>), UsageError> {
         let Some(flex) = flex else {
             return Ok((Vec::new(), Vec::new()));
@@ -241,10 +245,7 @@ impl<'a> Checker<'a> {
         Ok(out)
     }
 
-    fn conditions(
-        &self,
-        flex: Option<&Spanned<crate::lesson::format::Flex>>,
-    ) -> Result<Vec<Condition>, UsageError> {
+    fn conditions(&self, flex: Option<&Spanned<Flex>>) -> Result<Vec<Condition>, UsageError> {
         flex.map_or_else(Vec::new, items)
             .into_iter()
             .map(|(span, c)| Condition::parse(&c).map_err(|m| self.src.err(Some(span), m)))
@@ -362,16 +363,26 @@ impl<'a> Checker<'a> {
                         cfg.total_len(),
                         cfg.total_len() - 1
                     ),
-                    Ref::Tensor(id) if !stages_in(cfg).contains(&id.stage()) => format!(
-                        "{written} names {id}, which this lesson never computes (stage {} \
+                    Ref::Induction
+                        if !cfg.tokens.as_deref().is_some_and(template::has_induction) =>
+                    {
+                        format!(
+                            "{written} quotes the induction target (the token after an earlier \
+                             occurrence of the query's token), but no token of this lesson's \
+                             text appears again after another token; repeat a phrase in the \
+                             text"
+                        )
+                    }
+                    Ref::Tensor(id)
+                        if !StageId::present(cfg, self.checkpoint).contains(&id.stage()) =>
+                    {
+                        format!(
+                            "{written} names {id}, which this lesson never computes (stage {} \
                          needs {}); name a tensor of the run",
-                        id.stage(),
-                        if id.stage() == StageId::QkNorm {
-                            "qk_norm = true"
-                        } else {
-                            "an attention_mask"
-                        }
-                    ),
+                            id.stage(),
+                            needs(id.stage())
+                        )
+                    }
                     _ => continue,
                 };
                 return Err(self.src.err(Some(locate(&written)), why));
@@ -484,7 +495,7 @@ impl<'a> Checker<'a> {
     /// meets, so a warning is only ever about what flags changed.
     pub fn premise(
         &self,
-        flex: Option<&Spanned<crate::lesson::format::Flex>>,
+        flex: Option<&Spanned<Flex>>,
         variant: Option<usize>,
     ) -> Result<Vec<Condition>, UsageError> {
         let conditions = self.conditions(flex)?;
@@ -546,5 +557,14 @@ impl<'a> Checker<'a> {
             }
         }
         Ok(r.rows.clone())
+    }
+}
+
+/// What a lesson needs for stage `id` to happen (it happens in every run otherwise).
+fn needs(id: StageId) -> &'static str {
+    match id {
+        StageId::QkNorm => "qk_norm = true in [config]",
+        StageId::Source | StageId::Predict => "a checkpoint to run: a [model] table",
+        _ => "an attention_mask in [config]",
     }
 }

@@ -1,6 +1,7 @@
 //! Reading a lesson file: TOML syntax (toml's parser), keys and value kinds ([`schema`]),
 //! values (serde, with `toml::Spanned` where a later check must point back at the file), then
-//! what only makes sense together (the `checks` module): the configuration and every variant resolve,
+//! what only makes sense together (the `checks` module): the configuration and every variant
+//! resolve (or the checkpoint of `[model]` opens, in the `trained` module),
 //! named stages happen and are shown, steps exist, placeholders resolve, hints have a question
 //! to go with, the first head and batch row are in range.
 //!
@@ -8,11 +9,7 @@
 //!
 //! [`schema`]: crate::lesson::schema
 
-use std::fmt;
-use std::ops::Range;
-
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -20,159 +17,14 @@ use crate::bugs::{self, Bug};
 use crate::config::{Config, ConfigSpec};
 use crate::error::UsageError;
 use crate::lesson::checks::Checker;
+use crate::lesson::file::{LessonFile, Rows};
 use crate::lesson::model::{Lesson, LessonVariant, ViewSettings};
 use crate::lesson::schema::{self, Sites};
 use crate::lesson::source::{Source, quoted};
+use crate::lesson::trained;
 use crate::presentation::{Presentation, VariantInfo};
 use crate::text::{printable, printable_words};
 use crate::trace::StageId;
-
-/// The file as serde reads it, once [`schema::check`] has passed.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LessonFile {
-    #[serde(rename = "format_version")]
-    _format_version: u64,
-    title: String,
-    summary: String,
-    covers: Option<String>,
-    pub welcome: Option<Spanned<String>>,
-    pub closing: Option<Spanned<String>>,
-    head: Option<Spanned<usize>>,
-    batch_index: Option<Spanned<usize>>,
-    pub stages: Option<Spanned<Vec<Spanned<String>>>>,
-    pub quiz: Option<Spanned<Vec<Spanned<String>>>>,
-    pub premise: Option<Spanned<Flex>>,
-    view: Option<ViewFile>,
-    bug: Option<Spanned<String>>,
-    #[serde(default)]
-    config: ConfigSpec,
-    #[serde(default)]
-    pub variants: Vec<VariantFile>,
-    #[serde(default)]
-    pub notes: Vec<NoteFile>,
-    #[serde(default)]
-    pub hints: Vec<HintFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ViewFile {
-    head: Option<Spanned<usize>>,
-    batch: Option<Spanned<usize>>,
-    max_rows: Option<usize>,
-    max_cols: Option<usize>,
-    precision: Option<usize>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct VariantFile {
-    pub name: Spanned<String>,
-    pub about: Option<String>,
-    pub premise: Option<Spanned<Flex>>,
-    #[serde(default)]
-    pub config: ConfigSpec,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NoteFile {
-    pub stage: Spanned<String>,
-    /// 1-based, like `--step`; absent (with `steps`) means every step.
-    pub step: Option<Spanned<usize>>,
-    pub steps: Option<Spanned<StepsFile>>,
-    pub when: Option<Spanned<Flex>>,
-    pub variant: Option<Spanned<Flex>>,
-    pub prose: Option<Spanned<String>>,
-    pub text: Spanned<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct HintFile {
-    pub stage: Spanned<String>,
-    pub step: Option<Spanned<usize>>,
-    pub steps: Option<Spanned<StepsFile>>,
-    pub when: Option<Spanned<Flex>>,
-    pub variant: Option<Spanned<Flex>>,
-    pub kind: Option<Spanned<String>>,
-    pub text: Spanned<String>,
-}
-
-/// One text or an array of texts (`when`, `variant`, `premise`).
-#[derive(Debug)]
-pub(super) enum Flex {
-    One(String),
-    Many(Vec<Spanned<String>>),
-}
-
-impl<'de> Deserialize<'de> for Flex {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Flex, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Flex;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("text, or an array of texts")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Flex, E> {
-                Ok(Flex::One(v.to_owned()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Flex, A::Error> {
-                let mut out = Vec::new();
-                while let Some(x) = seq.next_element::<Spanned<String>>()? {
-                    out.push(x);
-                }
-                Ok(Flex::Many(out))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Each text of a [`Flex`] with where it is (a lone text: the value's place).
-pub(super) fn items(flex: &Spanned<Flex>) -> Vec<(Range<usize>, String)> {
-    match flex.get_ref() {
-        Flex::One(s) => vec![(flex.span(), s.clone())],
-        Flex::Many(v) => v.iter().map(|s| (s.span(), s.get_ref().clone())).collect(),
-    }
-}
-
-/// `steps = [2, 3]` or `steps = "2-4"` / `"2-"`.
-#[derive(Debug)]
-pub(super) enum StepsFile {
-    Range(String),
-    List(Vec<Spanned<usize>>),
-}
-
-impl<'de> Deserialize<'de> for StepsFile {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StepsFile, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = StepsFile;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("step numbers, or a range in quotes")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<StepsFile, E> {
-                Ok(StepsFile::Range(v.to_owned()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StepsFile, A::Error> {
-                let mut out = Vec::new();
-                while let Some(x) = seq.next_element::<Spanned<usize>>()? {
-                    out.push(x);
-                }
-                Ok(StepsFile::List(out))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Labels per batch row (`tokens = ["…", "…"]` in `[config]`) and where they are.
-pub(super) struct Rows {
-    pub rows: Vec<Vec<String>>,
-    pub span: Range<usize>,
-}
 
 /// Parses and checks a lesson.
 pub fn parse(src: Source) -> Result<Lesson, UsageError> {
@@ -251,6 +103,10 @@ fn build(
     file: LessonFile,
     rows: Option<Rows>,
 ) -> Result<Lesson, UsageError> {
+    let trained = match &file.model {
+        Some(m) => Some(trained::resolve(&src, &sites, &file, m)?),
+        None => None,
+    };
     let mut spec = file.config.clone();
     spec.tokens = spec.tokens.as_deref().map(printable_words);
     let text = |s: &str| printable(s.trim()).into_owned();
@@ -262,6 +118,7 @@ fn build(
         covers: file.covers.as_deref().map(text),
         spec,
         presentation: Presentation::default(),
+        model: None,
         bug: None,
         view: ViewSettings::default(),
         variants: Vec::new(),
@@ -270,7 +127,13 @@ fn build(
         sites,
     };
     lesson.variants = variants(&lesson.source, &file)?;
-    let runs = configurations(&lesson)?;
+    let runs = match trained {
+        Some((model, config)) => {
+            lesson.model = Some(model);
+            vec![(None, config)]
+        }
+        None => configurations(&lesson)?,
+    };
     let checker = Checker::new(&lesson.source, &runs, &file)?;
     let row_tokens = match &rows {
         Some(r) => Some(checker.rows(r)?),
@@ -412,11 +275,6 @@ fn configurations(lesson: &Lesson) -> Result<Vec<(Option<String>, Config)>, Usag
     (0..lesson.variants.len())
         .map(|i| Ok((Some(lesson.variants[i].name.clone()), resolve(Some(i))?)))
         .collect()
-}
-
-/// The stages a configuration goes through (QK-norm and padding only when configured).
-pub fn stages_in(cfg: &Config) -> Vec<StageId> {
-    StageId::present(cfg, false)
 }
 
 /// The lesson's `[view]` (or the older top-level `head` and `batch_index`), in range for every

@@ -3,7 +3,8 @@
 //! (`crate::commands`) does that with what this module returns.
 //!
 //! A lesson file sets a configuration (`[config]`, the same keys as the engine's
-//! [`ConfigSpec`]) and tells the story around it (welcome, notes on stages, quiz hints,
+//! [`ConfigSpec`]), or names a trained checkpoint to run (`[model]`: weights, text, layer), and
+//! tells the story around it (welcome, notes on stages, quiz hints,
 //! closing). Loading checks everything before anything runs; every mistake is a
 //! [`UsageError`] worded `PATH:LINE:COL: message`. Text from a lesson file reaches the
 //! terminal only through [`crate::text::printable`], so a shared lesson cannot send escape
@@ -20,11 +21,13 @@
 
 pub mod catalogue;
 mod checks;
+mod file;
 pub mod format;
 mod model;
 pub mod progress;
 pub mod schema;
 pub mod source;
+mod trained;
 
 use std::path::Path;
 
@@ -32,8 +35,8 @@ use crate::error::UsageError;
 use crate::files::{ReadProblem, read_limited};
 
 pub use catalogue::{BUNDLED, Bundled, find_bundled, section_starting_at, unknown_lesson};
-pub use format::stages_in;
-pub use model::{Lesson, LessonVariant, ViewSettings};
+pub use file::stages_in;
+pub use model::{Lesson, LessonModel, LessonVariant, ViewSettings};
 pub use schema::FORMAT_VERSION;
 use source::{MAX_LESSON_BYTES, Source};
 
@@ -72,11 +75,17 @@ pub fn load_file(path: &Path) -> Result<Lesson, UsageError> {
             )),
             _ => UsageError(e.to_string()),
         })?;
-    let mut lesson = format::parse(Source::from_bytes(&origin, &bytes)?)?;
+    let mut src = Source::from_bytes(&origin, &bytes)?;
+    if let Some(dir) = path.parent() {
+        src = src.in_dir(dir);
+    }
+    let mut lesson = format::parse(src)?;
     lesson.progress_key = std::fs::canonicalize(path).map_or(origin, |p| p.display().to_string());
     Ok(lesson)
 }
 
+#[cfg(test)]
+mod model_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

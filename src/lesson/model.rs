@@ -25,6 +25,8 @@ pub struct Lesson {
     pub view: ViewSettings,
     /// Named configurations laid over `spec`, in file order (empty: the lesson has one).
     pub variants: Vec<LessonVariant>,
+    /// The checkpoint the lesson runs (`[model]`), instead of random weights.
+    pub model: Option<LessonModel>,
     /// The slip the lesson plants for the learner to hunt (`bug = "…"`).
     pub bug: Option<crate::bugs::Bug>,
     /// Key used in the progress store.
@@ -41,6 +43,16 @@ pub struct ViewSettings {
     pub max_rows: Option<usize>,
     pub max_cols: Option<usize>,
     pub precision: Option<usize>,
+}
+
+/// The lesson's `[model]`: a checkpoint, the text to run through it and the layer to step
+/// through (checked when the lesson is loaded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LessonModel {
+    /// A built-in name (`tiny`), or the checkpoint directory resolved against the lesson file's.
+    pub weights: String,
+    pub text: String,
+    pub layer: usize,
 }
 
 /// One `[[variants]]` entry: a name and the configuration keys it changes.

@@ -42,7 +42,10 @@ impl Kind {
             Kind::Bool => "true or false",
             Kind::TextList => "an array of texts in quotes, like [\"a\", \"b\"]",
             Kind::WholeList => "an array of whole numbers, like [5, 1, 1]",
-            Kind::Table => "a table: write [config] on its own line, then one key per line",
+            Kind::Table => {
+                "a table: write [config] (or [view], [model]) on its own line, then one key per \
+                 line"
+            }
             Kind::TableList => {
                 "an array of tables: write [[notes]] (or [[hints]], [[variants]]) before each \
                  entry, then one key per line"
@@ -73,6 +76,7 @@ const TOP: Keys = &[
     ("premise", Kind::TextOrList),
     ("view", Kind::Table),
     ("config", Kind::Table),
+    ("model", Kind::Table),
     ("variants", Kind::TableList),
     ("notes", Kind::TableList),
     ("hints", Kind::TableList),
@@ -102,6 +106,11 @@ const VIEW: Keys = &[
     ("max_rows", Kind::Whole),
     ("max_cols", Kind::Whole),
     ("precision", Kind::Whole),
+];
+const MODEL: Keys = &[
+    ("weights", Kind::Text),
+    ("text", Kind::Text),
+    ("layer", Kind::Whole),
 ];
 const VARIANT: Keys = &[
     ("name", Kind::Text),
@@ -179,6 +188,12 @@ pub fn check(src: &Source, root: &DeTable) -> Result<Sites, UsageError> {
         && let DeValue::Table(t) = v.get_ref()
     {
         check_table(src, t, VIEW, "view")?;
+    }
+    if let Some((k, v)) = root.iter().find(|(k, _)| k.get_ref() == "model")
+        && let DeValue::Table(t) = v.get_ref()
+    {
+        check_table(src, t, MODEL, "model")?;
+        check_required(src, t, &["weights", "text"], k.span(), "model")?;
     }
     for (name, keys, required) in [
         ("notes", NOTE, &["stage", "text"][..]),
@@ -394,6 +409,12 @@ fn check_required(
                 format!(
                     "missing key \"{key}\": every lesson starts with format_version = \
                      {FORMAT_VERSION}, title = \"…\" and summary = \"…\""
+                )
+            } else if name == "model" {
+                format!(
+                    "[model] is missing key \"{key}\"; a model needs weights = \"tiny\" (the \
+                     bundled trained model, or a checkpoint directory relative to this file) and \
+                     text = \"…\" (what to run through it)"
                 )
             } else if name == "variants" {
                 "this [[variants]] entry is missing key \"name\"; each variant needs \

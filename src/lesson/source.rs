@@ -3,6 +3,7 @@
 //! (size, UTF-8).
 
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::UsageError;
@@ -17,6 +18,9 @@ pub struct Source {
     origin: String,
     text: Arc<str>,
     line_starts: Arc<[usize]>,
+    /// The directory of a lesson read from disk: paths in it (`[model]`'s `weights`) are
+    /// relative to it.
+    dir: Option<PathBuf>,
 }
 
 impl Source {
@@ -29,6 +33,22 @@ impl Source {
             origin: printable_line(origin).into_owned(),
             text: text.into(),
             line_starts,
+            dir: None,
+        }
+    }
+
+    /// This source, read from a file in `dir`.
+    pub fn in_dir(mut self, dir: &Path) -> Source {
+        self.dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Where a path written in the lesson is: relative to the lesson file's directory (as
+    /// written, for a bundled lesson or an absolute path).
+    pub fn resolve_path(&self, written: &str) -> PathBuf {
+        match &self.dir {
+            Some(d) => d.join(written),
+            None => PathBuf::from(written),
         }
     }
 

@@ -274,6 +274,17 @@ fn flags_for(l: &Lesson, flags: &ConfigSpec, bits: u64) -> ConfigSpec {
     s
 }
 
+/// The part of `flags` that makes sense for a lesson with a `[model]`. A checkpoint decides the
+/// sizes, the batch and the causal mask, so the plan refuses those flags for it (plan/tests.rs
+/// checks that refusal); what a learner can still change is how the text is split into calls,
+/// so the random steps become that many calls: a prefill and `--decode` one-token calls.
+fn model_flags(flags: &ConfigSpec) -> ConfigSpec {
+    ConfigSpec {
+        decode: flags.steps.as_ref().map(|s| s.len() - 1),
+        ..ConfigSpec::default()
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -284,7 +295,11 @@ proptest! {
     fn bundled_lessons_stay_true_under_overrides((spec, bits) in flags(), head in 0usize..16, batch in 0usize..3) {
         for (i, b) in BUNDLED.iter().enumerate() {
             let l = load_bundled(i + 1, b).unwrap();
-            let runs = traces(&l, flags_for(&l, &spec, bits));
+            let flags = match &l.model {
+                Some(_) => model_flags(&spec),
+                None => flags_for(&l, &spec, bits),
+            };
+            let runs = traces(&l, flags);
             prop_assert!(runs.is_some(), "{} refused {:?}", b.name, spec);
             for (name, t) in runs.unwrap() {
                 if let Err(why) = check_lesson(&l, &t, name.as_deref(), head, batch) {
@@ -293,4 +308,100 @@ proptest! {
             }
         }
     }
+}
+
+/// A model lesson's run with `layer` (its own when `None`), numbers and all.
+fn model_trace(l: &Lesson, layer: Option<usize>) -> Trace<crate::numeric::Tensor> {
+    let req = crate::plan::Request {
+        model: layer.map(|n| crate::plan::ModelRequest {
+            layer: Some(n),
+            ..Default::default()
+        }),
+        ..crate::plan::Request::default()
+    };
+    let plan = crate::plan::build(&req, Some(l), &crate::plan::Environment::default()).unwrap();
+    let m = plan.model.unwrap();
+    m.checkpoint
+        .trace(&m.name, &m.tokens, &plan.config.steps, m.layer)
+        .unwrap()
+}
+
+/// A placeholder's value in `trace` (its only step, head `head`), as the lesson shows it.
+fn value(trace: &Trace<crate::numeric::Tensor>, head: usize, name: &str) -> f64 {
+    let f = Facts::of(trace, 0, head, 0);
+    let text = crate::stage::template::fill(&format!("{{{name}}}"), &f, trace);
+    text.parse()
+        .unwrap_or_else(|_| panic!("{{{name}}} reads {text:?}"))
+}
+
+/// Every text of `l` in its numeric run `trace`, for every head: each placeholder has a value.
+fn filled_everywhere(l: &Lesson, trace: &Trace<crate::numeric::Tensor>) {
+    let pres = &l.presentation;
+    for head in 0..trace.config.num_attention_heads {
+        let ctx = Context {
+            trace,
+            step: 0,
+            head,
+            batch: 0,
+            variant: None,
+        };
+        let mut texts: Vec<String> = pres.welcome_at(&ctx).into_iter().collect();
+        texts.extend(pres.closing_at(&ctx));
+        for sg in &trace.steps[0].stages {
+            texts.extend(pres.notes_at(sg.id, &ctx));
+        }
+        for t in texts {
+            for gap in ["(undefined)", "(no repeated token", "is not in this run"] {
+                assert!(!t.contains(gap), "{}, head {head}: {t}", l.name);
+            }
+        }
+    }
+}
+
+/// What the two lessons on the trained model say of it, said in words rather than numbers,
+/// holds on the shipped weights: the thresholds are the issue's (at least 0.5 on the previous
+/// token, at least 0.5 and 5 times an even spread on the induction target).
+#[test]
+fn model_lessons_hold_on_the_shipped_model() {
+    let mut seen = 0;
+    for (i, b) in BUNDLED.iter().enumerate() {
+        let l = load_bundled(i + 1, b).unwrap();
+        if l.model.is_none() {
+            continue;
+        }
+        seen += 1;
+        for layer in [0, 1] {
+            filled_everywhere(&l, &model_trace(&l, Some(layer)));
+        }
+    }
+    assert_eq!(seen, 2, "the trained-heads and induction lessons");
+
+    // trained-heads: "In layer 0 one head reads the previous token with more than half of its
+    // weight. In layer 1 none does; there the first column is where much of every head's
+    // weight goes."
+    let l = load_bundled(14, find_bundled("trained-heads").unwrap().1).unwrap();
+    let t0 = model_trace(&l, None);
+    assert_eq!(t0.model.as_ref().unwrap().layer, 0);
+    assert!(value(&t0, 0, "prev_best") >= 0.5);
+    let t1 = model_trace(&l, Some(1));
+    assert!(value(&t1, 0, "prev_best") < 0.5);
+    for head in 0..t1.config.num_attention_heads {
+        let (first, even) = (
+            value(&t1, head, "first_weight"),
+            value(&t1, head, "uniform"),
+        );
+        assert!(
+            first > 1.5 * even,
+            "layer 1 head {head}: {first} on the first token"
+        );
+    }
+
+    // induction: the layer 1 head is an induction head; "in layer 0 no head does this".
+    let l = load_bundled(15, find_bundled("induction").unwrap().1).unwrap();
+    let t1 = model_trace(&l, None);
+    assert_eq!(t1.model.as_ref().unwrap().layer, 1);
+    let best = value(&t1, 0, "induction_best");
+    assert!(best >= 0.5 && best >= 5.0 * value(&t1, 0, "induction_uniform"));
+    let t0 = model_trace(&l, Some(0));
+    assert!(value(&t0, 0, "induction_best") < 0.25);
 }

@@ -1,9 +1,9 @@
 //! A checkpoint in the plan: `--weights`, `--text` and `--layer` resolved into an open
 //! checkpoint, the text's tokens, the forward calls, and the attention layer's configuration.
+//! A lesson's `[model]` comes here too, with `--text`/`--layer` laid over its own (`plan.rs`).
 //! The checkpoint fixes the model's sizes, so flags that would change them are refused with a
 //! message saying so, not silently ignored.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::checkpoint::{Checkpoint, Tokens};
@@ -53,11 +53,13 @@ const FIXED: [ConfigKey; 11] = [
     ConfigKey::Tokens,
 ];
 
-/// Opens the checkpoint and works out the configuration of its layer for the text.
+/// Opens the checkpoint and works out the configuration of its layer for the text. `by` names
+/// where the checkpoint was asked for (`--weights`, or a lesson's `[model]`) in refusals.
 pub(super) fn resolve(
     req: &ModelRequest,
     flags: &ConfigSpec,
     flag_name: fn(ConfigKey) -> &'static str,
+    by: &str,
 ) -> Result<(ModelPlan, Config), UsageError> {
     let Some(weights) = &req.weights else {
         let what = if req.text.is_some() {
@@ -72,17 +74,16 @@ pub(super) fn resolve(
     };
     if let Some(key) = FIXED.into_iter().find(|&k| flags.sets(k)) {
         return Err(UsageError(format!(
-            "{} cannot be used with --weights: the checkpoint's config.json decides it; drop {}",
+            "{} cannot be used with {by}: the checkpoint's config.json decides it; drop {}",
             flag_name(key),
             flag_name(key)
         )));
     }
     if flags.causal == Some(false) {
-        return Err(UsageError(
-            "--no-causal cannot be used with --weights: MiniMind's checkpoints are causal \
-             language models and their numbers only mean something with the causal mask"
-                .into(),
-        ));
+        return Err(UsageError(format!(
+            "--no-causal cannot be used with {by}: MiniMind's checkpoints are causal \
+                 language models and their numbers only mean something with the causal mask"
+        )));
     }
     let checkpoint = open(weights)?;
     let text = req.text.as_deref().ok_or_else(|| {
@@ -97,7 +98,7 @@ pub(super) fn resolve(
             layers - 1
         )));
     }
-    let steps = steps(flags, tokens.ids.len(), flag_name)?;
+    let steps = steps(flags, tokens.ids.len(), flag_name, by)?;
     let config = checkpoint
         .attention_config(&steps, Some(tokens.labels.clone()))
         .map_err(describe)?;
@@ -115,10 +116,7 @@ fn describe(e: impl std::fmt::Display) -> UsageError {
 }
 
 fn open(weights: &str) -> Result<Checkpoint, UsageError> {
-    if let Some(built_in) = crate::checkpoint::bundled(weights) {
-        return built_in.map_err(describe);
-    }
-    Checkpoint::open(Path::new(weights)).map_err(describe)
+    crate::checkpoint::open_named(weights).map_err(describe)
 }
 
 /// The forward calls for `n` tokens: `--steps` as given (it must cover the text), or the
@@ -127,6 +125,7 @@ fn steps(
     flags: &ConfigSpec,
     n: usize,
     flag_name: fn(ConfigKey) -> &'static str,
+    by: &str,
 ) -> Result<Vec<usize>, UsageError> {
     let decode = flags.decode.unwrap_or(0);
     if let Some(steps) = &flags.steps {
@@ -145,7 +144,7 @@ fn steps(
     }
     if flags.seq_len.is_some() {
         return Err(UsageError(format!(
-            "{} cannot be used with --weights: the text sets how many tokens there are; use {} \
+            "{} cannot be used with {by}: the text sets how many tokens there are; use {} \
              to split them into calls",
             flag_name(ConfigKey::SeqLen),
             flag_name(ConfigKey::Steps)

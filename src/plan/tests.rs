@@ -370,3 +370,100 @@ fn a_lessons_view_and_variants_sit_under_the_flags() {
          variants are: mha, mqa"
     );
 }
+
+/// A lesson with a `[model]`: `tiny` on a short sentence, layer 1.
+fn model_lesson() -> Lesson {
+    let text = "format_version = 1\ntitle = \"T\"\nsummary = \"S\"\n[model]\nweights = \"tiny\"\n\
+                text = \"the big dog ran . the big dog\"\nlayer = 1\n[view]\nhead = 3\n";
+    crate::lesson::format::parse(crate::lesson::source::Source::new("m.toml", text)).unwrap()
+}
+
+fn asking(model: ModelRequest) -> Request {
+    Request {
+        model: Some(model),
+        ..with(ConfigSpec::default())
+    }
+}
+
+#[test]
+fn a_lessons_model_is_run_with_text_and_layer_from_the_flags_over_its_own() {
+    let l = model_lesson();
+    let own = plan_with(&Request::default(), &l);
+    let m = own.model.as_ref().expect("the lesson's checkpoint is run");
+    assert_eq!((m.name.as_str(), m.layer), ("tiny", 1));
+    // <bos> and eight words: the labels are the words the tokenizer made.
+    assert_eq!(own.config.tokens.as_ref().unwrap().len(), 9);
+    assert_eq!(own.config.steps, vec![9]);
+    assert_eq!(own.view.head, 3, "the lesson's [view] applies");
+    let other = plan_with(
+        &asking(ModelRequest {
+            text: Some("anna slept .".into()),
+            layer: Some(0),
+            ..ModelRequest::default()
+        }),
+        &l,
+    );
+    let m = other.model.as_ref().unwrap();
+    assert_eq!(m.layer, 0);
+    assert_eq!(m.tokens.labels, ["<bos>", "anna", "slept", "."]);
+    // --decode splits the lesson's text into calls through the cache.
+    let split = plan_with(
+        &with(ConfigSpec {
+            decode: Some(2),
+            ..ConfigSpec::default()
+        }),
+        &l,
+    );
+    assert_eq!(split.config.steps, vec![7, 1, 1]);
+}
+
+#[test]
+fn what_contradicts_a_lessons_model_is_refused_naming_it() {
+    let l = model_lesson();
+    let refused = |req: &Request| build(req, Some(&l), &Environment::default()).unwrap_err().0;
+    let e = refused(&asking(ModelRequest {
+        weights: Some("tiny".into()),
+        ..ModelRequest::default()
+    }));
+    assert!(
+        e.starts_with("--weights cannot be used with this lesson: a lesson sets its own"),
+        "{e}"
+    );
+    let e = refused(&with(ConfigSpec {
+        num_attention_heads: Some(2),
+        ..ConfigSpec::default()
+    }));
+    assert!(
+        e.starts_with("--num-heads cannot be used with this lesson's [model]: the checkpoint's"),
+        "{e}"
+    );
+    let e = refused(&Request {
+        bug: Some("no-scale".into()),
+        ..Request::default()
+    });
+    assert!(
+        e.starts_with("--bug no-scale: this lesson runs a trained"),
+        "{e}"
+    );
+    let e = refused(&asking(ModelRequest {
+        layer: Some(2),
+        ..ModelRequest::default()
+    }));
+    assert!(
+        e.starts_with("--layer 2 is out of range: the checkpoint has 2 layer(s)"),
+        "{e}"
+    );
+    // A lesson without a model takes none of the checkpoint flags.
+    let tour = lesson::load("tour").unwrap();
+    let e = build(
+        &asking(ModelRequest {
+            text: Some("the cat".into()),
+            ..ModelRequest::default()
+        }),
+        Some(&tour),
+        &Environment::default(),
+    )
+    .unwrap_err()
+    .0;
+    assert!(e.contains("this one runs random weights"), "{e}");
+}

@@ -12,8 +12,22 @@
 //! (√head_dim to 3 decimals), `{theta}`. Any of them joined by `+ - * /` with whole numbers is
 //! worked out: `{2*n_kv_heads*head_dim}`, `{past_len+1}`.
 //!
+//! Attention, from the numbers of the run (see the `attention` module for what counts):
+//! `{prev_weight}`, `{first_weight}`, `{induction_weight}` (the mean weight the selected head
+//! puts on the previous token, the first token, the induction target, over this call's
+//! queries), `{uniform}` and `{induction_uniform}` (what an even spread would give a key, and
+//! the target), `{induction_count}` (queries with a target), `{target_weight}` and
+//! `{target_uniform}` (the selected head's weight on the last query's target, and an even
+//! spread's),
+//! `{prev_head}`/`{first_head}`/`{induction_head}` (the layer's head that does it most) with
+//! `{prev_best}`/`{first_best}`/`{induction_best}` (its mean), `{induction_query}` and
+//! `{induction_target}` (this call's last query with a target, and the target), `{layer}` and
+//! `{layers}` (the checkpoint's layer shown and how many it has). Fractions are written to 3
+//! decimals.
+//!
 //! Text: `{token:N}` (the label of position N in the selected batch row; `first`/`last` for this
-//! call's first and last position), `{shape:NAME}` (a tensor's shape in this call, dimensions
+//! call's first and last position; `induction_query`/`induction_target` for those positions),
+//! `{shape:NAME}` (a tensor's shape in this call, dimensions
 //! named), `{sizes:NAME}` (its sizes only, `[1, 5, 2, 4]`), `{mask}` (the selected row's
 //! attention mask so far), `{pad_keys}` (its padded positions), `{first_real}` (its first
 //! position that is not padding), `{inv_freq}` (RoPE's
@@ -22,6 +36,8 @@
 
 use std::fmt::Write;
 
+mod attention;
+
 use super::concepts::span_text;
 use super::facts::Facts;
 use super::id::TensorId;
@@ -29,6 +45,7 @@ use crate::backend::HasShape;
 use crate::trace::Trace;
 
 pub use super::condition::Condition;
+pub use attention::{has_induction, induction_target_in};
 
 /// Every plain numeric placeholder name.
 pub const NAMES: [&str; 25] = [
@@ -82,6 +99,10 @@ pub enum Pos {
     First,
     /// This call's last position (kv_len - 1).
     Last,
+    /// This call's last query whose token appeared before, and the position after that earlier
+    /// occurrence (its induction target).
+    InductionQuery,
+    InductionTarget,
 }
 
 /// Something a text needs from the run, for `lessons check`.
@@ -91,6 +112,8 @@ pub enum Ref {
     Token(usize),
     /// A tensor's shape (`{shape:NAME}`, `{sizes:NAME}`).
     Tensor(TensorId),
+    /// A token that repeats (`{induction_weight}`, `{token:induction_query}`, …).
+    Induction,
 }
 
 /// One operator of a numeric expression.
@@ -193,6 +216,8 @@ fn pos(arg: &str, form: &str) -> Result<Pos, String> {
     match arg.trim() {
         "first" => Ok(Pos::First),
         "last" => Ok(Pos::Last),
+        "induction_query" if form == "token:" => Ok(Pos::InductionQuery),
+        "induction_target" if form == "token:" => Ok(Pos::InductionTarget),
         n => n.parse().map(Pos::At).map_err(|_| {
             format!(
                 "`{{{form}{n}}}` needs a position: a number, `first` or `last`, like {{{form}0}}"
@@ -259,7 +284,7 @@ fn expression(text: &str) -> Result<Piece<'_>, String> {
 }
 
 fn term(word: &str) -> Result<Term<'_>, String> {
-    if NAMES.contains(&word) {
+    if NAMES.contains(&word) || attention::NAMES.contains(&word) {
         return Ok(Term::Name(word));
     }
     if let Ok(n) = word.parse::<f64>()
@@ -268,6 +293,7 @@ fn term(word: &str) -> Result<Term<'_>, String> {
         return Ok(Term::Lit(n));
     }
     let mut known: Vec<&str> = NAMES.to_vec();
+    known.extend(attention::NAMES);
     known.extend(WORDS);
     known.extend(FORMS.iter().map(|f| f.trim_end_matches(':')));
     Err(unknown("placeholder", word, &known))
@@ -297,6 +323,14 @@ pub fn references(text: &str) -> Result<Vec<(usize, String, Ref)>, TemplateError
         .filter_map(|l| {
             let r = match l.piece {
                 Piece::Token(Pos::At(n)) => Ref::Token(n),
+                Piece::Token(Pos::InductionQuery | Pos::InductionTarget) => Ref::Induction,
+                Piece::Expr(ref terms, _)
+                    if terms
+                        .iter()
+                        .any(|t| matches!(t, Term::Name(n) if attention::needs_repeat(n))) =>
+                {
+                    Ref::Induction
+                }
                 Piece::Shape { id, .. } => Ref::Tensor(id),
                 _ => return None,
             };
@@ -312,7 +346,7 @@ pub fn max_token(text: &str) -> Option<usize> {
         .into_iter()
         .filter_map(|(_, _, r)| match r {
             Ref::Token(n) => Some(n),
-            Ref::Tensor(_) => None,
+            Ref::Tensor(_) | Ref::Induction => None,
         })
         .max()
 }
@@ -327,10 +361,13 @@ pub fn fill<T: HasShape>(text: &str, f: &Facts, trace: &Trace<T>) -> String {
     for l in pieces {
         match l.piece {
             Piece::Text(t) => out.push_str(t),
-            Piece::Expr(terms, ops) => out.push_str(&evaluate(&terms, &ops, f)),
+            Piece::Expr(terms, ops) => out.push_str(&evaluate(&terms, &ops, f, trace)),
             Piece::Word(w) => out.push_str(&word(w, f)),
             Piece::Token(p) => out.push_str(&token(f, p)),
-            Piece::Rope { cos, pos } => out.push_str(&rope(f, cos, at(f, pos))),
+            Piece::Rope { cos, pos } => match at(f, pos) {
+                Some(p) => out.push_str(&rope(f, cos, p)),
+                None => out.push_str(NO_REPEAT),
+            },
             Piece::Shape { id, named } => match trace.steps[f.step].tensor(id) {
                 Some(t) if named => {
                     let _ = write!(out, "{}", t.shape());
@@ -349,16 +386,23 @@ pub fn fill<T: HasShape>(text: &str, f: &Facts, trace: &Trace<T>) -> String {
     out
 }
 
-fn at(f: &Facts, p: Pos) -> usize {
+/// What a position of an induction pair reads when this call has none.
+const NO_REPEAT: &str = "(no repeated token in this call)";
+
+fn at(f: &Facts, p: Pos) -> Option<usize> {
     match p {
-        Pos::At(n) => n,
-        Pos::First => f.past_len,
-        Pos::Last => f.kv_len - 1,
+        Pos::At(n) => Some(n),
+        Pos::First => Some(f.past_len),
+        Pos::Last => Some(f.kv_len - 1),
+        Pos::InductionQuery => attention::induction_pair(f).map(|(q, _)| q),
+        Pos::InductionTarget => attention::induction_pair(f).map(|(_, t)| t),
     }
 }
 
 fn token(f: &Facts, p: Pos) -> String {
-    let n = at(f, p);
+    let Some(n) = at(f, p) else {
+        return NO_REPEAT.to_string();
+    };
     match f.tokens {
         Some(t) if n < t.len() => crate::text::printable_line(&t[n]).into_owned(),
         _ if n < f.cfg.total_len() => format!("position {n}"),
@@ -366,8 +410,11 @@ fn token(f: &Facts, p: Pos) -> String {
     }
 }
 
-/// A numeric fact by name.
-fn number(name: &str, f: &Facts) -> f64 {
+/// A numeric fact by name (NaN when the run gives no value for it).
+fn number<T: HasShape>(name: &str, f: &Facts, trace: &Trace<T>) -> f64 {
+    if attention::NAMES.contains(&name) {
+        return attention::number(name, f, trace).unwrap_or(f64::NAN);
+    }
     let group = f.kv_head * f.n_rep;
     let n = match name {
         "bsz" => f.bsz,
@@ -402,13 +449,13 @@ fn number(name: &str, f: &Facts) -> f64 {
 
 /// Works an expression out (`*` and `/` before `+` and `-`) and writes it: a whole number as
 /// one, anything else to 3 decimals; a lone `{scale}` always to 3 decimals.
-fn evaluate(terms: &[Term], ops: &[Op], f: &Facts) -> String {
+fn evaluate<T: HasShape>(terms: &[Term], ops: &[Op], f: &Facts, trace: &Trace<T>) -> String {
     let value = |t: &Term| match t {
         Term::Lit(x) => *x,
-        Term::Name(n) => number(n, f),
+        Term::Name(n) => number(n, f, trace),
     };
     if let ([Term::Name("scale")], []) = (terms, ops) {
-        return format!("{:.3}", number("scale", f));
+        return format!("{:.3}", number("scale", f, trace));
     }
     let mut sum = 0.0;
     let mut sign = 1.0;

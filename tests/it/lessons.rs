@@ -7,7 +7,7 @@ use predicates::prelude::*;
 
 use crate::support::{self, manifest_dir, state_dir};
 
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 15] = [
     "tour",
     "heads",
     "scores",
@@ -21,6 +21,8 @@ const NAMES: [&str; 13] = [
     "minimind2",
     "minimind3",
     "mha-gqa-mqa",
+    "trained-heads",
+    "induction",
 ];
 
 /// `attnstep` with its own state directory.
@@ -87,11 +89,13 @@ fn the_bug_hunts_are_listed_in_their_own_section_after_the_course() {
     let section = out
         .find("Debugging attention:")
         .expect("the section heading");
-    let course_end = out.find(&format!("{:>3}  {} ", 13, NAMES[12])).unwrap();
+    let course_end = out
+        .find(&format!("{:>3}  {} ", NAMES.len(), NAMES[NAMES.len() - 1]))
+        .unwrap();
     assert!(course_end < section, "{out}");
     for (i, name) in BUG_HUNTS.iter().enumerate() {
         let at = out
-            .find(&format!("{:>3}  {name} ", 14 + i))
+            .find(&format!("{:>3}  {name} ", NAMES.len() + 1 + i))
             .unwrap_or_else(|| panic!("{name} missing: {out}"));
         assert!(at > section, "{name} listed before its section");
     }
@@ -279,7 +283,7 @@ fn missing_file_and_unknown_name_are_usage_errors() {
         err.contains("1 tour") && err.contains("12 minimind3"),
         "{err}"
     );
-    usage_error(&["lesson", "20"]);
+    usage_error(&["lesson", "22"]);
 }
 
 #[test]

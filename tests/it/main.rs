@@ -12,6 +12,7 @@ mod fuzz_smoke;
 mod golden;
 mod hunt;
 mod lessons;
+mod model_lessons;
 mod peak_memory;
 mod render;
 mod shapes;

@@ -113,3 +113,67 @@ fn unknown_names_are_located_with_a_suggestion() {
         ]
     );
 }
+
+#[test]
+fn induction_targets_follow_the_latest_earlier_occurrence() {
+    let ids = ["<s>", "a", "b", "c", "a", "b", "a", "a"];
+    // Position 4 ("a") saw "a" at 1: target 2. Position 5 ("b") saw "b" at 2: target 3.
+    assert_eq!(induction_target_in(&ids, 4), Some(2));
+    assert_eq!(induction_target_in(&ids, 5), Some(3));
+    // Position 6 ("a"): the latest earlier "a" is 4, so the target is 5.
+    assert_eq!(induction_target_in(&ids, 6), Some(5));
+    // Position 7 ("a") right after an "a": that one would point at 7 itself, so the one before
+    // (position 4) counts, target 5.
+    assert_eq!(induction_target_in(&ids, 7), Some(5));
+    assert_eq!(induction_target_in(&ids, 3), None);
+    assert_eq!(induction_target_in(&ids, 1), None);
+}
+
+#[test]
+fn attention_placeholders_average_the_weights_they_name() {
+    let cfg = ConfigSpec {
+        hidden_size: Some(8),
+        num_attention_heads: Some(2),
+        num_key_value_heads: Some(1),
+        tokens: Some("x a b a b".into()),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let t = crate::forward::trace(&cfg, &mut crate::numeric::Numeric::new(3));
+    let w = &t.steps[0].tensor(TensorId::Weights).unwrap().data;
+    let at = |h: usize, q: usize, k: usize| f64::from(w[[0, h, q, k]]);
+    let read = |text: &str, head: usize| fill(text, &Facts::of(&t, 0, head, 0), &t);
+    // Head 1: previous token over queries 1..=4, first token likewise.
+    let prev = (1..5).map(|q| at(1, q, q - 1)).sum::<f64>() / 4.0;
+    let first = (1..5).map(|q| at(1, q, 0)).sum::<f64>() / 4.0;
+    assert_eq!(read("{prev_weight}", 1), format!("{prev:.3}"));
+    assert_eq!(read("{first_weight}", 1), format!("{first:.3}"));
+    // Even spread over queries 1..=4: (1/2 + 1/3 + 1/4 + 1/5) / 4.
+    assert_eq!(
+        read("{uniform}", 0),
+        format!("{:.3}", (0.5 + 1.0 / 3.0 + 0.25 + 0.2) / 4.0)
+    );
+    // Induction: query 3 ("a") targets 2, query 4 ("b") targets 3.
+    let ind = (at(0, 3, 2) + at(0, 4, 3)) / 2.0;
+    assert_eq!(read("{induction_weight}", 0), format!("{ind:.3}"));
+    assert_eq!(read("{induction_count}", 0), "2");
+    assert_eq!(
+        read(
+            "{induction_query} {token:induction_query} {induction_target} {token:induction_target}",
+            0
+        ),
+        "4 b 3 a"
+    );
+    assert_eq!(read("{target_weight}", 1), format!("{:.3}", at(1, 4, 3)));
+    let ind1 = (at(1, 3, 2) + at(1, 4, 3)) / 2.0;
+    let (head, best) = if ind1 > ind { (1, ind1) } else { (0, ind) };
+    assert_eq!(
+        read("{induction_head} {induction_best}", 0),
+        format!("{head} {best:.3}")
+    );
+    // A run of shapes alone has no numbers to quote.
+    let shapes = trace(ConfigSpec::default());
+    let f = Facts::of(&shapes, 0, 0, 0);
+    assert_eq!(fill("{prev_weight}", &f, &shapes), "(undefined)");
+}

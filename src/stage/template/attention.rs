@@ -1,0 +1,174 @@
+//! What the heads of the run shown attend to, as numbers lesson text can quote: the weight a
+//! head puts on the previous token, on the first token, and on the induction target, averaged
+//! over the queries of the call shown, and which head of the layer does each most.
+//!
+//! A query at absolute position `p` (of the call shown, batch row shown) counts for:
+//! - the previous token when `p ≥ 1`: its weight on key `p - 1`;
+//! - the first token when `p ≥ 1`: its weight on key 0 (query 0 can only look at itself);
+//! - induction when its token appeared before at a position `j < p - 1`, the latest such: its
+//!   weight on key `j + 1`, the token that followed the earlier occurrence. Tokens are the
+//!   checkpoint's ids, or else the positions' labels.
+//!
+//! The uniform baseline of a query is `1 / (p + 1)`: the weight each key gets when a causal head
+//! spreads evenly over the keys it sees. `uniform` averages it over the queries after the first
+//! (those the previous- and first-token means count), `induction_uniform` over the queries with
+//! an induction target, `target_uniform` for the last of those alone. `induction_count` is how
+//! many queries have a target, and `target_weight` the selected head's weight from the last of
+//! them (`induction_query`) on its target (`induction_target`). A shape-only run has no numbers, and a call with no
+//! query of a kind has no mean; the placeholder then reads `(undefined)`.
+
+use crate::backend::HasShape;
+use crate::stage::TensorId;
+use crate::stage::facts::Facts;
+use crate::trace::Trace;
+
+/// The placeholder names computed here.
+pub const NAMES: [&str; 18] = [
+    "prev_weight",
+    "first_weight",
+    "induction_weight",
+    "uniform",
+    "induction_uniform",
+    "induction_count",
+    "target_weight",
+    "target_uniform",
+    "prev_head",
+    "first_head",
+    "induction_head",
+    "prev_best",
+    "first_best",
+    "induction_best",
+    "induction_query",
+    "induction_target",
+    "layer",
+    "layers",
+];
+
+/// Which key of a query a mean is taken on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pattern {
+    Previous,
+    First,
+    Induction,
+}
+
+/// Whether placeholder `name` needs a token that repeats (an induction pair).
+pub fn needs_repeat(name: &str) -> bool {
+    name.starts_with("induction") || name.starts_with("target")
+}
+
+/// What identifies each position's token: the checkpoint's ids, else the labels.
+fn identities(f: &Facts) -> Option<Vec<String>> {
+    match (f.model, f.tokens) {
+        (Some(m), _) => Some(m.token_ids.iter().map(u32::to_string).collect()),
+        (None, Some(labels)) => Some(labels.to_vec()),
+        (None, None) => None,
+    }
+}
+
+/// The induction target of the query at absolute position `p` among `ids`: the position after
+/// the latest earlier occurrence of its token, when that is not `p` itself.
+pub fn induction_target_in<S: PartialEq>(ids: &[S], p: usize) -> Option<usize> {
+    let here = ids.get(p)?;
+    (0..p.saturating_sub(1))
+        .rev()
+        .find(|&j| ids[j] == *here)
+        .map(|j| j + 1)
+}
+
+/// Whether some position of `labels` has an induction target.
+pub fn has_induction(labels: &[String]) -> bool {
+    (0..labels.len()).any(|p| induction_target_in(labels, p).is_some())
+}
+
+/// The key a query at absolute position `p` is measured on, if it counts for `pattern`.
+fn key(pattern: Pattern, p: usize, ids: Option<&[String]>) -> Option<usize> {
+    match pattern {
+        Pattern::Previous => p.checked_sub(1),
+        Pattern::First => (p >= 1).then_some(0),
+        Pattern::Induction => induction_target_in(ids?, p),
+    }
+}
+
+/// The absolute positions of the queries of the call shown.
+fn queries(f: &Facts) -> std::ops::Range<usize> {
+    f.past_len..f.past_len + f.seq_len
+}
+
+/// The mean weight `head` puts on each counting query's key in the call shown.
+fn mean<T: HasShape>(trace: &Trace<T>, f: &Facts, head: usize, pattern: Pattern) -> Option<f64> {
+    let weights = trace.steps.get(f.step)?.tensor(TensorId::Weights)?;
+    let ids = identities(f);
+    let (mut sum, mut n) = (0.0, 0usize);
+    for p in queries(f) {
+        if let Some(k) = key(pattern, p, ids.as_deref()) {
+            sum += f64::from(weights.value_at(&[f.batch, head, p - f.past_len, k])?);
+            n += 1;
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// The head of the layer with the highest mean for `pattern` (the lowest on a tie), and its mean.
+fn best<T: HasShape>(trace: &Trace<T>, f: &Facts, pattern: Pattern) -> Option<(usize, f64)> {
+    (0..f.n_heads)
+        .filter_map(|h| mean(trace, f, h, pattern).map(|m| (h, m)))
+        .fold(None, |acc, (h, m)| match acc {
+            Some((_, top)) if top >= m => acc,
+            _ => Some((h, m)),
+        })
+}
+
+/// The mean of `1 / (p + 1)` over the queries `ps`: what each key would get from a head that
+/// spreads its weight evenly over the keys it sees.
+fn uniform(ps: impl Iterator<Item = usize>) -> Option<f64> {
+    let each: Vec<f64> = ps.map(|p| 1.0 / (p + 1) as f64).collect();
+    (!each.is_empty()).then(|| each.iter().sum::<f64>() / each.len() as f64)
+}
+
+/// The last query of the call shown that has an induction target, and that target.
+pub fn induction_pair(f: &Facts) -> Option<(usize, usize)> {
+    let ids = identities(f)?;
+    queries(f)
+        .rev()
+        .find_map(|p| induction_target_in(&ids, p).map(|t| (p, t)))
+}
+
+/// The value of placeholder `name` (one of [`NAMES`]), if the run gives one.
+pub fn number<T: HasShape>(name: &str, f: &Facts, trace: &Trace<T>) -> Option<f64> {
+    let pattern = match name.split('_').next() {
+        Some("prev") => Pattern::Previous,
+        Some("first") => Pattern::First,
+        _ => Pattern::Induction,
+    };
+    match name {
+        "layer" => Some(f.model.map_or(0, |m| m.layer) as f64),
+        "layers" => Some(f.model.map_or(1, |m| m.layers) as f64),
+        "induction_query" => induction_pair(f).map(|(q, _)| q as f64),
+        "induction_target" => induction_pair(f).map(|(_, t)| t as f64),
+        "uniform" => uniform(queries(f).filter(|&p| p >= 1)),
+        "induction_uniform" => {
+            let ids = identities(f)?;
+            uniform(queries(f).filter(|&p| induction_target_in(&ids, p).is_some()))
+        }
+        "induction_count" => {
+            let ids = identities(f)?;
+            Some(
+                queries(f)
+                    .filter(|&p| induction_target_in(&ids, p).is_some())
+                    .count() as f64,
+            )
+        }
+        "target_weight" => {
+            let (q, t) = induction_pair(f)?;
+            let weights = trace.steps.get(f.step)?.tensor(TensorId::Weights)?;
+            weights
+                .value_at(&[f.batch, f.head, q - f.past_len, t])
+                .map(f64::from)
+        }
+        "target_uniform" => induction_pair(f).map(|(q, _)| 1.0 / (q + 1) as f64),
+        _ if name.ends_with("_weight") => mean(trace, f, f.head, pattern),
+        _ if name.ends_with("_head") => best(trace, f, pattern).map(|(h, _)| h as f64),
+        _ => best(trace, f, pattern).map(|(_, m)| m),
+    }
+}
