@@ -7,7 +7,8 @@
 use std::fmt::Write;
 
 use super::palette::{Palette, Role};
-use super::{View, stages};
+use super::stages;
+use super::view::View;
 use crate::diff::{TensorDiff, TraceDiff};
 use crate::numeric::Tensor;
 use crate::stage::StageId;

@@ -24,94 +24,18 @@ pub mod palette;
 pub mod report;
 pub mod shapes;
 pub mod stages;
+pub(crate) mod view;
+pub(crate) mod wrap;
 
 use std::io::{self, Write};
 
 use crate::numeric::Tensor;
 use crate::stage::Facts;
-use crate::trace::{StageId, StepKind, Trace};
+use crate::trace::{StepKind, Trace};
 use palette::{Palette, Role};
 pub use palette::{Theme, ThemeChoice};
-
-/// How much of a stage's generic explanation to print.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Prose {
-    /// The whole paragraph.
-    #[default]
-    Full,
-    /// Its first sentence only: for a stage whose lesson note explains the rest.
-    Short,
-    /// None: the lesson note replaces it.
-    Hidden,
-}
-
-impl Prose {
-    /// `text` cut to this level: the first sentence ends at the first ". " that is followed by a
-    /// capital letter, so decimals (`√8 = 2.828`) and `.view` do not end it.
-    pub fn apply(self, text: &str) -> String {
-        match self {
-            Prose::Full => text.to_string(),
-            Prose::Hidden => String::new(),
-            Prose::Short => {
-                let end = text
-                    .match_indices(". ")
-                    .find(|(i, _)| text[i + 2..].chars().next().is_some_and(char::is_uppercase))
-                    .map_or(text.len(), |(i, _)| i + 1);
-                text[..end].to_string()
-            }
-        }
-    }
-}
-
-/// How to draw a stage: which head and batch row the matrices show, colour, and size limits.
-#[derive(Clone, Debug, PartialEq)]
-pub struct View {
-    /// Query head shown in per-head matrices (0-based).
-    pub head: usize,
-    /// Batch row shown (0-based).
-    pub batch: usize,
-    /// Emit ANSI colour: the run's one colour decision (see [`color::decide`]).
-    pub color: bool,
-    /// Terminal width in columns.
-    pub width: usize,
-    /// Rows of a matrix shown before the middle is elided.
-    pub max_rows: usize,
-    /// Columns of a matrix shown before the middle is elided (fewer if the width needs it).
-    pub max_cols: usize,
-    /// Decimals shown.
-    pub precision: usize,
-    /// The colours' theme (dark or light terminal background).
-    pub theme: Theme,
-    /// How much of the stage's generic explanation to print.
-    pub prose: Prose,
-    /// Labels for each batch row's positions (a lesson's `tokens` per row); the
-    /// configuration's labels when `None`.
-    pub row_tokens: Option<std::sync::Arc<Vec<Vec<String>>>>,
-}
-
-impl Default for View {
-    fn default() -> Self {
-        View {
-            head: 0,
-            batch: 0,
-            color: false,
-            width: 100,
-            max_rows: 8,
-            max_cols: 8,
-            precision: 3,
-            theme: Theme::Dark,
-            prose: Prose::Full,
-            row_tokens: None,
-        }
-    }
-}
-
-impl View {
-    /// The palette for this view's colour decision and theme.
-    pub fn palette(&self) -> Palette {
-        Palette::themed(self.color, self.theme)
-    }
-}
+pub use view::{Prose, Selection, View};
+pub use wrap::wrap_words;
 
 /// Draws stage `stage` (index into `trace.steps[step].stages`) of step `step`.
 pub fn render_stage(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View) -> String {
@@ -277,96 +201,6 @@ pub fn highlight_python(line: &str, pal: &Palette) -> String {
 }
 
 pub use crate::text::{skip_escape, visible_width};
-
-/// Wraps each line of `text` at spaces to `width` columns (ANSI escapes take no room);
-/// continuation lines start with `indent`. Every line ends with a newline.
-///
-/// A bracketed span (`[bsz=1, kv_len=3, n_kv_heads=2, head_dim=64]`, `x[b=0, :, h=1, :]`) is
-/// kept on one line when it fits on a line at all, so a shape is never cut inside its brackets.
-pub fn wrap_words(text: &str, width: usize, indent: &str) -> String {
-    let width = width.max(20);
-    let mut out = String::new();
-    for line in text.lines() {
-        let lead: String = line.chars().take_while(|c| *c == ' ').collect();
-        let mut cur = lead.clone();
-        let mut cur_w = lead.len();
-        let mut empty = true;
-        let room = width.saturating_sub(indent.len()).max(8);
-        let words = unbroken_spans(line, room).into_iter().flat_map(|w| {
-            // A plain word longer than a whole line is cut into line-sized pieces.
-            let chars: Vec<char> = w.chars().collect();
-            if chars.len() > room && !w.contains('\u{1b}') {
-                chars.chunks(room).map(|c| c.iter().collect()).collect()
-            } else {
-                vec![w]
-            }
-        });
-        for word in words {
-            let word = word.as_str();
-            let ww = visible_width(word);
-            if !empty && cur_w + 1 + ww > width {
-                out.push_str(&cur);
-                out.push('\n');
-                cur = indent.to_string();
-                cur_w = indent.len();
-                empty = true;
-            }
-            if !empty {
-                cur.push(' ');
-                cur_w += 1;
-            }
-            cur.push_str(word);
-            cur_w += ww;
-            empty = false;
-        }
-        out.push_str(&cur);
-        out.push('\n');
-    }
-    out
-}
-
-/// The space-separated words of `line`, with the words of a bracketed span joined into one
-/// when the span fits in `room` columns (a longer span stays breakable between its words).
-fn unbroken_spans(line: &str, room: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut open: Option<Vec<&str>> = None;
-    let mut depth = 0i32;
-    for word in line.split(' ').filter(|w| !w.is_empty()) {
-        let plain = crate::text::strip_ansi(word);
-        let before = depth;
-        depth += plain.matches('[').count() as i32 - plain.matches(']').count() as i32;
-        depth = depth.max(0);
-        match open.as_mut() {
-            Some(span) => span.push(word),
-            None if depth > 0 && before == 0 => open = Some(vec![word]),
-            None => out.push(word.to_string()),
-        }
-        if depth == 0
-            && let Some(span) = open.take()
-        {
-            let joined = span.join(" ");
-            if visible_width(&joined) <= room {
-                out.push(joined);
-            } else {
-                out.extend(span.into_iter().map(str::to_string));
-            }
-        }
-    }
-    // An unclosed bracket: its words stay separate.
-    if let Some(span) = open {
-        out.extend(span.into_iter().map(str::to_string));
-    }
-    out
-}
-
-/// Which stages of which steps to print.
-#[derive(Clone, Debug, Default)]
-pub struct Selection {
-    /// 0-based step index; `None` for every step.
-    pub step: Option<usize>,
-    /// Stage id; `None` for every stage.
-    pub stage: Option<StageId>,
-}
 
 /// Prints the selected stages, one after another, separated by blank lines.
 pub fn print_trace(

@@ -7,10 +7,11 @@ use comfy_table::{Cell, ContentArrangement, Table};
 
 use super::matrix::matrix_style;
 use super::palette::{Palette, Role};
-use super::{View, visible_width};
+use super::view::View;
 use crate::config::Config;
 use crate::dims::{Dim, DimName, Shape};
 use crate::numeric::Tensor;
+use crate::text::visible_width;
 use crate::trace::{TensorId, Trace};
 
 /// For each dimension of `after`, whether the stage changed it: a dimension that `before` does
@@ -117,7 +118,7 @@ fn stacked(rows: &[Row], view: &View, pal: &Palette) -> String {
             ));
             if let Some(s) = shapes.get(k) {
                 let room = view.width.saturating_sub(indent.len());
-                for line in super::wrap_words(s, room, "  ").lines() {
+                for line in super::wrap::wrap_words(s, room, "  ").lines() {
                     out.push(format!("{indent}{line}"));
                 }
             }
@@ -264,7 +265,7 @@ fn side_by_side(rows: &[Row], pal: &Palette) -> String {
 fn footer(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View, pal: &Palette) -> String {
     let st = &trace.steps[step];
     let legend = dims_legend(&trace.config, st.start_pos, st.seq_len, pal);
-    let mut out = super::wrap_words(
+    let mut out = super::wrap::wrap_words(
         &format!("{} {}", pal.paint("dims:", Role::Muted), legend.join("  ")),
         view.width,
         "      ",

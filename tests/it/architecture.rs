@@ -45,11 +45,13 @@ fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
     })
 }
 
-/// The paths one file names, and the child modules it declares for tests only.
+/// The paths one file names (each with the inline modules it sits in, which `super::` and
+/// relative paths start from), and the child modules it declares for tests only.
 #[derive(Default)]
 struct Names {
-    paths: Vec<Vec<String>>,
+    paths: Vec<(Vec<String>, Vec<String>)>,
     test_children: Vec<String>,
+    inline: Vec<String>,
 }
 
 impl<'ast> Visit<'ast> for Names {
@@ -60,7 +62,9 @@ impl<'ast> Visit<'ast> for Names {
             }
             return;
         }
+        self.inline.push(m.ident.to_string());
         syn::visit::visit_item_mod(self, m);
+        self.inline.pop();
     }
 
     fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
@@ -89,7 +93,11 @@ impl<'ast> Visit<'ast> for Names {
             p
         }
         if !is_cfg_test(&u.attrs) {
-            expand(&u.tree, &mut Vec::new(), &mut self.paths);
+            let mut paths = Vec::new();
+            expand(&u.tree, &mut Vec::new(), &mut paths);
+            let inline = &self.inline;
+            self.paths
+                .extend(paths.into_iter().map(|p| (inline.clone(), p)));
         }
     }
 
@@ -97,29 +105,38 @@ impl<'ast> Visit<'ast> for Names {
     fn visit_visibility(&mut self, _: &'ast syn::Visibility) {}
 
     fn visit_path(&mut self, p: &'ast syn::Path) {
-        self.paths
-            .push(p.segments.iter().map(|s| s.ident.to_string()).collect());
+        self.paths.push((
+            self.inline.clone(),
+            p.segments.iter().map(|s| s.ident.to_string()).collect(),
+        ));
         syn::visit::visit_path(self, p);
     }
 }
 
-/// The file a path names from module `from`, if it names one other than `from`'s own.
-fn resolve(path: &[String], from: &ModPath, files: &BTreeMap<ModPath, PathBuf>) -> Option<ModPath> {
+/// The file a path names from module `file` (inside its inline modules `inline`), if it names
+/// one other than `file` itself.
+fn resolve(
+    path: &[String],
+    file: &ModPath,
+    inline: &[String],
+    files: &BTreeMap<ModPath, PathBuf>,
+) -> Option<ModPath> {
+    let from = &[file.as_slice(), inline].concat();
     let (mut base, rest) = match path.first().map(String::as_str) {
         Some("crate") => (Vec::new(), &path[1..]),
-        Some("self") => (from.clone(), &path[1..]),
+        Some("self") => (from.to_vec(), &path[1..]),
         Some("super") => {
             let supers = path.iter().take_while(|s| *s == "super").count();
             let keep = from.len().checked_sub(supers)?;
             (from[..keep].to_vec(), &path[supers..])
         }
         Some(first) => {
-            let mut child = from.clone();
+            let mut child = from.to_vec();
             child.push(first.to_owned());
             if !files.contains_key(&child) {
                 return None;
             }
-            (from.clone(), path)
+            (from.to_vec(), path)
         }
         None => return None,
     };
@@ -131,7 +148,7 @@ fn resolve(path: &[String], from: &ModPath, files: &BTreeMap<ModPath, PathBuf>) 
             found = Some(base.clone());
         }
     }
-    found.filter(|f| f != from)
+    found.filter(|f| f != file)
 }
 
 /// Edges between the non-test files of `src/`.
@@ -160,65 +177,73 @@ fn import_graph(root: &Path) -> BTreeMap<ModPath, BTreeSet<ModPath>> {
         let targets = n
             .paths
             .iter()
-            .filter_map(|p| resolve(p, &module, &files))
+            .filter_map(|(inline, p)| resolve(p, &module, inline, &files))
             .collect();
         graph.insert(module, targets);
     }
     graph
 }
 
-/// A cycle through the graph, as module paths, if there is one.
-fn find_cycle(graph: &BTreeMap<ModPath, BTreeSet<ModPath>>) -> Option<Vec<ModPath>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        Open,
-        Done,
+/// The groups of files that import each other (strongly connected components of more than one
+/// file), found with Tarjan's algorithm; each group is listed in module order.
+fn cycles(graph: &BTreeMap<ModPath, BTreeSet<ModPath>>) -> Vec<Vec<ModPath>> {
+    struct Tarjan<'g> {
+        graph: &'g BTreeMap<ModPath, BTreeSet<ModPath>>,
+        index: BTreeMap<&'g ModPath, usize>,
+        low: BTreeMap<&'g ModPath, usize>,
+        stack: Vec<&'g ModPath>,
+        groups: Vec<Vec<ModPath>>,
     }
-    fn dfs(
-        node: &ModPath,
-        graph: &BTreeMap<ModPath, BTreeSet<ModPath>>,
-        marks: &mut BTreeMap<ModPath, Mark>,
-        stack: &mut Vec<ModPath>,
-    ) -> Option<Vec<ModPath>> {
-        marks.insert(node.clone(), Mark::Open);
-        stack.push(node.clone());
-        for next in graph.get(node).into_iter().flatten() {
-            match marks.get(next) {
-                Some(Mark::Open) => {
-                    let at = stack.iter().position(|n| n == next).unwrap();
-                    let mut cycle = stack[at..].to_vec();
-                    cycle.push(next.clone());
-                    return Some(cycle);
+    impl<'g> Tarjan<'g> {
+        fn visit(&mut self, v: &'g ModPath) {
+            let i = self.index.len();
+            self.index.insert(v, i);
+            self.low.insert(v, i);
+            self.stack.push(v);
+            for w in self.graph.get(v).into_iter().flatten() {
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let lw = self.low[w];
+                    let lv = self.low.get_mut(v).unwrap();
+                    *lv = (*lv).min(lw);
+                } else if self.stack.contains(&w) {
+                    let iw = self.index[w];
+                    let lv = self.low.get_mut(v).unwrap();
+                    *lv = (*lv).min(iw);
                 }
-                Some(Mark::Done) => {}
-                None => {
-                    if let Some(c) = dfs(next, graph, marks, stack) {
-                        return Some(c);
-                    }
+            }
+            if self.low[v] == self.index[v] {
+                let at = self.stack.iter().position(|n| *n == v).unwrap();
+                let mut group: Vec<ModPath> = self.stack.drain(at..).cloned().collect();
+                if group.len() > 1 {
+                    group.sort();
+                    self.groups.push(group);
                 }
             }
         }
-        stack.pop();
-        marks.insert(node.clone(), Mark::Done);
-        None
     }
-    let mut marks = BTreeMap::new();
-    for node in graph.keys() {
-        if !marks.contains_key(node)
-            && let Some(c) = dfs(node, graph, &mut marks, &mut Vec::new())
-        {
-            return Some(c);
+    let mut t = Tarjan {
+        graph,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        groups: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !t.index.contains_key(v) {
+            t.visit(v);
         }
     }
-    None
+    t.groups.sort();
+    t.groups
 }
 
-fn shown(cycle: &[ModPath]) -> String {
-    cycle
+fn shown(group: &[ModPath]) -> String {
+    group
         .iter()
         .map(|m| format!("crate::{}", m.join("::")))
         .collect::<Vec<_>>()
-        .join(" -> ")
+        .join(", ")
 }
 
 #[test]
@@ -226,9 +251,12 @@ fn no_file_in_src_imports_itself_through_others() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let graph = import_graph(&src);
     assert!(graph.len() > 50, "only {} files found in src/", graph.len());
-    if let Some(cycle) = find_cycle(&graph) {
-        panic!("import cycle between files: {}", shown(&cycle));
-    }
+    let groups: Vec<String> = cycles(&graph).iter().map(|g| shown(g)).collect();
+    assert!(
+        groups.is_empty(),
+        "files that import each other (move what they share into a file of its own):\n{}",
+        groups.join("\n")
+    );
 }
 
 /// The checker itself: a cycle planted in a tiny tree is found, and one through a test module
@@ -241,7 +269,7 @@ fn the_cycle_check_finds_a_planted_cycle_and_ignores_tests() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     };
-    write("lib.rs", "mod a;\nmod b;\n#[cfg(test)]\nmod t;\n");
+    write("lib.rs", "mod a;\nmod b;\nmod c;\n#[cfg(test)]\nmod t;\n");
     write("a/mod.rs", "mod inner;\nuse inner::X;\npub struct Y;\n");
     write(
         "a/inner.rs",
@@ -252,9 +280,18 @@ fn the_cycle_check_finds_a_planted_cycle_and_ignores_tests() {
         "pub(super) fn f() {}\n#[cfg(test)]\nmod tests { use crate::a::Y; }\n",
     );
     write("t.rs", "pub struct Z;\nuse crate::b;\n");
+    write(
+        "c.rs",
+        "pub fn f() {}\nmod signals {\n    use super::f;\n}\n",
+    );
     let graph = import_graph(dir.path());
-    let cycle = find_cycle(&graph).expect("a/mod.rs and a/inner.rs import each other");
-    assert_eq!(shown(&cycle), "crate::a -> crate::a::inner -> crate::a");
+    let groups = cycles(&graph);
+    assert_eq!(
+        groups.len(),
+        1,
+        "only a/mod.rs and a/inner.rs import each other"
+    );
+    assert_eq!(shown(&groups[0]), "crate::a, crate::a::inner");
     assert!(
         !graph.contains_key(&vec!["t".to_owned()]),
         "t.rs is test-only"
@@ -262,5 +299,9 @@ fn the_cycle_check_finds_a_planted_cycle_and_ignores_tests() {
     assert!(
         graph[&vec!["b".to_owned()]].is_empty(),
         "b's test module and its pub(super) are left out"
+    );
+    assert!(
+        graph[&vec!["c".to_owned()]].is_empty(),
+        "super:: in an inline module of c is c itself"
     );
 }

@@ -111,11 +111,12 @@ impl Run {
     }
     /// The head with the highest score (the lowest on a tie) and its score.
     fn best(&self, score: impl Fn(usize) -> f64) -> (usize, f64) {
-        (0..self.heads.len())
-            .map(|h| (h, score(h)))
-            .fold((0, f64::NEG_INFINITY), |(bh, bs), (h, s)| {
+        (0..self.heads.len()).map(|h| (h, score(h))).fold(
+            (0, f64::NEG_INFINITY),
+            |(bh, bs), (h, s)| {
                 if s > bs { (h, s) } else { (bh, bs) }
-            })
+            },
+        )
     }
 }
 

@@ -18,7 +18,7 @@ pub(super) fn kv_cache(c: &Ctx, step: usize) -> Vec<String> {
     } else {
         None
     };
-    out.push(crate::render::wrap_words(
+    out.push(crate::render::wrap::wrap_words(
         &format!(
             "{} {} → {} along dim 1 ({} new)",
             c.pal.paint("cache length:", Role::Heading),

@@ -6,9 +6,9 @@ use ndarray::{ArrayView2, Axis, Ix2};
 
 use crate::config::Config;
 use crate::numeric::Tensor;
-use crate::render::View;
 use crate::render::matrix::{self, Grid, Kind, matrix_style};
 use crate::render::palette::{Palette, Role};
+use crate::render::view::View;
 use crate::stage::TensorId;
 use crate::trace::{Step, Trace};
 
@@ -158,12 +158,12 @@ pub(super) fn legend(pal: &Palette, width: usize, items: &[(Role, &str, &str)]) 
         .map(|(role, sym, what)| format!("{} = {what}", pal.paint(&format!(" {sym} "), *role)))
         .collect();
     let key = pal.paint("key:", Role::Muted);
-    crate::render::wrap_words(&format!("  {key} {}", parts.join(" · ")), width, "  ")
+    crate::render::wrap::wrap_words(&format!("  {key} {}", parts.join(" · ")), width, "  ")
 }
 
 /// A heading wrapped to the view.
 pub(super) fn heading(c: &Ctx, text: &str) -> String {
-    crate::render::wrap_words(text, c.view.width, "  ")
+    crate::render::wrap::wrap_words(text, c.view.width, "  ")
         .lines()
         .map(|l| format!("{}\n", c.pal.paint(l, Role::Heading)))
         .collect()

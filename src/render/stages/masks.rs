@@ -159,7 +159,7 @@ pub(super) fn scale_view(c: &Ctx) -> Option<String> {
     );
     Some(format!(
         "{table}\n{}",
-        crate::render::wrap_words(&say, c.view.width, "")
+        crate::render::wrap::wrap_words(&say, c.view.width, "")
     ))
 }
 
@@ -208,7 +208,7 @@ pub(super) fn fused_path(c: &Ctx) -> String {
             why.join(" and ")
         )
     };
-    crate::render::wrap_words(
+    crate::render::wrap::wrap_words(
         &format!("{} {text}", c.pal.paint("MiniMind's path:", Role::Heading)),
         c.view.width,
         "",

@@ -6,9 +6,9 @@
 
 use comfy_table::Cell;
 
-use super::View;
 use super::matrix::{Bands, Grid, Kind, fmt_num};
 use super::palette::{Palette, Role};
+use super::view::View;
 use crate::numeric::Tensor;
 use crate::stage::{HeadOf, Heat, Show, TensorId};
 use crate::trace::Trace;

@@ -68,7 +68,7 @@ pub(super) fn rope(c: &Ctx) -> Vec<String> {
         .into_iter()
         .map(|p| p.map_or("…".into(), |i| (st.start_pos + i).to_string()))
         .collect();
-    let mut out = vec![crate::render::wrap_words(
+    let mut out = vec![crate::render::wrap::wrap_words(
         &format!(
             "{} {}  (absolute: this call starts at position {})",
             c.pal.paint(
@@ -226,6 +226,6 @@ pub(super) fn rope_relative(c: &Ctx) -> Option<String> {
     Some(format!(
         "{}{table}\n{}",
         heading(c, &title),
-        crate::render::wrap_words(&after, c.view.width, "")
+        crate::render::wrap::wrap_words(&after, c.view.width, "")
     ))
 }
