@@ -74,10 +74,6 @@ pub(super) fn check(out: &mut dyn Write, files: &[PathBuf]) -> Result<()> {
 /// Prints the bundled course with each lesson's progress; `detailed` adds the summary and
 /// topics under each title.
 pub fn list(out: &mut dyn Write, store: &Store, detailed: bool) -> Result<()> {
-    writeln!(
-        out,
-        "Run one with `attnstep lesson NAME` or `attnstep lesson NUMBER`.\n"
-    )?;
     for (i, b) in BUNDLED.iter().enumerate() {
         if let Some(heading) = section_starting_at(b.name) {
             if i > 0 {
