@@ -416,10 +416,13 @@ pub fn source(f: &Facts) -> String {
         "Layer 0 reads the token embeddings themselves (embed_tokens, one row per token id)"
             .to_string()
     } else {
+        let before = match m.layer {
+            1 => "layer 0".to_string(),
+            n => format!("layers 0…{}", n - 1),
+        };
         format!(
-            "Each token's embedding has already passed through layers 0…{} in full (attention \
-             with its own KV cache, a residual add, RMSNorm and the MLP, another residual add)",
-            m.layer - 1
+            "Each token's embedding has already passed through {before} in full (attention \
+             with its own KV cache, a residual add, RMSNorm and the MLP, another residual add)"
         )
     };
     format!(
