@@ -72,7 +72,7 @@ struct Pinned {
 impl Pinned {
     /// The statistics of `data` from the row summaries, when `data` is whole rows of the
     /// buffer taken in order.
-    fn from_rows(&self, data: &ArrayView2<f32>) -> Option<Stats> {
+    fn stats_by_rows(&self, data: &ArrayView2<f32>) -> Option<Stats> {
         let rows = self.rows.as_ref()?;
         let (nrows, ncols) = data.dim();
         let offset = (data.as_ptr() as usize - self.start) / size_of::<f32>();
@@ -171,7 +171,7 @@ pub(super) fn cached_stats(data: ArrayView2<f32>) -> Stats {
         else {
             return stats(data);
         };
-        if let Some(s) = pinned.from_rows(&data) {
+        if let Some(s) = pinned.stats_by_rows(&data) {
             return s;
         }
         let strides = data.strides();
