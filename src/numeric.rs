@@ -17,6 +17,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::backend::{Backend, HasShape, rules};
@@ -26,10 +27,22 @@ use crate::dims::Shape;
 pub type Data = ArcArray<f32, IxDyn>;
 
 /// A tensor of f32 numbers with named axes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Tensor {
     pub shape: Shape,
     pub data: Data,
+    /// A [`RowSummary`] of each row of the last axis, in row-major order, when the operation
+    /// that made the tensor wrote its rows in order and summed them up while they were still
+    /// in cache (the square score and weight tensors). Lets a viewer state the statistics of a
+    /// whole `[seq_len, kv_len]` slice without a pass over it.
+    pub rows: Option<Arc<[RowSummary]>>,
+}
+
+/// Tensors are equal when their shapes and numbers are; the row summaries follow from those.
+impl PartialEq for Tensor {
+    fn eq(&self, other: &Tensor) -> bool {
+        self.shape == other.shape && self.data == other.data
+    }
 }
 
 impl Tensor {
@@ -42,7 +55,19 @@ impl Tensor {
             data.shape(),
             "named shape {shape} does not match the data"
         );
-        Tensor { shape, data }
+        Tensor {
+            shape,
+            data,
+            rows: None,
+        }
+    }
+
+    /// With the summary of each row of its standard-layout data.
+    fn with_rows(mut self, rows: Vec<RowSummary>) -> Self {
+        debug_assert!(self.data.is_standard_layout());
+        debug_assert_eq!(rows.len() * self.shape.last().size, self.data.len());
+        self.rows = Some(rows.into());
+        self
     }
 
     /// The data as a flat row-major vector.
@@ -407,27 +432,52 @@ impl Backend for Numeric {
 
     fn div(&self, x: Tensor, divisor: f64) -> Tensor {
         let d = divisor as f32;
-        let mut data = x.data;
+        let Tensor {
+            shape, mut data, ..
+        } = x;
+        let last = shape.last().size.max(1);
         // In place when `x` is not shared (a fresh product); a shared one is copied first.
-        data.par_mapv_inplace(|v| v / d);
-        Tensor::new(x.shape, data)
+        let rows = data.as_slice_mut().map(|buf| {
+            buf.par_chunks_mut(last)
+                .with_min_len(GRAIN / last)
+                .map(|row| {
+                    row.iter_mut().for_each(|v| *v /= d);
+                    summarize(row)
+                })
+                .collect::<Vec<_>>()
+        });
+        match rows {
+            Some(rows) => Tensor::new(shape, data).with_rows(rows),
+            None => {
+                data.par_mapv_inplace(|v| v / d);
+                Tensor::new(shape, data)
+            }
+        }
     }
 
     fn causal_mask(&mut self, seq_len: usize, kv_len: usize, from: usize, causal: bool) -> Tensor {
         let shape = rules::causal_mask(seq_len, kv_len);
         let mut out = Out::zeroed(seq_len * kv_len);
         let end = (from + seq_len).min(kv_len);
+        let mut rows = vec![RowSummary::zeros(kv_len); seq_len];
         if causal && kv_len > 0 {
             // Row i: -inf over keys from + i + 1 .. from + seq_len (the buffer is already 0).
             out.par_chunks_mut(kv_len)
+                .zip(rows.par_iter_mut())
                 .enumerate()
                 .with_min_len(GRAIN / kv_len)
-                .for_each(|(i, row)| {
+                .for_each(|(i, (row, summary))| {
                     let start = (from + i + 1).min(end);
                     row[start..end].fill(f32::NEG_INFINITY);
+                    let blocked = end - start;
+                    *summary = RowSummary::zeros(kv_len - blocked).merge(RowSummary {
+                        len: blocked,
+                        neg_inf: blocked,
+                        ..RowSummary::default()
+                    });
                 });
         }
-        Tensor::new(shape, out.into_data(&[seq_len, kv_len]))
+        Tensor::new(shape, out.into_data(&[seq_len, kv_len])).with_rows(rows)
     }
 
     fn attention_mask(&mut self, rows: &[Vec<u8>], kv_len: usize) -> Tensor {
@@ -455,11 +505,12 @@ impl Backend for Numeric {
             .broadcast(IxDyn(&sizes))
             .expect("b broadcasts against a");
         let mut out = Out::zeroed(src.len());
-        out.par_chunks_mut(last)
+        let rows = out
+            .par_chunks_mut(last)
             .zip(src.par_chunks(last))
             .enumerate()
             .with_min_len(GRAIN / last)
-            .for_each(|(r, (o, v))| {
+            .map(|(r, (o, v))| {
                 let brow = row_at(&bb, r);
                 match brow.as_slice() {
                     // The usual case (a mask row): a plain slice, so the loop vectorises.
@@ -472,19 +523,27 @@ impl Backend for Numeric {
                         .zip(v.iter().zip(brow.iter()))
                         .for_each(|(o, (v, w))| *o = v + w),
                 }
-            });
-        Tensor::new(a.shape.clone(), out.into_data(&sizes))
+                summarize(o)
+            })
+            .collect();
+        Tensor::new(a.shape.clone(), out.into_data(&sizes)).with_rows(rows)
     }
 
     fn softmax(&self, x: &Tensor) -> Tensor {
         let src = contiguous(&x.data);
         let last = x.shape.last().size.max(1);
         let mut out = Out::zeroed(src.len());
-        out.par_chunks_mut(last)
+        let rows = out
+            .par_chunks_mut(last)
             .zip(src.par_chunks(last))
             .with_min_len(GRAIN / last)
-            .for_each(|(o, v)| softmax_row(v, o));
-        Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes()))
+            .map(|(o, v)| {
+                // The zero tail is summed up without reading it: it was never written.
+                let live = softmax_row(v, o);
+                summarize(&o[..live]).merge(RowSummary::zeros(last - live))
+            })
+            .collect();
+        Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes())).with_rows(rows)
     }
 
     fn matmul(&self, a: &Tensor, b: &Tensor) -> Tensor {
@@ -583,6 +642,124 @@ fn live_columns(a: &ArrayView2<f32>, b: &ArrayView2<f32>) -> usize {
     }
 }
 
+/// Values at or below this are the padding bias (-1e9 plus a score), not a real score.
+pub const PADDED: f32 = -1e8;
+
+/// What a row of numbers holds, in one pass: the count, smallest, largest and sum of its
+/// finite values, and how many are -inf, NaN, or finite at or below [`PADDED`]. Summaries of
+/// consecutive rows [`add up`](RowSummary::merge) to the summary of the slice they make.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowSummary {
+    pub len: usize,
+    pub finite: usize,
+    /// Over finite values: +inf and -inf when there are none.
+    pub min: f32,
+    pub max: f32,
+    /// Of the finite values, in f64.
+    pub sum: f64,
+    pub neg_inf: usize,
+    pub nan: usize,
+    pub pad: usize,
+}
+
+impl Default for RowSummary {
+    fn default() -> Self {
+        RowSummary {
+            len: 0,
+            finite: 0,
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            sum: 0.0,
+            neg_inf: 0,
+            nan: 0,
+            pad: 0,
+        }
+    }
+}
+
+impl RowSummary {
+    /// The summary of this one's values followed by `other`'s.
+    pub fn merge(self, other: RowSummary) -> RowSummary {
+        RowSummary {
+            len: self.len + other.len,
+            finite: self.finite + other.finite,
+            min: self.min.min(other.min),
+            max: self.max.max(other.max),
+            sum: self.sum + other.sum,
+            neg_inf: self.neg_inf + other.neg_inf,
+            nan: self.nan + other.nan,
+            pad: self.pad + other.pad,
+        }
+    }
+
+    /// The summary of `n` zeros.
+    fn zeros(n: usize) -> RowSummary {
+        if n == 0 {
+            return RowSummary::default();
+        }
+        RowSummary {
+            len: n,
+            finite: n,
+            min: 0.0,
+            max: 0.0,
+            ..RowSummary::default()
+        }
+    }
+}
+
+/// The [`RowSummary`] of `v`. Branch-free over sixteen lanes so it vectorises: a row just
+/// written is summed up from cache for a small fraction of what writing it cost. The sum runs
+/// in f32 per lane (a row is at most a context long) and is added up in f64. Compiled for each
+/// SIMD level and picked at run time; every level adds in the same order, so gives the same sum.
+#[multiversion::multiversion(targets = "simd")]
+pub fn summarize(v: &[f32]) -> RowSummary {
+    const W: usize = 16;
+    let mut min = [f32::INFINITY; W];
+    let mut max = [f32::NEG_INFINITY; W];
+    let mut sum = [0f32; W];
+    // Per lane: finite values, -inf, NaN, padded; u32 is enough for any row (< 2^32 values).
+    let mut counts = [[0u32; W]; 4];
+    let chunks = v.chunks_exact(W);
+    let tail = chunks.remainder();
+    for c in chunks {
+        let c: &[f32; W] = c.try_into().expect("a chunk of W");
+        for l in 0..W {
+            let x = c[l];
+            let fin = x.abs() < f32::INFINITY; // false for ±inf and NaN
+            let f = if fin { x } else { 0.0 };
+            min[l] = if fin { min[l].min(f) } else { min[l] };
+            max[l] = if fin { max[l].max(f) } else { max[l] };
+            sum[l] += f;
+            counts[0][l] += u32::from(fin);
+            counts[1][l] += u32::from(x == f32::NEG_INFINITY);
+            counts[2][l] += u32::from(x.is_nan());
+            counts[3][l] += u32::from(f <= PADDED);
+        }
+    }
+    for (l, &x) in tail.iter().enumerate() {
+        let fin = x.abs() < f32::INFINITY;
+        let f = if fin { x } else { 0.0 };
+        min[l] = if fin { min[l].min(f) } else { min[l] };
+        max[l] = if fin { max[l].max(f) } else { max[l] };
+        sum[l] += f;
+        counts[0][l] += u32::from(fin);
+        counts[1][l] += u32::from(x == f32::NEG_INFINITY);
+        counts[2][l] += u32::from(x.is_nan());
+        counts[3][l] += u32::from(f <= PADDED);
+    }
+    let total = |c: &[u32; W]| c.iter().map(|&n| n as usize).sum::<usize>();
+    RowSummary {
+        len: v.len(),
+        finite: total(&counts[0]),
+        min: min.iter().copied().fold(f32::INFINITY, f32::min),
+        max: max.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        sum: sum.iter().map(|&s| f64::from(s)).sum(),
+        neg_inf: total(&counts[1]),
+        nan: total(&counts[2]),
+        pad: total(&counts[3]),
+    }
+}
+
 /// Row `r` (row-major over all but the last axis) of `a`, as a 1-D view.
 fn row_at<'a>(a: &ArrayViewD<'a, f32>, r: usize) -> ArrayView1<'a, f32> {
     fix_leading(a, r, 1)
@@ -595,8 +772,9 @@ fn row_at<'a>(a: &ArrayViewD<'a, f32>, r: usize) -> ArrayView1<'a, f32> {
 /// is left untouched, so its memory is never written (a row of nothing but -inf is computed
 /// whole and gives NaN, as in PyTorch). Compiled for each SIMD level (AVX-512, AVX2, …) and
 /// picked at run time; the code has no fused multiply-adds, so every level gives the same bits.
+/// Returns how many leading elements it wrote: the rest of `out` holds the zeros it had.
 #[multiversion::multiversion(targets = "simd")]
-fn softmax_row(v: &[f32], out: &mut [f32]) {
+fn softmax_row(v: &[f32], out: &mut [f32]) -> usize {
     let live = v
         .iter()
         .rposition(|&x| x != f32::NEG_INFINITY)
@@ -610,6 +788,7 @@ fn softmax_row(v: &[f32], out: &mut [f32]) {
     for o in out.iter_mut() {
         *o /= sum;
     }
+    live
 }
 
 /// The largest element (NaN elements are skipped; their exp stays NaN), -inf for none.

@@ -51,7 +51,6 @@ impl<'a> Walk<'a> {
                 .iter()
                 .map(|w| &w.value)
                 .chain(t.steps.iter().flat_map(|st| st.tensors().map(|t| &t.value)))
-                .filter_map(|t| t.data.as_slice_memory_order())
         }));
         let rows = runs
             .iter()

@@ -4,7 +4,7 @@
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
-use super::{Body, Grid, Look, Shown, fmt_num, matrix_style, pad_lines, width_of};
+use super::grid::{Body, Grid, Look, Shown, fmt_num, matrix_style, pad_lines, width_of};
 use crate::render::View;
 use crate::render::palette::{Palette, Role};
 

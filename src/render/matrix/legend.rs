@@ -1,7 +1,10 @@
 //! The lines under a table: what was elided with the statistics of the whole slice, and the key
 //! to what the colours and glyphs of a heatmap mean.
 
-use super::*;
+use super::grid::{Grid, Kind, fmt_num};
+use super::stats::Stats;
+use crate::render::palette::{Palette, ROW_MAX, Role};
+use crate::render::{View, wrap_words};
 
 /// `showing 6 of 8 rows, 4 of 12 columns · all 8×12: min …, max …, mean …` with the count of
 /// -∞ and NaN values only when there are any.
