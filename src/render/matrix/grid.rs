@@ -8,7 +8,8 @@ use ndarray::ArrayView2;
 
 use super::elide::Bands;
 use crate::render::palette::{Role, glyph};
-use crate::render::{View, visible_width};
+use crate::render::view::View;
+use crate::text::visible_width;
 
 /// How the cells of a grid are drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -5,8 +5,8 @@
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use super::grid::{Body, Grid, Look, Shown, fmt_num, matrix_style, pad_lines, width_of};
-use crate::render::View;
 use crate::render::palette::{Palette, Role};
+use crate::render::view::View;
 
 /// The header of the Σ column.
 const SUM_HEAD: &str = "Σ row";

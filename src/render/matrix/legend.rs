@@ -4,7 +4,8 @@
 use super::grid::{Grid, Kind, fmt_num};
 use super::stats::Stats;
 use crate::render::palette::{Palette, ROW_MAX, Role};
-use crate::render::{View, wrap_words};
+use crate::render::view::View;
+use crate::render::wrap::wrap_words;
 
 /// `showing 6 of 8 rows, 4 of 12 columns · all 8×12: min …, max …, mean …` with the count of
 /// -∞ and NaN values only when there are any.

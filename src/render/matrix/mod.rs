@@ -7,7 +7,8 @@
 //! the same slices again and again, make that pass once per slice.
 
 use super::palette::{Palette, ROW_MAX, Role};
-use super::{View, wrap_words};
+use super::view::View;
+use super::wrap::wrap_words;
 mod elide;
 mod grid;
 mod layout;
