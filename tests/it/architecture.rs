@@ -1,4 +1,5 @@
-//! The layout rules ARCHITECTURE.md states, checked on the source: no two files of `src/`
+//! The layout rules ARCHITECTURE.md states, checked on the source: no file of `src/` over 600
+//! lines, no function over 100, and no two files of `src/`
 //! import each other, directly or through others. Files are parsed with `syn`; an edge is a
 //! `use` or a path (`crate::…`, `super::…`, `self::…`, or a child module's name) that
 //! resolves to another file. Test code (`#[cfg(test)]` modules and files) is left out:
@@ -304,4 +305,85 @@ fn the_cycle_check_finds_a_planted_cycle_and_ignores_tests() {
         graph[&vec!["c".to_owned()]].is_empty(),
         "super:: in an inline module of c is c itself"
     );
+}
+
+/// Functions longer than `limit` lines, outside test code: `(file, name, lines)`.
+fn long_functions(root: &Path, limit: usize) -> Vec<(String, String, usize)> {
+    struct Fns<'a> {
+        file: &'a str,
+        limit: usize,
+        found: Vec<(String, String, usize)>,
+    }
+    impl Fns<'_> {
+        fn check(&mut self, name: &syn::Ident, span: proc_macro2::Span) {
+            let lines = span.end().line - span.start().line + 1;
+            if lines > self.limit {
+                self.found
+                    .push((self.file.to_owned(), name.to_string(), lines));
+            }
+        }
+    }
+    impl<'ast> Visit<'ast> for Fns<'_> {
+        fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+            if !is_cfg_test(&m.attrs) {
+                syn::visit::visit_item_mod(self, m);
+            }
+        }
+        fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+            if !is_cfg_test(&f.attrs) {
+                self.check(&f.sig.ident, syn::spanned::Spanned::span(f));
+                syn::visit::visit_item_fn(self, f);
+            }
+        }
+        fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+            self.check(&f.sig.ident, syn::spanned::Spanned::span(f));
+            syn::visit::visit_impl_item_fn(self, f);
+        }
+    }
+    let mut found = Vec::new();
+    for file in modules(root).values() {
+        let text = std::fs::read_to_string(file).expect("a source file is readable");
+        let ast = syn::parse_file(&text).expect("src/ parses");
+        let name = file.strip_prefix(root).unwrap().display().to_string();
+        let mut fns = Fns {
+            file: &name,
+            limit,
+            found: Vec::new(),
+        };
+        fns.visit_file(&ast);
+        found.extend(fns.found);
+    }
+    found
+}
+
+#[test]
+fn no_file_in_src_is_over_600_lines_and_no_function_over_100() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long_files = Vec::new();
+    for file in modules(&src).values() {
+        let lines = std::fs::read_to_string(file).unwrap().lines().count();
+        if lines > 600 {
+            long_files.push(format!("{} ({lines} lines)", file.display()));
+        }
+    }
+    assert!(long_files.is_empty(), "split these files: {long_files:?}");
+    let long = long_functions(&src, 100);
+    assert!(long.is_empty(), "split these functions: {long:?}");
+}
+
+#[test]
+fn the_function_length_check_counts_a_functions_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "    let x = 1;\n".repeat(99);
+    let text = format!(
+        "fn short() {{\n}}\nstruct S;\nimpl S {{\n    fn long() {{\n{body}    }}\n}}\n\
+         #[cfg(test)]\nmod tests {{\n    fn long_test() {{\n{body}    }}\n}}\n"
+    );
+    std::fs::write(dir.path().join("lib.rs"), text).unwrap();
+    // `long` spans its signature, 99 body lines and its closing brace: 101 lines.
+    assert_eq!(
+        long_functions(dir.path(), 100),
+        vec![("lib.rs".to_owned(), "long".to_owned(), 101)]
+    );
+    assert!(long_functions(dir.path(), 101).is_empty());
 }
