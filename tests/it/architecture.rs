@@ -1,9 +1,8 @@
 //! The layout rules ARCHITECTURE.md states, checked on the source: no file of `src/` over 600
-//! lines, no function over 100, and no two files of `src/`
-//! import each other, directly or through others. Files are parsed with `syn`; an edge is a
-//! `use` or a path (`crate::…`, `super::…`, `self::…`, or a child module's name) that
-//! resolves to another file. Test code (`#[cfg(test)]` modules and files) is left out:
-//! a test may reach anywhere.
+//! lines, no function over 100, and no two files of `src/` that import each other, directly or
+//! through others. Files are parsed with `syn`; an import is a `use` or a path (`crate::…`,
+//! `super::…`, `self::…`, or a child module's name) that resolves to another file. Test code
+//! (`#[cfg(test)]` modules and files) is left out: a test may reach anywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
