@@ -134,7 +134,15 @@ fn numeric_trace_of(cfg: &Config, plan: &Plan) -> Result<Trace<Tensor>> {
             .checkpoint
             .trace(&m.name, &m.tokens, &cfg.steps, m.layer)
             .map_err(|e| UsageError(e.to_string()))?),
-        None => Ok(crate::forward::trace(cfg, &mut Numeric::new(cfg.seed))),
+        None => {
+            // A stepper may show any slice, so row summaries are worth taking as rows are
+            // written; a printed run (or an export) scans only what it shows.
+            let mut backend = match plan.mode {
+                Mode::Print => Numeric::new(cfg.seed).without_row_summaries(),
+                Mode::Step { .. } | Mode::Lines { .. } => Numeric::new(cfg.seed),
+            };
+            Ok(crate::forward::trace(cfg, &mut backend))
+        }
     }
 }
 

@@ -65,11 +65,13 @@ impl Tensor {
         }
     }
 
-    /// With the summary of each row of its standard-layout data.
-    fn with_rows(mut self, rows: Vec<RowSummary>) -> Self {
-        debug_assert!(self.data.is_standard_layout());
-        debug_assert_eq!(rows.len() * self.shape.last().size, self.data.len());
-        self.rows = Some(rows.into());
+    /// With the summary of each row of its standard-layout data, when the backend keeps them.
+    fn with_rows(mut self, rows: Option<Vec<RowSummary>>) -> Self {
+        if let Some(rows) = rows {
+            debug_assert!(self.data.is_standard_layout());
+            debug_assert_eq!(rows.len() * self.shape.last().size, self.data.len());
+            self.rows = Some(rows.into());
+        }
         self
     }
 
@@ -92,14 +94,31 @@ impl HasShape for Tensor {
 /// config's seed: portable, so a seed gives the same numbers on every machine and release.
 pub struct Numeric {
     rng: Xoshiro256PlusPlus,
+    /// Sum up each row of the square tensors as it is written (see [`Tensor::rows`]): worth it
+    /// when a stepper may show any slice; a printed run scans only the slices it shows.
+    summaries: bool,
 }
 
 impl Numeric {
     pub fn new(seed: u64) -> Self {
         Numeric {
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            summaries: true,
         }
     }
+
+    /// The same backend without row summaries: the numbers are the same, the tensors carry no
+    /// [`Tensor::rows`], and a viewer scans what it shows.
+    pub fn without_row_summaries(mut self) -> Self {
+        self.summaries = false;
+        self
+    }
+}
+
+/// The row summaries when every row has one. Collected only after every row is written: a
+/// parallel collect into `Option` stops at the first `None` and would leave rows unwritten.
+fn all_or_none(rows: Vec<Option<RowSummary>>) -> Option<Vec<RowSummary>> {
+    rows.into_iter().collect()
 }
 
 /// Elements per parallel task for elementwise work: enough that scheduling costs nothing.
@@ -253,18 +272,19 @@ impl Backend for Numeric {
             shape, mut data, ..
         } = x;
         let last = shape.last().size.max(1);
+        let keep = self.summaries;
         // In place when `x` is not shared (a fresh product); a shared one is copied first.
         let rows = data.as_slice_mut().map(|buf| {
             buf.par_chunks_mut(last)
                 .with_min_len(GRAIN / last)
                 .map(|row| {
                     row.iter_mut().for_each(|v| *v /= d);
-                    summarize(row)
+                    keep.then(|| summarize(row))
                 })
                 .collect::<Vec<_>>()
         });
         match rows {
-            Some(rows) => Tensor::new(shape, data).with_rows(rows),
+            Some(rows) => Tensor::new(shape, data).with_rows(all_or_none(rows)),
             None => {
                 data.par_mapv_inplace(|v| v / d);
                 Tensor::new(shape, data)
@@ -294,7 +314,7 @@ impl Backend for Numeric {
                     });
                 });
         }
-        Tensor::new(shape, out.into_data(&[seq_len, kv_len])).with_rows(rows)
+        Tensor::new(shape, out.into_data(&[seq_len, kv_len])).with_rows(Some(rows))
     }
 
     fn attention_mask(&mut self, rows: &[Vec<u8>], kv_len: usize) -> Tensor {
@@ -313,6 +333,7 @@ impl Backend for Numeric {
     }
 
     fn add(&self, a: &Tensor, b: &Tensor) -> Tensor {
+        let keep = self.summaries;
         // b broadcasts against a's trailing axes; the sum is written row by row of a's last axis.
         let src = contiguous(&a.data);
         let sizes = a.shape.sizes();
@@ -340,13 +361,14 @@ impl Backend for Numeric {
                         .zip(v.iter().zip(brow.iter()))
                         .for_each(|(o, (v, w))| *o = v + w),
                 }
-                summarize(o)
+                keep.then(|| summarize(o))
             })
             .collect();
-        Tensor::new(a.shape.clone(), out.into_data(&sizes)).with_rows(rows)
+        Tensor::new(a.shape.clone(), out.into_data(&sizes)).with_rows(all_or_none(rows))
     }
 
     fn softmax(&self, x: &Tensor) -> Tensor {
+        let keep = self.summaries;
         let src = contiguous(&x.data);
         let last = x.shape.last().size.max(1);
         let mut out = Out::zeroed(src.len());
@@ -357,10 +379,10 @@ impl Backend for Numeric {
             .map(|(o, v)| {
                 // The zero tail is summed up without reading it: it was never written.
                 let live = softmax_row(v, o);
-                summarize(&o[..live]).merge(RowSummary::zeros(last - live))
+                keep.then(|| summarize(&o[..live]).merge(RowSummary::zeros(last - live)))
             })
             .collect();
-        Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes())).with_rows(rows)
+        Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes())).with_rows(all_or_none(rows))
     }
 
     fn matmul(&self, a: &Tensor, b: &Tensor) -> Tensor {

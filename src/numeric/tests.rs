@@ -1,6 +1,7 @@
 //! Unit tests of the numeric backend against values worked out by hand.
 
 use super::*;
+use crate::stage::TensorId;
 
 /// Distance in units in the last place between two finite positive floats.
 fn ulps(a: f32, b: f32) -> u32 {
@@ -143,4 +144,26 @@ fn matrix_at_walks_leading_axes_row_major() {
         let (b, h) = (i / 2, i % 2);
         assert_eq!(matrix_at(&v, i), t.slice(s![b, h, .., ..]));
     }
+}
+
+#[test]
+fn row_summaries_are_optional_and_change_no_number() {
+    let mut cfg = crate::config::ConfigSpec::default().resolve().unwrap();
+    cfg.steps = vec![5, 1];
+    let with = crate::forward::trace(&cfg, &mut Numeric::new(9));
+    let without = crate::forward::trace(&cfg, &mut Numeric::new(9).without_row_summaries());
+    let mut summarised = 0;
+    for (a, b) in with.steps.iter().zip(&without.steps) {
+        for (x, y) in a.tensors().zip(b.tensors()) {
+            assert_eq!(x.id, y.id);
+            assert_eq!(x.value.data, y.value.data, "{}", x.id);
+            let kind = (x.value.rows.is_some(), y.value.rows.is_some());
+            // Only the causal mask is summed up by formula either way.
+            let expect_without = x.id == TensorId::CausalMask && kind.0;
+            assert_eq!(kind.1, expect_without, "{}", x.id);
+            summarised += usize::from(kind.0);
+        }
+    }
+    // scores, causal_mask, scores_masked and weights, in each of the two calls.
+    assert_eq!(summarised, 8);
 }
