@@ -70,7 +70,7 @@ impl ModelConfig {
     pub fn parse(text: &str, path: &std::path::Path) -> Result<ModelConfig, CheckpointError> {
         let raw: Raw =
             serde_json::from_str(text).map_err(|source| CheckpointError::ConfigJson {
-                path: path.to_owned(),
+                path: path.into(),
                 source,
             })?;
         check_rope(&raw)?;

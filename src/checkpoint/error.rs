@@ -1,6 +1,37 @@
 //! Why a checkpoint cannot be run, worded so the user knows what is wrong and what to do.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A path as an error message shows it: `Path::display`, with control characters (a file name
+/// may hold any byte but `/` and NUL) made visible, so no name reaches the terminal as an
+/// escape sequence.
+#[derive(Debug)]
+pub struct Shown(pub PathBuf);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::text::printable_line(&self.0.display().to_string()))
+    }
+}
+
+impl From<&Path> for Shown {
+    fn from(p: &Path) -> Shown {
+        Shown(p.to_owned())
+    }
+}
+
+impl From<&str> for Shown {
+    fn from(p: &str) -> Shown {
+        Shown(p.into())
+    }
+}
+
+impl From<PathBuf> for Shown {
+    fn from(p: PathBuf) -> Shown {
+        Shown(p)
+    }
+}
 
 /// How MiniMind's own weights become the directory attnstep reads.
 const CONVERT: &str = "MiniMind's scripts/convert_model.py writes that layout: its \
@@ -15,10 +46,10 @@ pub enum CheckpointError {
         "{path}: no such file or directory; give the directory of a MiniMind checkpoint in \
              the Hugging Face layout (config.json, model.safetensors, tokenizer.json)"
     )]
-    NotFound { path: PathBuf },
+    NotFound { path: Shown },
     #[error("{path}: cannot read it: {source}")]
     Io {
-        path: PathBuf,
+        path: Shown,
         #[source]
         source: std::io::Error,
     },
@@ -26,39 +57,39 @@ pub enum CheckpointError {
         "{path} is a PyTorch file; attnstep reads a directory in the Hugging Face layout \
              (config.json, model.safetensors, tokenizer.json), not pickled weights. {CONVERT}"
     )]
-    PytorchFile { path: PathBuf },
+    PytorchFile { path: Shown },
     #[error(
         "{path} is a single safetensors file; give the directory that holds it, with its \
              config.json and tokenizer.json beside it"
     )]
-    SafetensorsFile { path: PathBuf },
+    SafetensorsFile { path: Shown },
     #[error(
         "{path} is not a directory; give the directory of a MiniMind checkpoint in the \
              Hugging Face layout (config.json, model.safetensors, tokenizer.json). {CONVERT}"
     )]
-    NotADirectory { path: PathBuf },
+    NotADirectory { path: Shown },
     #[error("{dir} has no {file}{}; a checkpoint directory needs config.json, model.safetensors \
              and tokenizer.json. {CONVERT}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     MissingFile {
-        dir: PathBuf,
+        dir: Shown,
         file: &'static str,
         hint: Option<String>,
     },
     #[error("{path} is not a regular file; {what} must be a plain file")]
-    NotRegularFile { path: PathBuf, what: &'static str },
+    NotRegularFile { path: Shown, what: &'static str },
     #[error(
         "{path} is {size} bytes, more than the {limit} bytes a {what} can sensibly be; \
              is it the right file?"
     )]
     FileTooLarge {
-        path: PathBuf,
+        path: Shown,
         what: &'static str,
         size: u64,
         limit: u64,
     },
     #[error("{path}: not valid JSON for a MiniMind config: {source}")]
     ConfigJson {
-        path: PathBuf,
+        path: Shown,
         #[source]
         source: serde_json::Error,
     },
@@ -81,7 +112,7 @@ pub enum CheckpointError {
     )]
     HiddenAct { act: String },
     #[error("{path}: not a readable safetensors file: {reason}")]
-    Safetensors { path: PathBuf, reason: String },
+    Safetensors { path: Shown, reason: String },
     #[error(
         "model.safetensors lacks {count} tensor(s) that config.json implies: {names}{}",
         extra_hint(extra)
@@ -123,7 +154,7 @@ pub enum CheckpointError {
     )]
     TiedHeadDiffers,
     #[error("{path}: cannot load the tokenizer: {reason}")]
-    Tokenizer { path: PathBuf, reason: String },
+    Tokenizer { path: Shown, reason: String },
     #[error(
         "tokenizer.json knows {tokens} tokens (highest id {max_id}) but config.json has \
              vocab_size {vocab_size}: ids from {vocab_size} on have no row in \

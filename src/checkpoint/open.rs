@@ -83,7 +83,7 @@ impl Checkpoint {
         let style = tensors.validate(&config)?;
         let tokenizer = TextTokenizer::parse(tokenizer_json, tokenizer_path, config.vocab_size)?;
         Ok(Checkpoint {
-            dir: dir.to_owned(),
+            dir: dir.into(),
             config,
             style,
             tensors,
@@ -265,11 +265,9 @@ impl Checkpoint {
 /// Refuses a path that is not a directory, saying what it looks like instead.
 fn check_directory(path: &Path) -> Result<(), CheckpointError> {
     let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => CheckpointError::NotFound {
-            path: path.to_owned(),
-        },
+        std::io::ErrorKind::NotFound => CheckpointError::NotFound { path: path.into() },
         _ => CheckpointError::Io {
-            path: path.to_owned(),
+            path: path.into(),
             source,
         },
     })?;
@@ -285,9 +283,9 @@ fn check_directory(path: &Path) -> Result<(), CheckpointError> {
     // the dependency (and unpickling is code execution in Python's own reader), so attnstep
     // asks for the safetensors layout MiniMind's converter writes instead.
     Err(match ext.as_str() {
-        "pth" | "pt" | "bin" | "ckpt" => CheckpointError::PytorchFile { path },
-        "safetensors" => CheckpointError::SafetensorsFile { path },
-        _ => CheckpointError::NotADirectory { path },
+        "pth" | "pt" | "bin" | "ckpt" => CheckpointError::PytorchFile { path: path.into() },
+        "safetensors" => CheckpointError::SafetensorsFile { path: path.into() },
+        _ => CheckpointError::NotADirectory { path: path.into() },
     })
 }
 
@@ -311,7 +309,7 @@ fn require(dir: &Path, file: &'static str) -> Result<PathBuf, CheckpointError> {
         _ => None,
     };
     Err(CheckpointError::MissingFile {
-        dir: dir.to_owned(),
+        dir: dir.into(),
         file,
         hint,
     })
@@ -320,12 +318,12 @@ fn require(dir: &Path, file: &'static str) -> Result<PathBuf, CheckpointError> {
 /// Refuses a directory, device or pipe where a plain file belongs.
 fn regular(path: &Path, what: &'static str) -> Result<std::fs::Metadata, CheckpointError> {
     let meta = std::fs::metadata(path).map_err(|source| CheckpointError::Io {
-        path: path.to_owned(),
+        path: path.into(),
         source,
     })?;
     if !meta.is_file() {
         return Err(CheckpointError::NotRegularFile {
-            path: path.to_owned(),
+            path: path.into(),
             what,
         });
     }
@@ -335,7 +333,7 @@ fn regular(path: &Path, what: &'static str) -> Result<std::fs::Metadata, Checkpo
 /// Reads a regular file of at most `limit` bytes.
 fn read_bounded(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, CheckpointError> {
     let too_large = |size| CheckpointError::FileTooLarge {
-        path: path.to_owned(),
+        path: path.into(),
         what,
         size,
         limit,
@@ -345,7 +343,7 @@ fn read_bounded(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, 
         return Err(too_large(meta.len()));
     }
     let io = |source| CheckpointError::Io {
-        path: path.to_owned(),
+        path: path.into(),
         source,
     };
     let mut bytes = Vec::new();

@@ -60,7 +60,7 @@ impl Tensors {
     /// Maps `path` and reads its header (the crate checks that every tensor lies inside the file).
     pub fn open(path: &Path) -> Result<Tensors, CheckpointError> {
         let io = |source| CheckpointError::Io {
-            path: path.to_owned(),
+            path: path.into(),
             source,
         };
         let file = File::open(path).map_err(io)?;
@@ -79,7 +79,7 @@ impl Tensors {
     fn read(map: Bytes, path: &Path) -> Result<Tensors, CheckpointError> {
         let (header_len, metadata) =
             SafeTensors::read_metadata(&map).map_err(|e| CheckpointError::Safetensors {
-                path: path.to_owned(),
+                path: path.into(),
                 reason: e.to_string(),
             })?;
         let infos = metadata

@@ -27,7 +27,7 @@ impl TextTokenizer {
         vocab_size: usize,
     ) -> Result<TextTokenizer, CheckpointError> {
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| CheckpointError::Tokenizer {
-            path: path.to_owned(),
+            path: path.into(),
             reason: e.to_string(),
         })?;
         let vocab = inner.get_vocab(true);
