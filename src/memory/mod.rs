@@ -10,7 +10,7 @@
 mod estimate;
 mod probe;
 
-pub use estimate::{Estimate, Run, estimate, largest_tensor, runs, trace_step};
+pub use estimate::{BASELINE_BYTES, Estimate, Run, estimate, largest_tensor, runs, trace_step};
 pub use probe::{Class, Held, Verdicts, probe};
 
 /// Default ceiling for a numeric run (`--max-memory`).

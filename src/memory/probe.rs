@@ -63,10 +63,15 @@ impl Verdicts {
     }
 }
 
-/// Probes the numeric engine with a shrunken copy of `cfg` (see the module comment).
+/// Probes the numeric engine with a shrunken copy of `cfg` (see the module comment). A slip
+/// that makes the forward pass impossible (the plan refuses it before any run) is probed
+/// without the slip, so the estimate never panics.
 pub fn probe(cfg: &Config) -> Verdicts {
     let steps = probe_steps(&cfg.steps);
-    let small = shrink(cfg, steps.clone());
+    let mut small = shrink(cfg, steps.clone());
+    if crate::bugs::shape_error(&small).is_some() {
+        small.bug = None;
+    }
     let trace = forward::trace(&small, &mut Numeric::new(cfg.seed));
     let mut seen = Seen::default();
     let weights = trace.weights.iter().map(|w| seen.data(&w.value)).collect();
