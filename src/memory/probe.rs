@@ -125,7 +125,10 @@ fn shrink(cfg: &Config, steps: Vec<usize>) -> Config {
         head_dim: 2,
         batch,
         steps,
-        attention_mask: cfg.attention_mask.as_ref().map(|_| vec![vec![1; total]; batch]),
+        attention_mask: cfg
+            .attention_mask
+            .as_ref()
+            .map(|_| vec![vec![1; total]; batch]),
         tokens: None,
         preset: None,
         ..cfg.clone()
@@ -148,7 +151,7 @@ impl Seen {
         if !inside {
             self.buffers.push((start, end));
         }
-        !inside && t.data.len() > 0
+        !inside && !t.data.is_empty()
     }
 
     /// Whether `t` carries row summaries not seen so far; remembers them.

@@ -6,8 +6,8 @@
 //! high-water mark across `exec`, so a child forked straight from this busy, multi-threaded
 //! test process could report the test process's pages as its own. Each measurement therefore
 //! goes through a trampoline: this test binary runs itself again with only [`trampoline`]
-//! selected, a small process whose child starts from a few megabytes, and that prints the
-//! child's peak. The traced bytes are worked out here from MiniMind2's dimensions, not taken
+//! selected, a small process (under 20 MB even in a debug build, less than attnstep itself
+//! needs) that spawns attnstep and prints the child's peak. The traced bytes are worked out here from MiniMind2's dimensions, not taken
 //! from the program.
 //!
 //! The sizes the default run checks are small enough for the debug build; the calibration
@@ -28,7 +28,7 @@ const HEAD_DIM: u64 = 64;
 
 /// Memory a run needs whatever its length: the binary's code and data, the C library, the
 /// allocator's arenas, rayon's thread stacks, stdout's buffer. Measured: `attnstep run` at
-/// L = 1 peaks at 10 MB (release) and 12 MB (debug build). 32 MiB covers both with room;
+/// L = 1 peaks at 10.7 MB (release) and 20 MB (debug build). 32 MiB covers both with room;
 /// [`baseline_is_small`] checks it still does.
 const BASELINE: u64 = 32 << 20;
 
@@ -93,11 +93,15 @@ fn trampoline() {
 /// Runs `attnstep run --preset minimind2 --stage o_proj <extra>` through the trampoline and
 /// returns its peak RSS in bytes.
 fn peak_rss(extra: &str) -> u64 {
-    let args = format!(
-        "run --preset minimind2 --stage o_proj --color never --max-memory 64GiB {extra}"
-    );
+    let args =
+        format!("run --preset minimind2 --stage o_proj --color never --max-memory 64GiB {extra}");
     let out = Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(["--exact", "peak_memory::trampoline", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "peak_memory::trampoline",
+            "--ignored",
+            "--nocapture",
+        ])
         .args(["--test-threads", "1"])
         .env(ARGS_VAR, &args)
         .stdin(Stdio::null())
@@ -111,7 +115,7 @@ fn peak_rss(extra: &str) -> u64 {
     );
     stdout
         .lines()
-        .find_map(|l| l.strip_prefix("peak_rss_bytes="))
+        .find_map(|l| l.split("peak_rss_bytes=").nth(1))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("the trampoline printed no peak: {stdout}"))
 }
@@ -193,8 +197,9 @@ fn peak_rss_stays_within_the_traced_bytes() {
 
 #[test]
 fn guard_estimate_is_within_fifteen_percent_of_the_peak() {
+    // A prefill, and a decode-heavy run: 64 tokens, then 150 one-token calls.
     check_estimate(512, 0);
-    check_estimate(4, 200);
+    check_estimate(64, 150);
 }
 
 #[test]
@@ -203,7 +208,14 @@ fn peak_rss_at_calibration_sizes() {
     for l in [512, 2048, 4096] {
         check_traced(l);
     }
-    for (seq_len, decode) in [(512, 0), (2048, 0), (4096, 0), (4, 1000), (64, 600)] {
+    for (seq_len, decode) in [
+        (512, 0),
+        (2048, 0),
+        (4096, 0),
+        (4, 1000),
+        (64, 600),
+        (4, 250),
+    ] {
         check_estimate(seq_len, decode);
     }
 }

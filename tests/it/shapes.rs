@@ -771,7 +771,11 @@ fn brute_force_estimate(cfg: &Config) -> memory::Estimate {
                 let scores = step.tensor(TensorId::ScoresMasked).unwrap();
                 let last = scores.shape.last().size;
                 for row in scores.data.as_slice().unwrap().chunks(last) {
-                    let tail = row.iter().rev().take_while(|v| **v == f32::NEG_INFINITY).count();
+                    let tail = row
+                        .iter()
+                        .rev()
+                        .take_while(|v| **v == f32::NEG_INFINITY)
+                        .count();
                     untouched += (tail as u128).saturating_sub(1024);
                 }
             }
