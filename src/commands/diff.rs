@@ -74,7 +74,7 @@ pub fn run(args: &DiffArgs, env: &Environment) -> Result<()> {
     let (a, b) = (&plan_a.config, &plan_b.config);
     let (need_a, need_b) = (memory::estimate(a).total(), memory::estimate(b).total());
     let larger = if need_a >= need_b { a } else { b };
-    common::guard_memory(larger, need_a + need_b, plan_a.max_memory)?;
+    common::guard_memory(larger, need_a.saturating_add(need_b), plan_a.max_memory)?;
 
     let trace_a = forward::trace(a, &mut Numeric::new(a.seed));
     let shared = shares_input(a, b);
