@@ -618,6 +618,32 @@ fn absurd_sizes_are_refused_not_panicked_on() {
 // ---- the memory guard ---------------------------------------------------------------------
 
 #[test]
+fn diff_of_two_saturated_estimates_is_refused_not_panicked_on() {
+    // Each run's estimate saturates at u128::MAX bytes; their sum once overflowed (exit 101).
+    fails_with(
+        &[
+            "diff",
+            "--batch",
+            "1099511627776",
+            "--seq-len",
+            "1099511627776",
+            "--hidden-size",
+            "4096",
+            "--num-heads",
+            "2048",
+            "--num-kv-heads",
+            "2048",
+            "--head-dim",
+            "2",
+            "--",
+            "--num-kv-heads",
+            "1024",
+        ],
+        &["more than", "--max-memory"],
+    );
+}
+
+#[test]
 fn guard_refuses_a_model_scale_numeric_run() {
     for cmd in [
         &["run", "--preset", "llama-3-70b", "--seq-len", "131072"][..],
