@@ -80,23 +80,9 @@ pub fn summarize(v: &[f32]) -> RowSummary {
     let mut counts = [[0u32; W]; 4];
     let chunks = v.chunks_exact(W);
     let tail = chunks.remainder();
-    for c in chunks {
-        let c: &[f32; W] = c.try_into().expect("a chunk of W");
-        for l in 0..W {
-            let x = c[l];
-            let fin = x.abs() < f32::INFINITY; // false for ±inf and NaN
-            let f = if fin { x } else { 0.0 };
-            min[l] = if fin { min[l].min(f) } else { min[l] };
-            max[l] = if fin { max[l].max(f) } else { max[l] };
-            sum[l] += f;
-            counts[0][l] += u32::from(fin);
-            counts[1][l] += u32::from(x == f32::NEG_INFINITY);
-            counts[2][l] += u32::from(x.is_nan());
-            counts[3][l] += u32::from(f <= PADDED);
-        }
-    }
-    for (l, &x) in tail.iter().enumerate() {
-        let fin = x.abs() < f32::INFINITY;
+    // One value into lane `l`; inlined into both loops, so the chunk loop still vectorises.
+    let mut add = |l: usize, x: f32| {
+        let fin = x.abs() < f32::INFINITY; // false for ±inf and NaN
         let f = if fin { x } else { 0.0 };
         min[l] = if fin { min[l].min(f) } else { min[l] };
         max[l] = if fin { max[l].max(f) } else { max[l] };
@@ -105,6 +91,15 @@ pub fn summarize(v: &[f32]) -> RowSummary {
         counts[1][l] += u32::from(x == f32::NEG_INFINITY);
         counts[2][l] += u32::from(x.is_nan());
         counts[3][l] += u32::from(f <= PADDED);
+    };
+    for c in chunks {
+        let c: &[f32; W] = c.try_into().expect("a chunk of W");
+        for (l, &x) in c.iter().enumerate() {
+            add(l, x);
+        }
+    }
+    for (l, &x) in tail.iter().enumerate() {
+        add(l, x);
     }
     let total = |c: &[u32; W]| c.iter().map(|&n| n as usize).sum::<usize>();
     RowSummary {

@@ -44,12 +44,7 @@ fn export_of_a_checkpoint_layer_matches_minimind() {
         .args(["--steps", &steps.join(","), "-o", "-"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out);
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got["model"]["layer"], want["layer"]);
     assert_eq!(got["model"]["token_ids"], want["ids"]);
@@ -98,12 +93,7 @@ fn the_prediction_stage_shows_the_models_top_token() {
         .args(["--layer", "1", "--stage", "predict", "--color", "never"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     let top_id = want["top5"][0]["id"].to_string();
     let row = text

@@ -28,12 +28,7 @@ fn export(text: &str, layer: usize, tag: &str) -> Run {
         .arg(&path)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out);
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let _ = std::fs::remove_file(&path);
     let w = &v["steps"][0]["tensors"]["weights"];
@@ -131,12 +126,7 @@ fn lesson_text(name: &str, extra: &[&str]) -> String {
         )
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains("(undefined)"), "{text}");
     text.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -44,3 +44,13 @@ pub fn command() -> std::process::Command {
 pub fn attnstep() -> assert_cmd::Command {
     assert_cmd::Command::from_std(command())
 }
+
+/// Asserts that a finished command exited 0, showing its stderr if it did not.
+pub fn assert_success(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -127,12 +127,7 @@ fn run_with_the_bundled_model_steps_through_a_trained_layer() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out);
     assert!(text.contains("scores[b=0, h=3]"), "{text}");
     // Token pieces label the rows (a word-level vocabulary: the words themselves).
     assert!(text.contains(" dog"), "{text}");
