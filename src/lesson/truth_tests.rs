@@ -376,9 +376,9 @@ fn model_lessons_hold_on_the_shipped_model() {
     }
     assert_eq!(seen, 2, "the trained-heads and induction lessons");
 
-    // trained-heads: "In layer 0 one head reads the previous token with more than half of its
-    // weight. In layer 1 none does; there the first column is where much of every head's
-    // weight goes."
+    // trained-heads, on its own sentence: "one head of layer 0 reads the previous token with
+    // more than half of its weight, and no head of layer 1 does; there the first column is
+    // where much of every head's weight goes."
     let l = load_bundled(14, find_bundled("trained-heads").unwrap().1).unwrap();
     let t0 = model_trace(&l, None);
     assert_eq!(t0.model.as_ref().unwrap().layer, 0);
