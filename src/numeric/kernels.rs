@@ -1,7 +1,7 @@
 //! The inner loops: matrix products split into row blocks for rayon (skipping a causal
 //! product's zero columns), and softmax over one contiguous row with an `exp` that vectorises.
 
-use ndarray::{ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut2, s};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::buffers::*;
@@ -40,27 +40,32 @@ pub(super) fn products(
 
 /// How many leading columns of `a` (and rows of `b`) a product `a · b` needs: past the last
 /// non-zero element of any row of `a`, every term is `0 · b[j, ..]`, which adds exactly nothing
-/// when `b`'s rows there are finite (as each output element's sum runs over k in order, the
-/// result is the same to the bit). Causal attention weights are zero right of the diagonal, so
-/// this halves the weighted sum.
-pub(super) fn live_columns(a: &ArrayView2<f32>, b: &ArrayView2<f32>) -> usize {
+/// when `b`'s rows there are finite (see [`finite_rows_from`]; as each output element's sum
+/// runs over k in order, the result is the same to the bit). Causal attention weights are zero
+/// right of the diagonal, so this halves the weighted sum. `None` when `a` is all zeros.
+pub(super) fn live_columns(a: &ArrayView2<f32>) -> Option<usize> {
     let k = a.ncols();
-    let mut live = 0;
+    let mut live = None;
     for row in a.rows() {
         let last = match row.as_slice() {
             Some(r) => r.iter().rposition(|&v| v != 0.0),
             None => row.iter().rposition(|&v| v != 0.0),
         };
-        live = live.max(last.map_or(0, |j| j + 1));
-        if live == k {
-            return k;
+        live = live.max(last.map(|j| j + 1));
+        if live == Some(k) {
+            break;
         }
     }
-    if b.slice(s![live.., ..]).iter().all(|v| v.is_finite()) {
-        live
-    } else {
-        k
-    }
+    live
+}
+
+/// The first row of `b` from which every row is finite: a product may leave out `0 · b[j, ..]`
+/// only there, since `0 · ±inf` and `0 · NaN` are NaN.
+pub(super) fn finite_rows_from(b: &ArrayView2<f32>) -> usize {
+    b.rows()
+        .into_iter()
+        .rposition(|row| !row.iter().all(|v| v.is_finite()))
+        .map_or(0, |j| j + 1)
 }
 
 /// Row `r` (row-major over all but the last axis) of `a`, as a 1-D view.

@@ -39,6 +39,10 @@ pub struct Tensor {
     /// in cache (the square score and weight tensors). Lets a viewer state the statistics of a
     /// whole `[seq_len, kv_len]` slice without a pass over it.
     pub rows: Option<Arc<[RowSummary]>>,
+    /// For each row of the last axis (row-major), how many leading elements may be non-zero:
+    /// every element past that is exactly 0. Kept by softmax, whose causal rows end in zeros
+    /// it never wrote, so the weighted sum can leave them out without reading them.
+    pub zero_tails: Option<Arc<[usize]>>,
 }
 
 /// Tensors are equal when their shapes and numbers are; the row summaries follow from those.
@@ -62,6 +66,7 @@ impl Tensor {
             shape,
             data,
             rows: None,
+            zero_tails: None,
         }
     }
 
@@ -372,17 +377,22 @@ impl Backend for Numeric {
         let src = contiguous(&x.data);
         let last = x.shape.last().size.max(1);
         let mut out = Out::zeroed(src.len());
+        let mut live = vec![0; src.len() / last];
         let rows = out
             .par_chunks_mut(last)
             .zip(src.par_chunks(last))
+            .zip(live.par_iter_mut())
             .with_min_len(GRAIN / last)
-            .map(|(o, v)| {
+            .map(|((o, v), live)| {
                 // The zero tail is summed up without reading it: it was never written.
-                let live = softmax_row(v, o);
-                keep.then(|| summarize(&o[..live]).merge(RowSummary::zeros(last - live)))
+                *live = softmax_row(v, o);
+                keep.then(|| summarize(&o[..*live]).merge(RowSummary::zeros(last - *live)))
             })
             .collect();
-        Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes())).with_rows(all_or_none(rows))
+        let mut weights = Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes()))
+            .with_rows(all_or_none(rows));
+        weights.zero_tails = Some(live.into());
+        weights
     }
 
     fn matmul(&self, a: &Tensor, b: &Tensor) -> Tensor {
@@ -407,15 +417,22 @@ impl Backend for Numeric {
             .data
             .broadcast(IxDyn(&wb))
             .expect("b broadcasts over the leading axes");
+        // The zero tails `a`'s rows are known to end in, when `a` is not broadcast.
+        let tails = a.zero_tails.as_deref().filter(|_| wa == a.data.shape());
         let mut out = Out::zeroed(sizes.iter().product());
         if m > 0 && n > 0 {
             // One [m, n] output matrix per leading index: [seq_len, kv_len] · [kv_len, head_dim]
             out.par_chunks_mut(m * n).enumerate().for_each(|(i, om)| {
                 let (a2, b2) = (matrix_at(&av, i), matrix_at(&bv, i));
+                let finite_from = finite_rows_from(&b2);
                 products(om, m, n, |r0, c| {
                     let a = a2.slice(s![r0..r0 + c.nrows(), ..]);
                     // Causal attention weights end in exact zeros: leave them out of the sum.
-                    let k = live_columns(&a, &b2);
+                    let live = match tails {
+                        Some(t) => t[i * m + r0..i * m + r0 + c.nrows()].iter().copied().max(),
+                        None => live_columns(&a),
+                    };
+                    let k = live.unwrap_or(0).max(finite_from);
                     general_mat_mul(1.0, &a.slice(s![.., ..k]), &b2.slice(s![..k, ..]), 0.0, c);
                 });
             });

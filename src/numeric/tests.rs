@@ -167,3 +167,52 @@ fn row_summaries_are_optional_and_change_no_number() {
     // scores, causal_mask, scores_masked and weights, in each of the two calls.
     assert_eq!(summarised, 8);
 }
+
+/// `[1, 1, rows, cols]` tensor of `values`, named like attention weights.
+fn weights_like(rows: usize, cols: usize, values: Vec<f32>) -> Tensor {
+    use crate::dims::DimName::*;
+    let shape = crate::shape![(Bsz, 1), (NHeads, 1), (SeqLen, rows), (KvLen, cols)];
+    Tensor::new(shape, shared(values, &[1, 1, rows, cols]))
+}
+
+#[test]
+fn softmax_notes_each_rows_zero_tail_and_the_weighted_sum_matches_a_full_product() {
+    let b = Numeric::new(0);
+    let (rows, cols) = (40, 40);
+    // Causal scores: row i sees keys 0..=i; the values of key j are (j + 1, -(j + 1) / 2).
+    let scores: Vec<f32> = (0..rows * cols)
+        .map(|k| match (k / cols, k % cols) {
+            (i, j) if j > i => f32::NEG_INFINITY,
+            (i, j) => ((i * 7 + j * 3) % 11) as f32 / 4.0,
+        })
+        .collect();
+    let weights = b.softmax(&weights_like(rows, cols, scores));
+    let tails: Vec<usize> = weights.zero_tails.as_deref().unwrap().to_vec();
+    assert_eq!(tails, (1..=rows).collect::<Vec<_>>());
+    let w = weights.to_flat();
+    let values = |poison: Option<f32>| {
+        let mut v: Vec<f32> = (0..cols)
+            .flat_map(|j| [(j + 1) as f32, -((j + 1) as f32) / 2.0])
+            .collect();
+        if let Some(p) = poison {
+            v[2 * (cols - 1)] = p; // the last key, right of every row's diagonal but the last
+        }
+        use crate::dims::DimName::*;
+        let shape = crate::shape![(Bsz, 1), (NHeads, 1), (KvLen, cols), (HeadDim, 2)];
+        Tensor::new(shape, shared(v, &[1, 1, cols, 2]))
+    };
+    let out = b.matmul(&weights, &values(None)).to_flat();
+    for i in 0..rows {
+        for d in 0..2 {
+            let sign = if d == 0 { 1.0 } else { -0.5 };
+            let exact: f64 = (0..=i)
+                .map(|j| f64::from(w[i * cols + j]) * (j + 1) as f64 * sign)
+                .sum();
+            assert!((f64::from(out[i * 2 + d]) - exact).abs() < 1e-5, "row {i}");
+        }
+    }
+    // 0 · inf is NaN in PyTorch's product: a row may not skip a key whose value is not finite.
+    let poisoned = b.matmul(&weights, &values(Some(f32::INFINITY))).to_flat();
+    assert!(poisoned[0].is_nan() && poisoned[2 * (rows - 2)].is_nan());
+    assert_eq!(poisoned[1], out[1], "the other column has no infinity");
+}
