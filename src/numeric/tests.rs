@@ -170,7 +170,6 @@ fn row_summaries_are_optional_and_change_no_number() {
 
 /// `[1, 1, rows, cols]` tensor of `values`, named like attention weights.
 fn weights_like(rows: usize, cols: usize, values: Vec<f32>) -> Tensor {
-    use crate::dims::DimName::*;
     let shape = crate::shape![(Bsz, 1), (NHeads, 1), (SeqLen, rows), (KvLen, cols)];
     Tensor::new(shape, shared(values, &[1, 1, rows, cols]))
 }
@@ -197,7 +196,6 @@ fn softmax_notes_each_rows_zero_tail_and_the_weighted_sum_matches_a_full_product
         if let Some(p) = poison {
             v[2 * (cols - 1)] = p; // the last key, right of every row's diagonal but the last
         }
-        use crate::dims::DimName::*;
         let shape = crate::shape![(Bsz, 1), (NHeads, 1), (KvLen, cols), (HeadDim, 2)];
         Tensor::new(shape, shared(v, &[1, 1, cols, 2]))
     };
