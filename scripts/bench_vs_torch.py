@@ -17,6 +17,15 @@ holds, worked out here from the shapes: every recorded tensor and weight counted
 even where attnstep shares one buffer between two names (a view), so it is an upper bound on
 what the trace needs.
 
+A lower bound for any process that holds the whole trace, printed as "floor": the time this
+machine takes to first-touch the memory attnstep's run holds (its peak RSS less that of a
+one-token run), in fresh processes, one per thread, each touching its share, plus the products'
+arithmetic (projections, the full Q·Kᵀ, the causal half of weights·V) at the rate PyTorch's
+own matrix multiply reaches here with the same threads. It leaves out everything else (drawing
+the inputs, softmax, masks, start-up, exit), so no implementation that records every tensor can
+run under it on this machine; "floor/PT" above 1 means PyTorch's forward, which keeps no trace
+and reuses its warm heap, cannot be matched here.
+
 Both sides use the machine's threads as they are (PyTorch: torch.get_num_threads(); attnstep:
 RAYON_NUM_THREADS or all cores), or N each with --threads N; both are printed. The two sides
 alternate run by run, so a busy moment on a shared machine hits both.
@@ -54,6 +63,52 @@ def traced_bytes(L, bsz=1):
     square = 3 * bsz * HEADS * L * L        # scores, masked scores, weights
     mask = L * L                            # causal mask
     return 4 * (weights + tok * per_token + rope + square + mask)
+
+
+# Touches n fresh bytes, one write per page, and prints the seconds it took (the kernel's cost
+# of first-touch: a page fault, a fresh page, clearing it).
+TOUCH = """
+import mmap, sys, time
+n = int(sys.argv[1]); page = mmap.PAGESIZE; pages = len(range(0, n, page))
+m = mmap.mmap(-1, n)
+t = time.perf_counter()
+m[0:n:page] = b"\\x01" * pages
+print(time.perf_counter() - t)
+"""
+
+
+def touch_seconds(nbytes, workers, repeat):
+    """Best wall time for `workers` fresh processes, started together, to touch nbytes in all."""
+    best = math.inf
+    for _ in range(repeat):
+        procs = [subprocess.Popen([sys.executable, "-S", "-c", TOUCH, str(nbytes // workers)],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+        best = min(best, max(float(p.communicate()[0]) for p in procs))
+    return best
+
+
+def product_flops(L, bsz=1):
+    """Multiply-adds ×2 of the products a prefill of L tokens must do: the four projections,
+    Q·Kᵀ whole (its scores are recorded above the diagonal too) and weights·V over the causal
+    half (row i reads i + 1 keys)."""
+    q, kv = HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM
+    tok = bsz * L
+    projections = 2 * tok * HIDDEN * (q + 2 * kv) + 2 * tok * q * HIDDEN
+    scores = 2 * bsz * HEADS * L * L * HEAD_DIM
+    weighted = 2 * bsz * HEADS * (L * (L + 1) // 2) * HEAD_DIM
+    return projections + scores + weighted
+
+
+def torch_matmul_rate(n=1024, repeat=5):
+    """FLOP/s of PyTorch's own [n, n]·[n, n] float32 product with its current threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best
 
 
 def torch_forward(mm, L):
@@ -94,9 +149,9 @@ print(time.perf_counter() - t0, usage.ru_maxrss * 1024, os.waitstatus_to_exitcod
 """
 
 
-def run_attnstep(binary, L):
+def run_attnstep(binary, L, stage="o_proj"):
     """One whole attnstep process: (wall seconds, peak RSS bytes)."""
-    args = [binary, "run", "--preset", "minimind2", "--seq-len", str(L), "--stage", "o_proj",
+    args = [binary, "run", "--preset", "minimind2", "--seq-len", str(L), "--stage", stage,
             "--color", "never", "--max-memory", "64GiB"]
     r = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *args],
                        capture_output=True, text=True)
@@ -127,8 +182,14 @@ def main():
     threads = os.environ.get("RAYON_NUM_THREADS", f"one per core ({os.cpu_count()})")
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"attnstep threads: {threads}; best of {a.repeat}")
+    workers = int(os.environ.get("RAYON_NUM_THREADS", os.cpu_count()))
+    rate = torch_matmul_rate()
+    base = min(run_attnstep(a.bin, 1, stage="input")[1] for _ in range(3))
+    print(f"PyTorch's matmul here: {rate / 1e9:.0f} GFLOP/s; a one-token run's peak RSS: "
+          f"{base / 1e6:.1f} MB")
     print(f"{'L':>6} {'PyTorch ms':>11} {'attnstep ms':>12} {'ratio':>6} "
-          f"{'peak RSS MB':>12} {'traced MB':>10} {'RSS/traced':>10}")
+          f"{'peak RSS MB':>12} {'traced MB':>10} {'RSS/traced':>10} {'floor ms':>9} "
+          f"{'floor/PT':>9}")
     for L in a.sizes:
         forward, t_torch, runs = torch_forward(mm, L), math.inf, []
         for _ in range(a.repeat):
@@ -137,8 +198,10 @@ def main():
         t_ours = min(t for t, _ in runs)
         peak = max(r for _, r in runs)
         traced = traced_bytes(L)
+        floor = touch_seconds(max(peak - base, 0), workers, a.repeat) + product_flops(L) / rate
         print(f"{L:>6} {t_torch * 1e3:>11.1f} {t_ours * 1e3:>12.1f} {t_ours / t_torch:>6.2f} "
-              f"{peak / 1e6:>12.1f} {traced / 1e6:>10.1f} {peak / traced:>10.2f}")
+              f"{peak / 1e6:>12.1f} {traced / 1e6:>10.1f} {peak / traced:>10.2f} "
+              f"{floor * 1e3:>9.1f} {floor / t_torch:>9.2f}")
 
 
 if __name__ == "__main__":

@@ -374,21 +374,39 @@ impl Backend for Numeric {
 
     fn softmax(&self, x: &Tensor) -> Tensor {
         let keep = self.summaries;
-        let src = contiguous(&x.data);
         let last = x.shape.last().size.max(1);
-        let mut out = Out::zeroed(src.len());
-        let mut live = vec![0; src.len() / last];
-        let rows = out
-            .par_chunks_mut(last)
-            .zip(src.par_chunks(last))
-            .zip(live.par_iter_mut())
-            .with_min_len(GRAIN / last)
-            .map(|((o, v), live)| {
-                // The zero tail is summed up without reading it: it was never written.
-                *live = softmax_row(v, o);
-                keep.then(|| summarize(&o[..*live]).merge(RowSummary::zeros(last - *live)))
-            })
-            .collect();
+        let len = x.data.len();
+        let mut out = Out::zeroed(len);
+        let mut live = vec![0; len / last];
+        // One row `v` into `o`: the zero tail is summed up without reading it (never written).
+        let row = |v: &[f32], o: &mut [f32], live: &mut usize| {
+            *live = softmax_row(v, o);
+            keep.then(|| summarize(&o[..*live]).merge(RowSummary::zeros(last - *live)))
+        };
+        let rows = match x.data.as_slice() {
+            Some(src) => out
+                .par_chunks_mut(last)
+                .zip(src.par_chunks(last))
+                .zip(live.par_iter_mut())
+                .with_min_len(GRAIN / last)
+                .map(|((o, v), live)| row(v, o, live))
+                .collect(),
+            // Strided scores (a slip's transpose): each row is gathered into a small buffer, so
+            // no copy of the whole tensor is ever held next to the trace.
+            None => {
+                let view = x.data.view();
+                out.par_chunks_mut(last)
+                    .zip(live.par_iter_mut())
+                    .enumerate()
+                    .with_min_len(GRAIN / last)
+                    .map_init(Vec::new, |buf, (r, (o, live))| {
+                        buf.clear();
+                        buf.extend(row_at(&view, r).iter());
+                        row(buf, o, live)
+                    })
+                    .collect()
+            }
+        };
         let mut weights = Tensor::new(x.shape.clone(), out.into_data(&x.shape.sizes()))
             .with_rows(all_or_none(rows));
         weights.zero_tails = Some(live.into());

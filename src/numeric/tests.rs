@@ -214,3 +214,27 @@ fn softmax_notes_each_rows_zero_tail_and_the_weighted_sum_matches_a_full_product
     assert!(poisoned[0].is_nan() && poisoned[2 * (rows - 2)].is_nan());
     assert_eq!(poisoned[1], out[1], "the other column has no infinity");
 }
+
+#[test]
+fn softmax_of_strided_scores_gathers_rows_and_gives_the_same_bits() {
+    let b = Numeric::new(0);
+    let (rows, cols) = (6, 9);
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|k| ((k * 37) % 23) as f32 / 5.0 - 2.0)
+        .collect();
+    let scores = weights_like(rows, cols, values);
+    let strided = b.transpose(&scores, -2, -1); // [.., cols, rows], not standard layout
+    assert!(strided.data.as_slice().is_none());
+    let copied = Tensor::new(
+        strided.shape.clone(),
+        to_standard(&strided.data.view()).into_data(&[1, 1, cols, rows]),
+    );
+    let (a, c) = (b.softmax(&strided), b.softmax(&copied));
+    assert_eq!(a.data, c.data);
+    // Row j of the strided input is column j of the scores: its weights sum to 1.
+    let w = a.to_flat();
+    for j in 0..cols {
+        let sum: f32 = w[j * rows..(j + 1) * rows].iter().sum();
+        assert!((sum - 1.0).abs() < 1e-6, "row {j} sums to {sum}");
+    }
+}
