@@ -37,10 +37,18 @@ pub enum Condition {
     NoQkNorm,
     /// More than one new token in this call.
     ManyTokens,
+    /// The positions carry the lesson's words (flags that change the length or the batch
+    /// number them instead), so prose may quote the sentence.
+    Labelled,
+    Unlabelled,
+    /// A checkpoint's first layer, which reads the token embeddings themselves.
+    FirstLayer,
+    /// A checkpoint's layer after the first, which reads what earlier layers wrote.
+    LaterLayer,
 }
 
 impl Condition {
-    pub const ALL: [(&'static str, Condition); 19] = [
+    pub const ALL: [(&'static str, Condition); 23] = [
         ("gqa", Condition::Gqa),
         ("mha", Condition::Mha),
         ("mqa", Condition::Mqa),
@@ -60,6 +68,10 @@ impl Condition {
         ("qk_norm", Condition::QkNorm),
         ("no_qk_norm", Condition::NoQkNorm),
         ("many_tokens", Condition::ManyTokens),
+        ("labelled", Condition::Labelled),
+        ("unlabelled", Condition::Unlabelled),
+        ("first_layer", Condition::FirstLayer),
+        ("later_layer", Condition::LaterLayer),
     ];
 
     /// The condition with this name, or a message with the nearest name.
@@ -113,6 +125,10 @@ impl Condition {
             Condition::QkNorm => "QK-norm",
             Condition::NoQkNorm => "attention without QK-norm",
             Condition::ManyTokens => "calls of more than one token",
+            Condition::Labelled => "the lesson's own words as labels (its length and batch)",
+            Condition::Unlabelled => "numbered positions (a changed length or batch)",
+            Condition::FirstLayer => "a checkpoint's first layer",
+            Condition::LaterLayer => "a checkpoint's layer after the first",
         }
     }
 
@@ -142,6 +158,10 @@ impl Condition {
             Condition::QkNorm => f.cfg.qk_norm,
             Condition::NoQkNorm => !f.cfg.qk_norm,
             Condition::ManyTokens => f.seq_len > 1,
+            Condition::Labelled => f.tokens.is_some(),
+            Condition::Unlabelled => f.tokens.is_none(),
+            Condition::FirstLayer => f.model.is_some_and(|m| m.layer == 0),
+            Condition::LaterLayer => f.model.is_some_and(|m| m.layer > 0),
         }
     }
 
@@ -192,5 +212,36 @@ mod tests {
         assert!(Condition::parse("gqa").is_ok());
         assert!(Condition::parse("gqq").unwrap_err().contains("`gqa`"));
         assert_eq!(Condition::parse("row-padded"), Ok(Condition::RowPadded));
+    }
+
+    #[test]
+    fn labels_and_layers_are_conditions_too() {
+        let run = |tokens: Option<&str>| {
+            let spec = ConfigSpec {
+                seq_len: Some(3),
+                tokens: tokens.map(String::from),
+                ..Default::default()
+            };
+            crate::forward::trace(&spec.resolve().unwrap(), &mut Shapes)
+        };
+        let (words, numbered) = (run(Some("a b c")), run(None));
+        let (w, n) = (Facts::of(&words, 0, 0, 0), Facts::of(&numbered, 0, 0, 0));
+        assert!(Condition::Labelled.holds(&w) && !Condition::Unlabelled.holds(&w));
+        assert!(Condition::Unlabelled.holds(&n) && !Condition::Labelled.holds(&n));
+        // Without a checkpoint there is no layer to speak of.
+        assert!(!Condition::FirstLayer.holds(&w) && !Condition::LaterLayer.holds(&w));
+        let mut layered = run(None);
+        let info = |layer| crate::trace::ModelInfo {
+            name: "tiny".into(),
+            layer,
+            layers: 2,
+            token_ids: vec![1, 2, 3],
+            top5: Vec::new(),
+        };
+        layered.model = Some(info(0));
+        assert!(Condition::FirstLayer.holds(&Facts::of(&layered, 0, 0, 0)));
+        layered.model = Some(info(1));
+        let later = Facts::of(&layered, 0, 0, 0);
+        assert!(Condition::LaterLayer.holds(&later) && !Condition::FirstLayer.holds(&later));
     }
 }
