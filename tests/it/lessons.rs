@@ -1036,3 +1036,163 @@ fn variants_are_chosen_with_a_flag_and_unknown_ones_refused() {
     let err = usage_error(&["lesson", "gqa", "--variant", "mqa", "--all"]);
     assert!(err.contains("this lesson has no variants"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lesson prose that stays true under the flags the lessons themselves suggest.
+
+#[test]
+fn causal_lesson_without_the_mask_claims_nothing_blocked() {
+    let out = stdout_of(
+        &[
+            "lesson",
+            "causal",
+            "--all",
+            "--no-causal",
+            "--color",
+            "never",
+        ],
+        &state_dir("prose-no-causal"),
+    );
+    let mut mask_notes = 0;
+    for s in sections(&out) {
+        let (first, last, cached) = banner(s);
+        assert_eq!((first, cached), (0, 0), "the lesson is one prefill");
+        let kv_len = last + 1;
+        for note in notes(s) {
+            // Without the mask nothing is blocked, so no note may count blocked keys, put a
+            // row's whole weight on itself or hand a token back its own value.
+            for claim in [
+                "blocks",
+                "blocked entries in all",
+                "weight 1 on itself",
+                "exactly its own value",
+                "every blocked weight",
+            ] {
+                assert!(!note.contains(claim), "{claim:?} in {note}");
+            }
+            if s.contains("causal_mask · ") {
+                assert!(note.contains("nothing is blocked"), "{note}");
+                assert_eq!(
+                    number_after(&note, "every query may read all "),
+                    Some(kv_len),
+                    "{note}"
+                );
+                mask_notes += 1;
+            }
+            if s.contains("softmax · ") {
+                assert!(note.contains("no weight is forced to 0"), "{note}");
+                assert_eq!(number_after(&note, "over all "), Some(kv_len), "{note}");
+            }
+        }
+    }
+    assert_eq!(mask_notes, 1, "{out}");
+    // With the mask, the count of blocked entries is n(n-1)/2 for a prefill of n tokens.
+    let out = stdout_of(
+        &["lesson", "causal", "--all", "--color", "never"],
+        &state_dir("prose-causal"),
+    );
+    let mask = sections(&out)
+        .into_iter()
+        .find(|s| s.contains("causal_mask · "))
+        .unwrap();
+    let (_, last, _) = banner(mask);
+    let n = last + 1;
+    let counted = notes(mask)
+        .iter()
+        .find_map(|note| number_after(note, "none: "))
+        .expect("the note counting blocked entries");
+    assert_eq!(counted, n * (n - 1) / 2);
+}
+
+#[test]
+fn gqa_lesson_prose_holds_for_mha_gqa_and_mqa() {
+    const N_HEADS: usize = 8;
+    for kv in [1, 2, 4, 8] {
+        let out = flat(&stdout_of(
+            &[
+                "lesson",
+                "gqa",
+                "--num-kv-heads",
+                &kv.to_string(),
+                "--all",
+                "--color",
+                "never",
+            ],
+            &state_dir("prose-gqa"),
+        ));
+        let n_rep = N_HEADS / kv;
+        // The last query head reads the last key/value head, whatever the sharing.
+        assert!(
+            out.contains(&format!(
+                "the last, query head {}, reads key/value head {}",
+                N_HEADS - 1,
+                kv - 1
+            )),
+            "--num-kv-heads {kv}: {out}"
+        );
+        assert!(
+            out.contains(&format!("divides the cache by n_rep = {n_rep}")),
+            "{out}"
+        );
+        // A group 1 exists only with two key/value heads or more.
+        assert_eq!(
+            out.contains("group 1"),
+            kv > 1 && kv < N_HEADS,
+            "{kv}: {out}"
+        );
+        // No sentence may call the key/value projections smaller when they are not, nor
+        // compare two equal numbers as a saving.
+        if kv == N_HEADS {
+            assert!(!out.contains(&format!("only {kv} ")), "{out}");
+            assert!(!out.contains("times less"), "{out}");
+            assert!(!out.contains("times smaller"), "{out}");
+        }
+        if kv == 1 {
+            assert!(
+                out.contains(&format!("all {N_HEADS} query heads, 0…{}", N_HEADS - 1)),
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lessons_quote_their_sentence_only_while_the_positions_carry_it() {
+    let sentences = [
+        ("tour", "the cat sat on the mat"),
+        ("scores", "the dog chased the ball"),
+        ("causal", "I think it will rain"),
+        ("gqa", "the rain fell hard"),
+        ("mqa", "the rain fell hard"),
+        ("minimind2", "hello how are you"),
+        ("minimind3", "what is a token"),
+    ];
+    let state = state_dir("prose-labels");
+    for (name, sentence) in sentences {
+        let quoted = format!("\"{sentence}\"");
+        let own = flat(&stdout_of(
+            &["lesson", name, "--all", "--color", "never"],
+            &state,
+        ));
+        assert!(own.contains(&quoted), "{name} names its sentence: {own}");
+        // A longer run numbers the positions: the sentence is no longer what the tables show.
+        let n = sentence.split_whitespace().count() + 2;
+        let longer = flat(&stdout_of(
+            &[
+                "lesson",
+                name,
+                "--all",
+                "--seq-len",
+                &n.to_string(),
+                "--color",
+                "never",
+            ],
+            &state,
+        ));
+        assert!(!longer.contains(&quoted), "{name} --seq-len {n}: {longer}");
+        assert!(
+            longer.contains("the positions are numbered"),
+            "{name}: {longer}"
+        );
+    }
+}
