@@ -797,3 +797,59 @@ fn the_scale_comparison_is_true_to_the_run_or_left_out_under_a_scale_slip() {
         }
     }
 }
+
+/// The rope stage's table of relative positions redoes MiniMind's score of one pair from the
+/// rows before RoPE. Its first row is the run's own score only in MiniMind's run: under
+/// scale-by-hidden (scores ÷√16 instead of ÷√4) the decode step's score is half of it, so the
+/// sentence that equates the two is left out under a slip.
+#[test]
+fn the_rope_table_claims_the_runs_own_score_only_without_a_slip() {
+    let sizes = [
+        "--hidden-size",
+        "16",
+        "--num-heads",
+        "4",
+        "--num-kv-heads",
+        "2",
+        "--steps",
+        "4,1",
+    ];
+    for (bug, halved) in [(None, false), (Some("scale-by-hidden"), true)] {
+        let mut flags: Vec<&str> = sizes.to_vec();
+        if let Some(bug) = bug {
+            flags.extend(["--bug", bug]);
+        }
+        let mut args = vec!["export", "-o", "-"];
+        args.extend(&flags);
+        let trace: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        // The decode step's scores are [1, 4 heads, 1 query, 5 keys]: head 0, key 4 (its own).
+        let own = trace["steps"][1]["tensors"]["scores"]["data"][4]
+            .as_f64()
+            .unwrap();
+        let mut args = vec!["run", "--stage", "rope", "--color", "never"];
+        args.extend(&flags);
+        let out = ok(&args);
+        let step2 = &out[out.find("step 2/2").expect("the decode step is shown")..];
+        // The first row of the table: q at 4, k at 4, distance 0, the score.
+        let first = step2
+            .lines()
+            .find_map(|l| {
+                let cells: Vec<&str> = l.split('│').map(str::trim).collect();
+                (cells.len() == 4 && cells[..3] == ["4", "4", "0"]).then(|| cells[3].to_string())
+            })
+            .unwrap_or_else(|| panic!("{bug:?}: the table's first row: {step2}"));
+        let first: f64 = first.parse().unwrap();
+        let flat = step2.split_whitespace().collect::<Vec<_>>().join(" ");
+        let claims = flat.contains("The first row is this step's own score, scores[0, 0, 0, 4].");
+        if halved {
+            assert!(
+                (own * 2.0 - first).abs() < 1e-3,
+                "{bug:?}: {own} vs {first}"
+            );
+            assert!(!claims, "{bug:?}: {step2}");
+        } else {
+            assert!((own - first).abs() < 1e-3, "{bug:?}: {own} vs {first}");
+            assert!(claims, "{bug:?}: {step2}");
+        }
+    }
+}
