@@ -681,3 +681,175 @@ fn export_records_the_slip_and_a_run_that_hides_it_is_warned_about() {
         "{err}"
     );
 }
+
+/// A tensor of the first step of an `attnstep export` trace, as numbers.
+fn exported(trace: &serde_json::Value, name: &str) -> Vec<f64> {
+    trace["steps"][0]["tensors"][name]["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name} is exported"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+fn softmax(row: &[f64]) -> Vec<f64> {
+    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
+}
+
+/// The numbers of the row labelled `label` in a printed table (shading marks stripped), or
+/// None when no such row is printed.
+fn table_row(out: &str, label: &str) -> Option<Vec<f64>> {
+    let line = out.lines().find(|l| l.trim_start().starts_with(label))?;
+    Some(
+        line.split('│')
+            .skip(1)
+            .map(|cell| {
+                let num: String = cell
+                    .chars()
+                    .filter(|ch| ch.is_ascii_digit() || *ch == '.' || *ch == '-')
+                    .collect();
+                num.parse().unwrap_or_else(|_| panic!("a number in {line}"))
+            })
+            .collect(),
+    )
+}
+
+/// The "why ÷√head_dim" rows under the softmax stage softmax query 3's row of head 0 with and
+/// without MiniMind's division. They are worked out here from q and k of the exported run, so
+/// they hold only where the recorded scores were divided by √head_dim: under the two scale slips
+/// the exported scores show a different divisor, and the comparison must be left out rather
+/// than mislabel the planted scores as MiniMind's.
+#[test]
+fn the_scale_comparison_is_true_to_the_run_or_left_out_under_a_scale_slip() {
+    // hidden 16, 4 query heads of head_dim 4 (so √head_dim = 2, √hidden = 4), 4 tokens in one
+    // prefill: the last query sees all 4 keys, so no mask enters its row.
+    let sizes = [
+        "--hidden-size",
+        "16",
+        "--num-heads",
+        "4",
+        "--num-kv-heads",
+        "2",
+        "--seq-len",
+        "4",
+    ];
+    // The slip, and what the recorded scores are divided by under it.
+    let cases: [(Option<&str>, f64); 5] = [
+        (None, 2.0),
+        (Some("scale-by-hidden"), 4.0),
+        (Some("no-scale"), 1.0),
+        (Some("softmax-over-queries"), 2.0),
+        (Some("repeat-kv-tiles"), 2.0),
+    ];
+    for (bug, divisor) in cases {
+        let mut flags: Vec<&str> = sizes.to_vec();
+        if let Some(bug) = bug {
+            flags.extend(["--bug", bug]);
+        }
+        let mut args = vec!["export", "-o", "-"];
+        args.extend(&flags);
+        let trace: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        // xq_t and xk_t are [1, 4 heads, 4 positions, 4 features]: head 0 is the first 16
+        // numbers, query 3 its last 4, key j numbers 4j..4j+4.
+        let (q, k, scores) = (
+            exported(&trace, "xq_t"),
+            exported(&trace, "xk_t"),
+            exported(&trace, "scores"),
+        );
+        let raw: Vec<f64> = (0..4)
+            .map(|j| (0..4).map(|d| q[12 + d] * k[4 * j + d]).sum())
+            .collect();
+        for (j, r) in raw.iter().enumerate() {
+            assert!(
+                (scores[12 + j] - r / divisor).abs() < 1e-5,
+                "{bug:?}: scores[3, {j}] is q·k / {divisor}"
+            );
+        }
+        let mut args = vec!["run", "--stage", "softmax", "--color", "never"];
+        args.extend(&flags);
+        let out = ok(&args);
+        let with = table_row(&out, "÷√4 (MiniMind)");
+        let without = table_row(&out, "without ÷√4");
+        if divisor != 2.0 {
+            assert!(!out.contains("why ÷√head_dim"), "{bug:?}: {out}");
+            assert_eq!((with, without), (None, None), "{bug:?}: {out}");
+            continue;
+        }
+        assert!(
+            out.contains("why ÷√head_dim: query 3's row of head 0"),
+            "{bug:?}: {out}"
+        );
+        let expect = [
+            softmax(&raw.iter().map(|r| r / 2.0).collect::<Vec<_>>()),
+            softmax(&raw),
+        ];
+        for (row, expect) in [with, without].into_iter().zip(expect) {
+            let row = row.unwrap_or_else(|| panic!("{bug:?}: both rows are printed: {out}"));
+            // Four weights, then the Σ row column.
+            assert_eq!(row.len(), 5, "{bug:?}: {row:?}");
+            for (got, want) in row.iter().zip(&expect) {
+                assert!((got - want).abs() < 6e-4, "{bug:?}: {row:?} vs {expect:?}");
+            }
+            assert!((row[4] - 1.0).abs() < 6e-4, "{bug:?}: {row:?}");
+        }
+    }
+}
+
+/// The rope stage's table of relative positions redoes MiniMind's score of one pair from the
+/// rows before RoPE. Its first row is the run's own score only in MiniMind's run: under
+/// scale-by-hidden (scores ÷√16 instead of ÷√4) the decode step's score is half of it, so the
+/// sentence that equates the two is left out under a slip.
+#[test]
+fn the_rope_table_claims_the_runs_own_score_only_without_a_slip() {
+    let sizes = [
+        "--hidden-size",
+        "16",
+        "--num-heads",
+        "4",
+        "--num-kv-heads",
+        "2",
+        "--steps",
+        "4,1",
+    ];
+    for (bug, halved) in [(None, false), (Some("scale-by-hidden"), true)] {
+        let mut flags: Vec<&str> = sizes.to_vec();
+        if let Some(bug) = bug {
+            flags.extend(["--bug", bug]);
+        }
+        let mut args = vec!["export", "-o", "-"];
+        args.extend(&flags);
+        let trace: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        // The decode step's scores are [1, 4 heads, 1 query, 5 keys]: head 0, key 4 (its own).
+        let own = trace["steps"][1]["tensors"]["scores"]["data"][4]
+            .as_f64()
+            .unwrap();
+        let mut args = vec!["run", "--stage", "rope", "--color", "never"];
+        args.extend(&flags);
+        let out = ok(&args);
+        let step2 = &out[out.find("step 2/2").expect("the decode step is shown")..];
+        // The first row of the table: q at 4, k at 4, distance 0, the score.
+        let first = step2
+            .lines()
+            .find_map(|l| {
+                let cells: Vec<&str> = l.split('│').map(str::trim).collect();
+                (cells.len() == 4 && cells[..3] == ["4", "4", "0"]).then(|| cells[3].to_string())
+            })
+            .unwrap_or_else(|| panic!("{bug:?}: the table's first row: {step2}"));
+        let first: f64 = first.parse().unwrap();
+        let flat = step2.split_whitespace().collect::<Vec<_>>().join(" ");
+        let claims = flat.contains("The first row is this step's own score, scores[0, 0, 0, 4].");
+        if halved {
+            assert!(
+                (own * 2.0 - first).abs() < 1e-3,
+                "{bug:?}: {own} vs {first}"
+            );
+            assert!(!claims, "{bug:?}: {step2}");
+        } else {
+            assert!((own - first).abs() < 1e-3, "{bug:?}: {own} vs {first}");
+            assert!(claims, "{bug:?}: {step2}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use ndarray::Array2;
 
+use crate::bugs::Bug;
 use crate::forward::takes_fused_path;
 use crate::render::demos;
 use crate::render::matrix::{self, Bands, Grid, Kind, fmt_num};
@@ -99,7 +100,16 @@ pub(super) fn padding(c: &Ctx) -> Vec<String> {
 
 /// Why the scores are divided by √head_dim: the selected head's last query row, as softmax
 /// receives it, softmaxed as MiniMind does and without the division.
+///
+/// The rows are worked out from the recorded scores on the premise that they were divided by
+/// √head_dim. A planted scale slip breaks that premise (the recorded scores are divided by
+/// √hidden, or not at all), and no honest version of the table fits a hunt: labelling the rows
+/// by the run's real divisor names the slip, and recomputing MiniMind's weights from q·k sets
+/// the right answer beside the planted table. So under those slips the comparison is left out.
 pub(super) fn scale_view(c: &Ctx) -> Option<String> {
+    if matches!(c.cfg.bug, Some(Bug::ScaleByHidden | Bug::NoScale)) {
+        return None;
+    }
     let t = c.t(TensorId::ScoresMasked)?;
     let last = c.st.seq_len - 1;
     let row: Vec<f32> = slice2(t, &[Some(c.b), Some(c.h), None, None])

@@ -217,12 +217,19 @@ pub(super) fn rope_relative(c: &Ctx) -> Option<String> {
          from position {n0}, rotated as if they sat at positions m and n",
         c.h, c.kvh
     );
-    let after = format!(
-        "Rows with the same m − n give the same score, wherever the pair sits: after RoPE, q·k \
-         depends on the distance only. The first row is this step's own score, \
-         scores[{}, {}, {last}, {n0}].",
-        c.b, c.h
-    );
+    let mut after = "Rows with the same m − n give the same score, wherever the pair sits: after \
+                     RoPE, q·k depends on the distance only."
+        .to_string();
+    // The table redoes MiniMind's score from the rows before RoPE. A planted slip (the scale,
+    // RoPE's positions, which KV head a query head reads, …) can make the run's own score
+    // differ from it, so the sentence that equates them is kept for MiniMind's run only: left
+    // out under every slip, its absence does not say which one.
+    if c.cfg.bug.is_none() {
+        after.push_str(&format!(
+            " The first row is this step's own score, scores[{}, {}, {last}, {n0}].",
+            c.b, c.h
+        ));
+    }
     Some(format!(
         "{}{table}\n{}",
         heading(c, &title),
