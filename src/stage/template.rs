@@ -45,7 +45,7 @@ use crate::backend::HasShape;
 use crate::trace::Trace;
 
 pub use super::condition::Condition;
-pub use attention::{has_induction, induction_target_in};
+pub use attention::{Pattern, clears, found, has_induction, induction_target_in};
 
 /// Every plain numeric placeholder name.
 pub const NAMES: [&str; 25] = [
