@@ -2,7 +2,7 @@
 //! selected batch row (`when = "gqa"`), so a lesson stays true when flags change its premise.
 
 use super::facts::Facts;
-use super::template::{Pattern, found};
+use super::template::attention::{Pattern, found, induction_pair};
 use crate::backend::HasShape;
 use crate::trace::{StepKind, Trace};
 
@@ -48,7 +48,7 @@ pub enum Condition {
     /// A checkpoint's layer after the first, which reads what earlier layers wrote.
     LaterLayer,
     /// From the run's weights: the layer's head that puts the most on the previous token
-    /// (`{prev_head}`) clears the bar of [`crate::stage::template::found`] in the call shown, or
+    /// (`{prev_head}`) clears the bar of `template::attention::found` in the call shown, or
     /// does not. A run without numbers, or a call without such a query, has neither.
     PrevTokenHead,
     NoPrevTokenHead,
@@ -58,10 +58,14 @@ pub enum Condition {
     /// The same for the induction target (`{induction_head}`).
     InductionHead,
     NoInductionHead,
+    /// Some query of the call shown has an induction target (its token appeared before, not
+    /// just before it), so the induction placeholders have values.
+    RepeatedToken,
+    NoRepeatedToken,
 }
 
 impl Condition {
-    pub const ALL: [(&'static str, Condition); 29] = [
+    pub const ALL: [(&'static str, Condition); 31] = [
         ("gqa", Condition::Gqa),
         ("mha", Condition::Mha),
         ("mqa", Condition::Mqa),
@@ -91,6 +95,8 @@ impl Condition {
         ("no_first_token_head", Condition::NoFirstTokenHead),
         ("induction_head", Condition::InductionHead),
         ("no_induction_head", Condition::NoInductionHead),
+        ("repeated_token", Condition::RepeatedToken),
+        ("no_repeated_token", Condition::NoRepeatedToken),
     ];
 
     /// The condition with this name, or a message with the nearest name.
@@ -154,6 +160,8 @@ impl Condition {
             Condition::NoFirstTokenHead => "no head that clearly rests on the first token",
             Condition::InductionHead => "a head that clearly attends to induction targets",
             Condition::NoInductionHead => "no head that clearly attends to induction targets",
+            Condition::RepeatedToken => "a token that appears again later in the call",
+            Condition::NoRepeatedToken => "a call where no token appears again",
         }
     }
 
@@ -195,6 +203,8 @@ impl Condition {
             Condition::NoFirstTokenHead => head(Pattern::First, false),
             Condition::InductionHead => head(Pattern::Induction, true),
             Condition::NoInductionHead => head(Pattern::Induction, false),
+            Condition::RepeatedToken => induction_pair(f).is_some(),
+            Condition::NoRepeatedToken => induction_pair(f).is_none(),
         }
     }
 
@@ -263,6 +273,9 @@ mod tests {
         assert!(
             Condition::Unlabelled.holds(&n, &numbered) && !Condition::Labelled.holds(&n, &numbered)
         );
+        // "a b c" has no token that comes back, so no induction target.
+        assert!(Condition::NoRepeatedToken.holds(&w, &words));
+        assert!(!Condition::RepeatedToken.holds(&w, &words));
         // Without a checkpoint there is no layer to speak of.
         assert!(
             !Condition::FirstLayer.holds(&w, &words) && !Condition::LaterLayer.holds(&w, &words)
@@ -292,7 +305,7 @@ mod head_tests {
     use crate::config::ConfigSpec;
     use crate::numeric::{Numeric, Tensor};
     use crate::stage::TensorId;
-    use crate::stage::template::clears;
+    use crate::stage::template::attention::clears;
 
     /// A numeric run of "x a b c a b" with 2 heads, its weights replaced by `rows(head, query)`:
     /// that query's weights over keys 0..=query.
@@ -406,6 +419,10 @@ mod head_tests {
             _ => on(0, q),
         });
         assert!(holding(&half).contains(&"no_induction_head"));
+        // "x a b c a b" repeats "a" and "b"; its first four positions repeat nothing.
+        let f = Facts::of(&half, 0, 0, 0);
+        assert!(Condition::RepeatedToken.holds(&f, &half));
+        assert!(!Condition::NoRepeatedToken.holds(&f, &half));
         // A run of shapes has no weights: neither side of any head condition holds.
         let shapes = crate::forward::trace(
             &ConfigSpec::default().resolve().unwrap(),

@@ -36,7 +36,7 @@
 
 use std::fmt::Write;
 
-mod attention;
+pub(super) mod attention;
 
 use super::concepts::span_text;
 use super::facts::Facts;
@@ -45,7 +45,7 @@ use crate::backend::HasShape;
 use crate::trace::Trace;
 
 pub use super::condition::Condition;
-pub use attention::{Pattern, clears, found, has_induction, induction_target_in};
+pub use attention::{has_induction, induction_target_in};
 
 /// Every plain numeric placeholder name.
 pub const NAMES: [&str; 25] = [

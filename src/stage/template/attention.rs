@@ -16,6 +16,10 @@
 //! many queries have a target, and `target_weight` the selected head's weight from the last of
 //! them (`induction_query`) on its target (`induction_target`). A shape-only run has no numbers, and a call with no
 //! query of a kind has no mean; the placeholder then reads `(undefined)`.
+//!
+//! [`found`] says whether the layer's best head for a pattern clears the bar a lesson needs
+//! before it calls that head a previous-token, first-token or induction head ([`clears`]); the
+//! `*_head` conditions read it.
 
 use crate::backend::HasShape;
 use crate::stage::TensorId;
