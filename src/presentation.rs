@@ -92,9 +92,11 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn applies(&self, f: &Facts, variant: Option<&str>) -> bool {
+    /// Whether the scope holds for the step and view in `f`, of run `trace` (some conditions
+    /// read its weights).
+    pub fn applies<T: HasShape>(&self, f: &Facts, trace: &Trace<T>, variant: Option<&str>) -> bool {
         self.steps.contains(f.step)
-            && self.when.iter().all(|c| c.holds(f))
+            && self.when.iter().all(|c| c.holds(f, trace))
             && (self.variants.is_empty()
                 || variant.is_some_and(|v| self.variants.iter().any(|n| n == v)))
     }
@@ -199,7 +201,7 @@ impl Presentation {
         let f = ctx.facts(self);
         self.notes
             .iter()
-            .filter(|n| n.stage == stage && n.scope.applies(&f, ctx.variant))
+            .filter(|n| n.stage == stage && n.scope.applies(&f, ctx.trace, ctx.variant))
             .map(|n| ctx.fill(self, &n.text))
             .collect()
     }
@@ -211,7 +213,7 @@ impl Presentation {
         let shown: Vec<&Note> = self
             .notes
             .iter()
-            .filter(|n| n.stage == stage && n.scope.applies(&f, ctx.variant))
+            .filter(|n| n.stage == stage && n.scope.applies(&f, ctx.trace, ctx.variant))
             .collect();
         if shown.is_empty() {
             return Prose::Full;
@@ -234,7 +236,7 @@ impl Presentation {
         self.hints
             .iter()
             .filter(|h| h.stage == stage && h.kind.is_none_or(|k| k == kind))
-            .find(|h| h.scope.applies(&f, ctx.variant))
+            .find(|h| h.scope.applies(&f, ctx.trace, ctx.variant))
             .map(|h| ctx.fill(self, &h.text))
     }
 
@@ -265,7 +267,11 @@ impl Presentation {
 
     /// The warning for a run that contradicts the premise outright (no step, no batch row
     /// where a premise condition holds), or `None`.
-    pub fn premise_warning<T>(&self, trace: &Trace<T>, variant: Option<&str>) -> Option<String> {
+    pub fn premise_warning<T: HasShape>(
+        &self,
+        trace: &Trace<T>,
+        variant: Option<&str>,
+    ) -> Option<String> {
         let broken: Vec<Condition> = self
             .premise_of(variant)
             .into_iter()

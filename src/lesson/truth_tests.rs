@@ -192,7 +192,7 @@ fn check_lesson(
             for h in pres
                 .hints
                 .iter()
-                .filter(|h| h.stage == sg.id && h.scope.applies(&f, variant))
+                .filter(|h| h.stage == sg.id && h.scope.applies(&f, trace, variant))
             {
                 check(&crate::stage::template::fill(&h.text, &f, trace), s)?;
             }

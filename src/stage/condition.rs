@@ -2,7 +2,9 @@
 //! selected batch row (`when = "gqa"`), so a lesson stays true when flags change its premise.
 
 use super::facts::Facts;
-use crate::trace::StepKind;
+use super::template::attention::{Pattern, found, induction_pair};
+use crate::backend::HasShape;
+use crate::trace::{StepKind, Trace};
 
 /// When a note or hint applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,10 +47,25 @@ pub enum Condition {
     FirstLayer,
     /// A checkpoint's layer after the first, which reads what earlier layers wrote.
     LaterLayer,
+    /// From the run's weights: the layer's head that puts the most on the previous token
+    /// (`{prev_head}`) clears the bar of `template::attention::found` in the call shown, or
+    /// does not. A run without numbers, or a call without such a query, has neither.
+    PrevTokenHead,
+    NoPrevTokenHead,
+    /// The same for the first token (`{first_head}`).
+    FirstTokenHead,
+    NoFirstTokenHead,
+    /// The same for the induction target (`{induction_head}`).
+    InductionHead,
+    NoInductionHead,
+    /// Some query of the call shown has an induction target (its token appeared before, not
+    /// just before it), so the induction placeholders have values.
+    RepeatedToken,
+    NoRepeatedToken,
 }
 
 impl Condition {
-    pub const ALL: [(&'static str, Condition); 23] = [
+    pub const ALL: [(&'static str, Condition); 31] = [
         ("gqa", Condition::Gqa),
         ("mha", Condition::Mha),
         ("mqa", Condition::Mqa),
@@ -72,6 +89,14 @@ impl Condition {
         ("unlabelled", Condition::Unlabelled),
         ("first_layer", Condition::FirstLayer),
         ("later_layer", Condition::LaterLayer),
+        ("prev_token_head", Condition::PrevTokenHead),
+        ("no_prev_token_head", Condition::NoPrevTokenHead),
+        ("first_token_head", Condition::FirstTokenHead),
+        ("no_first_token_head", Condition::NoFirstTokenHead),
+        ("induction_head", Condition::InductionHead),
+        ("no_induction_head", Condition::NoInductionHead),
+        ("repeated_token", Condition::RepeatedToken),
+        ("no_repeated_token", Condition::NoRepeatedToken),
     ];
 
     /// The condition with this name, or a message with the nearest name.
@@ -129,11 +154,21 @@ impl Condition {
             Condition::Unlabelled => "numbered positions (a changed length or batch)",
             Condition::FirstLayer => "a checkpoint's first layer",
             Condition::LaterLayer => "a checkpoint's layer after the first",
+            Condition::PrevTokenHead => "a head that clearly reads the previous token",
+            Condition::NoPrevTokenHead => "no head that clearly reads the previous token",
+            Condition::FirstTokenHead => "a head that clearly rests on the first token",
+            Condition::NoFirstTokenHead => "no head that clearly rests on the first token",
+            Condition::InductionHead => "a head that clearly attends to induction targets",
+            Condition::NoInductionHead => "no head that clearly attends to induction targets",
+            Condition::RepeatedToken => "a token that appears again later in the call",
+            Condition::NoRepeatedToken => "a call where no token appears again",
         }
     }
 
-    /// Whether the condition holds for the step and view in `f`.
-    pub fn holds(self, f: &Facts) -> bool {
+    /// Whether the condition holds for the step and view in `f`, of run `trace` (whose weights
+    /// the head conditions read).
+    pub fn holds<T: HasShape>(self, f: &Facts, trace: &Trace<T>) -> bool {
+        let head = |pattern, wanted| found(pattern, f, trace) == Some(wanted);
         let keys = |row: &Vec<u8>| row[..f.kv_len.min(row.len())].to_vec();
         let mask = f.cfg.attention_mask.as_ref();
         let padded = mask.is_some_and(|rows| rows.iter().any(|r| keys(r).contains(&0)));
@@ -162,13 +197,21 @@ impl Condition {
             Condition::Unlabelled => f.tokens.is_none(),
             Condition::FirstLayer => f.model.is_some_and(|m| m.layer == 0),
             Condition::LaterLayer => f.model.is_some_and(|m| m.layer > 0),
+            Condition::PrevTokenHead => head(Pattern::Previous, true),
+            Condition::NoPrevTokenHead => head(Pattern::Previous, false),
+            Condition::FirstTokenHead => head(Pattern::First, true),
+            Condition::NoFirstTokenHead => head(Pattern::First, false),
+            Condition::InductionHead => head(Pattern::Induction, true),
+            Condition::NoInductionHead => head(Pattern::Induction, false),
+            Condition::RepeatedToken => induction_pair(f).is_some(),
+            Condition::NoRepeatedToken => induction_pair(f).is_none(),
         }
     }
 
     /// Whether the condition holds anywhere in a run: at some step, for some batch row.
-    pub fn holds_in<T>(self, trace: &crate::trace::Trace<T>, head: usize) -> bool {
+    pub fn holds_in<T: HasShape>(self, trace: &Trace<T>, head: usize) -> bool {
         (0..trace.steps.len()).any(|step| {
-            (0..trace.config.batch).any(|b| self.holds(&Facts::of(trace, step, head, b)))
+            (0..trace.config.batch).any(|b| self.holds(&Facts::of(trace, step, head, b), trace))
         })
     }
 }
@@ -196,17 +239,17 @@ mod tests {
         );
         let prefill = Facts::of(&t, 0, 0, 0);
         let decode = Facts::of(&t, 1, 0, 0);
-        assert!(Condition::Mqa.holds(&prefill) && !Condition::Gqa.holds(&prefill));
-        assert!(Condition::Padding.holds(&prefill));
-        assert!(Condition::Prefill.holds(&prefill) && !Condition::Cached.holds(&prefill));
-        assert!(Condition::Decode.holds(&decode) && Condition::Cached.holds(&decode));
-        assert!(!Condition::ManyTokens.holds(&decode));
+        assert!(Condition::Mqa.holds(&prefill, &t) && !Condition::Gqa.holds(&prefill, &t));
+        assert!(Condition::Padding.holds(&prefill, &t));
+        assert!(Condition::Prefill.holds(&prefill, &t) && !Condition::Cached.holds(&prefill, &t));
+        assert!(Condition::Decode.holds(&decode, &t) && Condition::Cached.holds(&decode, &t));
+        assert!(!Condition::ManyTokens.holds(&decode, &t));
         // Row 0 is padded on the left; row 1's pad is the decode token (key 3), which the
         // prefill's three keys do not reach yet.
-        assert!(Condition::LeftPadded.holds(&prefill));
+        assert!(Condition::LeftPadded.holds(&prefill, &t));
         let row1 = Facts::of(&t, 0, 0, 1);
-        assert!(!Condition::RowPadded.holds(&row1));
-        assert!(Condition::RightPadded.holds(&Facts::of(&t, 1, 0, 1)));
+        assert!(!Condition::RowPadded.holds(&row1, &t));
+        assert!(Condition::RightPadded.holds(&Facts::of(&t, 1, 0, 1), &t));
         assert!(Condition::RightPadded.holds_in(&t, 0));
         assert!(!Condition::Gqa.holds_in(&t, 0));
         assert!(Condition::parse("gqa").is_ok());
@@ -226,10 +269,17 @@ mod tests {
         };
         let (words, numbered) = (run(Some("a b c")), run(None));
         let (w, n) = (Facts::of(&words, 0, 0, 0), Facts::of(&numbered, 0, 0, 0));
-        assert!(Condition::Labelled.holds(&w) && !Condition::Unlabelled.holds(&w));
-        assert!(Condition::Unlabelled.holds(&n) && !Condition::Labelled.holds(&n));
+        assert!(Condition::Labelled.holds(&w, &words) && !Condition::Unlabelled.holds(&w, &words));
+        assert!(
+            Condition::Unlabelled.holds(&n, &numbered) && !Condition::Labelled.holds(&n, &numbered)
+        );
+        // "a b c" has no token that comes back, so no induction target.
+        assert!(Condition::NoRepeatedToken.holds(&w, &words));
+        assert!(!Condition::RepeatedToken.holds(&w, &words));
         // Without a checkpoint there is no layer to speak of.
-        assert!(!Condition::FirstLayer.holds(&w) && !Condition::LaterLayer.holds(&w));
+        assert!(
+            !Condition::FirstLayer.holds(&w, &words) && !Condition::LaterLayer.holds(&w, &words)
+        );
         let mut layered = run(None);
         let info = |layer| crate::trace::ModelInfo {
             name: "tiny".into(),
@@ -239,9 +289,145 @@ mod tests {
             top5: Vec::new(),
         };
         layered.model = Some(info(0));
-        assert!(Condition::FirstLayer.holds(&Facts::of(&layered, 0, 0, 0)));
+        assert!(Condition::FirstLayer.holds(&Facts::of(&layered, 0, 0, 0), &layered));
         layered.model = Some(info(1));
         let later = Facts::of(&layered, 0, 0, 0);
-        assert!(Condition::LaterLayer.holds(&later) && !Condition::FirstLayer.holds(&later));
+        assert!(
+            Condition::LaterLayer.holds(&later, &layered)
+                && !Condition::FirstLayer.holds(&later, &layered)
+        );
+    }
+}
+
+#[cfg(test)]
+mod head_tests {
+    use super::*;
+    use crate::config::ConfigSpec;
+    use crate::numeric::{Numeric, Tensor};
+    use crate::stage::TensorId;
+    use crate::stage::template::attention::clears;
+
+    /// A numeric run of "x a b c a b" with 2 heads, its weights replaced by `rows(head, query)`:
+    /// that query's weights over keys 0..=query.
+    fn run(rows: impl Fn(usize, usize) -> Vec<f32>) -> Trace<Tensor> {
+        let cfg = ConfigSpec {
+            hidden_size: Some(8),
+            num_attention_heads: Some(2),
+            num_key_value_heads: Some(2),
+            seq_len: Some(6),
+            tokens: Some("x a b c a b".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let mut t = crate::forward::trace(&cfg, &mut Numeric::new(3));
+        let named = t.steps[0]
+            .stages
+            .iter_mut()
+            .flat_map(|s| s.tensors.iter_mut())
+            .find(|n| n.id == TensorId::Weights)
+            .unwrap();
+        let mut w = ndarray::ArrayD::<f32>::zeros(vec![1, 2, 6, 6]);
+        for h in 0..2 {
+            for q in 0..6 {
+                for (k, x) in rows(h, q).into_iter().enumerate() {
+                    w[[0, h, q, k]] = x;
+                }
+            }
+        }
+        named.value = Tensor::new(named.value.shape.clone(), w);
+        t
+    }
+
+    /// Weight 1 on key `k`, of a query at `q`.
+    fn on(k: usize, q: usize) -> Vec<f32> {
+        (0..=q).map(|j| if j == k { 1.0 } else { 0.0 }).collect()
+    }
+
+    /// The head conditions that hold for the first call of `t`.
+    fn holding<T: HasShape>(t: &Trace<T>) -> Vec<&'static str> {
+        let f = Facts::of(t, 0, 0, 0);
+        Condition::ALL
+            .iter()
+            .filter(|(n, _)| n.ends_with("token_head") || n.ends_with("induction_head"))
+            .filter(|(_, c)| c.holds(&f, t))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    #[test]
+    fn the_bar_needs_both_a_share_and_a_multiple_of_the_even_spread() {
+        // A third of the weight, three and a half times an even spread of 0.1: both bars.
+        assert!(clears(Pattern::Induction, 0.35, 0.1));
+        // Far above a tiny even spread, but under a quarter of the weight: not a head's job.
+        assert!(!clears(Pattern::Induction, 0.25, 0.01));
+        assert!(!clears(Pattern::First, 0.25, 0.01));
+        // Half the weight, but less than three times an even spread of 0.2 (induction) or
+        // twice one of 0.3 (previous, first).
+        assert!(!clears(Pattern::Induction, 0.5, 0.2));
+        assert!(!clears(Pattern::Previous, 0.5, 0.3));
+        // Half the weight against 0.2: over twice, not over three times.
+        assert!(clears(Pattern::Previous, 0.5, 0.2));
+    }
+
+    #[test]
+    fn head_conditions_read_the_weights_of_the_call() {
+        // Positions 0..=5 are "x a b c a b". Queries 1..=5 count for the previous and first
+        // token: an even spread gives (1/2 + 1/3 + 1/4 + 1/5 + 1/6) / 5 = 0.29. Query 4 ("a")
+        // targets 2 and query 5 ("b") targets 3: an even spread gives (1/5 + 1/6) / 2 = 0.183.
+        //
+        // Head 0 reads the previous token only, head 1 rests on the first: each has mean 1.
+        let sharp = run(|h, q| {
+            if h == 0 {
+                on(q.saturating_sub(1), q)
+            } else {
+                on(0, q)
+            }
+        });
+        assert_eq!(
+            holding(&sharp),
+            ["prev_token_head", "first_token_head", "no_induction_head"]
+        );
+        // Head 1 now sends queries 4 and 5 to their targets (mean 1 against 0.183); head 0
+        // splits every query between itself and the previous token: 0.5 there, under twice
+        // 0.29; head 1 gives the previous token only query 1's weight (key 0): 0.2.
+        let split = |q: usize| -> Vec<f32> {
+            (0..=q)
+                .map(|j| match q {
+                    0 => 1.0,
+                    _ if j + 1 == q || j == q => 0.5,
+                    _ => 0.0,
+                })
+                .collect()
+        };
+        let copying = run(|h, q| match (h, q) {
+            (0, _) => split(q),
+            (_, 4) => on(2, q),
+            (_, 5) => on(3, q),
+            _ => on(0, q),
+        });
+        // Head 1's first-token mean is 3/5 = 0.6 (queries 1, 2, 3): over 0.3 and twice 0.29.
+        assert_eq!(
+            holding(&copying),
+            ["no_prev_token_head", "first_token_head", "induction_head"]
+        );
+        // Half of each target query's weight on its target: 0.5 is over 0.3 but under three
+        // times 0.183, so no head counts as an induction head.
+        let half = run(|h, q| match (h, q) {
+            (1, 4) => vec![0.0, 0.0, 0.5, 0.0, 0.5],
+            (1, 5) => vec![0.0, 0.0, 0.0, 0.5, 0.0, 0.5],
+            _ => on(0, q),
+        });
+        assert!(holding(&half).contains(&"no_induction_head"));
+        // "x a b c a b" repeats "a" and "b"; its first four positions repeat nothing.
+        let f = Facts::of(&half, 0, 0, 0);
+        assert!(Condition::RepeatedToken.holds(&f, &half));
+        assert!(!Condition::NoRepeatedToken.holds(&f, &half));
+        // A run of shapes has no weights: neither side of any head condition holds.
+        let shapes = crate::forward::trace(
+            &ConfigSpec::default().resolve().unwrap(),
+            &mut crate::backend::Shapes,
+        );
+        assert_eq!(holding(&shapes), Vec::<&str>::new());
     }
 }

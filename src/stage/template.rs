@@ -36,7 +36,7 @@
 
 use std::fmt::Write;
 
-mod attention;
+pub(super) mod attention;
 
 use super::concepts::span_text;
 use super::facts::Facts;

@@ -141,6 +141,67 @@ fn f3(x: f64) -> String {
     format!("{x:.3}")
 }
 
+/// The bar the lessons state for calling a head a previous-token, first-token or induction head:
+/// at least 0.3 of its weight on average, and at least `times` the even spread (twice for the
+/// previous and first token, three times for the induction target).
+fn clears(mean: f64, even: f64, times: f64) -> bool {
+    mean >= 0.3 && mean >= times * even
+}
+
+/// The induction verdict the softmax notes give for a run of layer `layer`.
+fn induction_verdict(run: &Run, layer: usize) -> (bool, String) {
+    let even = mean(
+        run.induction_queries()
+            .iter()
+            .map(|(q, _)| 1.0 / (q + 1) as f64),
+    );
+    let (ih, ib) = run.best(|h| run.induction(h));
+    if clears(ib, even, 3.0) {
+        (
+            true,
+            format!("Head {ih} clears both: it is this layer's induction head."),
+        )
+    } else {
+        (
+            false,
+            format!(
+                "Head {ih}'s {} does not clear both, so no head of layer {layer} is an induction \
+                 head in this run.",
+                f3(ib)
+            ),
+        )
+    }
+}
+
+/// The verdicts lesson 14's softmax notes give for the previous and first token in layer `layer`.
+fn head_verdicts(run: &Run, layer: usize) -> Vec<(bool, String)> {
+    let even = run.uniform();
+    let bar = f3(2.0 * even);
+    [
+        ("previous", run.best(|h| run.prev(h))),
+        ("first", run.best(|h| run.first(h))),
+    ]
+    .into_iter()
+    .map(|(what, (h, m))| {
+        if clears(m, even, 2.0) {
+            (
+                true,
+                format!("Head {h} clears the bar on the {what} token: it is a {what}-token head."),
+            )
+        } else {
+            (
+                false,
+                format!(
+                    "Head {h}'s {} does not clear the bar (at least 0.3, and at least {bar}), \
+                         so no head of layer {layer} is a {what}-token head in this run.",
+                    f3(m)
+                ),
+            )
+        }
+    })
+    .collect()
+}
+
 fn heldout() -> Value {
     serde_json::from_str(&std::fs::read_to_string("assets/tiny/heldout.json").unwrap()).unwrap()
 }
@@ -196,18 +257,45 @@ fn trained_heads_quotes_the_weights_of_its_run() {
     assert_eq!(ph as u64, chosen["head"].as_u64().unwrap());
     assert!(pb >= 0.5, "previous-token head: {pb}");
 
+    // Layer 0 of the lesson's sentence: the previous-token head clears the bar; the head that
+    // rests most on the first token does not (no head there is near twice the even spread), and
+    // the lesson says so instead of holding it up as an example.
+    let verdicts = head_verdicts(&run, 0);
+    assert_eq!(
+        verdicts.iter().map(|v| v.0).collect::<Vec<_>>(),
+        [true, false],
+        "{verdicts:?}"
+    );
+    for (_, sentence) in &verdicts {
+        says(&text, sentence);
+    }
+    assert!(!text.contains("it is a first-token head"), "{text}");
+    says(&text, "attnstep lesson trained-heads --layer 1");
+
     // With --layer 1 the same prose is filled from layer 1.
     let text = lesson_text("trained-heads", &["--layer", "1", "--head", "2"]);
     let run = export(&sentence, 1, "trained-heads-1");
+    let (ph, pb) = run.best(|h| run.prev(h));
     let (fh, fb) = run.best(|h| run.first(h));
     says(
         &text,
         &format!(
-            "a first-token head: a bright first column, queries resting on \"<bos>\". The head of \
-             layer 1 that does this most is head {fh}, with {} on average.",
+            "Of the 4 heads of layer 1: head {ph} puts the most on the previous token ({}), head \
+             {fh} the most on the first token ({}).",
+            f3(pb),
             f3(fb)
         ),
     );
+    // Every verdict follows the bar; in layer 1 no head reads the previous token with half of
+    // its weight (the closing says so of the lesson's sentence), so none is called one.
+    let verdicts = head_verdicts(&run, 1);
+    assert!(!verdicts[0].0 && pb < 0.5, "{verdicts:?}");
+    for (_, sentence) in &verdicts {
+        says(&text, sentence);
+    }
+    // Already in layer 1: the lesson points back to layer 0, not up to layer 1.
+    says(&text, "attnstep lesson trained-heads --layer 0");
+    assert!(!text.contains("--layer 1"), "{text}");
     says(
         &text,
         &format!(
@@ -230,7 +318,7 @@ fn induction_quotes_the_weights_of_its_run() {
     says(
         &text,
         &format!(
-            "Take the last query here whose token appeared before: position {q}, \"red\". Its \
+            "Take the last query here whose token appeared before: position {q}, \"red\". Its latest \
              earlier occurrence was followed by \"kite\", at position {t}."
         ),
     );
@@ -277,6 +365,55 @@ fn induction_quotes_the_weights_of_its_run() {
         .unwrap();
     let first_guess = table.split("1 │ ").nth(1).unwrap();
     assert!(first_guess.starts_with("kite "), "{first_guess}");
+    let (found, verdict) = induction_verdict(&run, 1);
+    assert!(found);
+    says(&text, &verdict);
+    says(&text, &format!("In head {ih}, the induction head,"));
+}
+
+#[test]
+fn induction_in_layer_0_claims_no_induction_head() {
+    let sentence = lesson_model_text("15-induction.toml");
+    let text = lesson_text("induction", &["--layer", "0"]);
+    let run = export(&sentence, 0, "induction-0");
+    let even = mean(
+        run.induction_queries()
+            .iter()
+            .map(|(q, _)| 1.0 / (q + 1) as f64),
+    );
+    let (ih, ib) = run.best(|h| run.induction(h));
+    // Layer 0's best head stays below an even spread: nothing there can be an induction head.
+    assert!(ib < even, "layer 0 head {ih}: {ib} vs {even}");
+    let (found, verdict) = induction_verdict(&run, 0);
+    assert!(!found);
+    says(&text, &verdict);
+    for claim in [
+        "is this layer's induction head",
+        "the induction head,",
+        "is what lets the model predict",
+        "Everything layer 0 wrote",
+    ] {
+        assert!(!text.contains(claim), "{claim:?} in:\n{text}");
+    }
+    // Layer 0 reads the embeddings, and the lesson says so rather than the opposite.
+    says(&text, "Where x comes from: the token embeddings themselves");
+    says(&text, "attnstep lesson induction --layer 1");
+
+    // A phrase of the learner's own, said twice: the verdict still follows the bar, in both
+    // layers.
+    let own = "the cat sat on the mat . the cat sat on the";
+    for layer in [0, 1] {
+        let text = lesson_text("induction", &["--text", own, "--layer", &layer.to_string()]);
+        let run = export(own, layer, &format!("induction-own-{layer}"));
+        says(&text, &induction_verdict(&run, layer).1);
+    }
+    // A text with no repeat says there is nothing to measure (and quotes no undefined number).
+    let text = lesson_text(
+        "induction",
+        &["--text", "the old sailor found a golden key"],
+    );
+    says(&text, "so no query has an induction target");
+    assert!(!text.contains("clears both"), "{text}");
 }
 
 /// `lessons check FILE` on a lesson written to a scratch directory; returns stderr after

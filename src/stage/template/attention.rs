@@ -16,6 +16,10 @@
 //! many queries have a target, and `target_weight` the selected head's weight from the last of
 //! them (`induction_query`) on its target (`induction_target`). A shape-only run has no numbers, and a call with no
 //! query of a kind has no mean; the placeholder then reads `(undefined)`.
+//!
+//! [`found`] says whether the layer's best head for a pattern clears the bar a lesson needs
+//! before it calls that head a previous-token, first-token or induction head ([`clears`]); the
+//! `*_head` conditions read it.
 
 use crate::backend::HasShape;
 use crate::stage::TensorId;
@@ -46,7 +50,7 @@ pub const NAMES: [&str; 18] = [
 
 /// Which key of a query a mean is taken on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pattern {
+pub enum Pattern {
     Previous,
     First,
     Induction,
@@ -126,6 +130,54 @@ fn uniform(ps: impl Iterator<Item = usize>) -> Option<f64> {
     (!each.is_empty()).then(|| each.iter().sum::<f64>() / each.len() as f64)
 }
 
+/// What an even spread gives the key `pattern` measures, over the queries its means count:
+/// `{uniform}` for the previous and first token, `{induction_uniform}` for the induction target.
+fn even_spread(pattern: Pattern, f: &Facts) -> Option<f64> {
+    match pattern {
+        Pattern::Previous | Pattern::First => uniform(queries(f).filter(|&p| p >= 1)),
+        Pattern::Induction => {
+            let ids = identities(f)?;
+            uniform(queries(f).filter(|&p| induction_target_in(&ids, p).is_some()))
+        }
+    }
+}
+
+/// The least mean weight a head must put on a pattern's key for a lesson to say the layer has a
+/// head that does it: a sizeable share of everything the head has to give (the training
+/// script, scripts/train_tiny.py, calls a head an attention sink from the same 0.3 of its
+/// weight on `<bos>`). Without it, a long text, whose even spread is tiny, would count a head
+/// that is merely a few hundredths above chance.
+pub const FOUND_SHARE: f64 = 0.3;
+
+/// How many times the even spread a head's mean must be, besides [`FOUND_SHARE`]. The induction
+/// baseline averages `1 / (p + 1)` over late queries only (a repeat comes after what it
+/// repeats), so it is small and a head that copies sits far above it; three times rules out a
+/// head that hits a target or two by chance on a short repeat (on "anna slept . anna slept",
+/// head 3 of `tiny`'s layer 0 rests its last two queries on ".", one of their two targets:
+/// 0.5, 2.7 times the even spread). The previous- and first-token
+/// baseline includes the first queries, where an even spread already gives 1/2, 1/3, 1/4, so
+/// no head can be many times above it on a short text: a head that puts 0.52 on the previous
+/// token of a 13-token sentence is 2.8 times the even spread. Twice is the bar there.
+pub fn found_times(pattern: Pattern) -> f64 {
+    match pattern {
+        Pattern::Induction => 3.0,
+        Pattern::Previous | Pattern::First => 2.0,
+    }
+}
+
+/// Whether a mean weight of `mean` against an even spread of `even` clears the bar of `pattern`.
+pub fn clears(pattern: Pattern, mean: f64, even: f64) -> bool {
+    mean >= FOUND_SHARE && mean >= found_times(pattern) * even
+}
+
+/// Whether the head of the layer that does `pattern` most (`{prev_head}`, `{first_head}`,
+/// `{induction_head}`) clears the bar in the call shown; `None` when the run has no numbers or
+/// the call no query of that kind.
+pub fn found<T: HasShape>(pattern: Pattern, f: &Facts, trace: &Trace<T>) -> Option<bool> {
+    let (_, mean) = best(trace, f, pattern)?;
+    Some(clears(pattern, mean, even_spread(pattern, f)?))
+}
+
 /// The last query of the call shown that has an induction target, and that target.
 pub fn induction_pair(f: &Facts) -> Option<(usize, usize)> {
     let ids = identities(f)?;
@@ -146,11 +198,8 @@ pub fn number<T: HasShape>(name: &str, f: &Facts, trace: &Trace<T>) -> Option<f6
         "layers" => Some(f.model.map_or(1, |m| m.layers) as f64),
         "induction_query" => induction_pair(f).map(|(q, _)| q as f64),
         "induction_target" => induction_pair(f).map(|(_, t)| t as f64),
-        "uniform" => uniform(queries(f).filter(|&p| p >= 1)),
-        "induction_uniform" => {
-            let ids = identities(f)?;
-            uniform(queries(f).filter(|&p| induction_target_in(&ids, p).is_some()))
-        }
+        "uniform" => even_spread(Pattern::Previous, f),
+        "induction_uniform" => even_spread(Pattern::Induction, f),
         "induction_count" => {
             let ids = identities(f)?;
             Some(
