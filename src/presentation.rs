@@ -13,6 +13,7 @@
 //! the printers read it; nothing here touches the terminal.
 
 use crate::backend::HasShape;
+use crate::bugs::kind::Bug;
 use crate::render::Prose;
 use crate::stage::Facts;
 use crate::stage::concepts;
@@ -153,8 +154,9 @@ pub struct Presentation {
     /// Labels for each batch row's positions, when the rows differ (one list per row).
     pub row_tokens: Option<Vec<Vec<String>>>,
     pub variants: Vec<VariantInfo>,
-    /// Ask the learner to find the slip planted in the run (a bug-hunt lesson).
-    pub hunt: bool,
+    /// The slip a bug-hunt lesson plants and its text is written about: the learner is asked
+    /// to find the slip planted in the run.
+    pub hunt: Option<Bug>,
 }
 
 /// Where a text is shown: the run, the step and the view's head and batch row, the variant.
@@ -272,6 +274,18 @@ impl Presentation {
         trace: &Trace<T>,
         variant: Option<&str>,
     ) -> Option<String> {
+        let cfg = &trace.config;
+        if let Some(own) = self.hunt.filter(|own| cfg.bug != Some(*own)) {
+            let planted = cfg
+                .bug
+                .map_or("no slip".to_string(), |b| format!("--bug {}", b.name()));
+            return Some(format!(
+                "⚠ This lesson is written about the slip {}, but this run plants {planted}. The \
+                 tables and the hunt follow this run; the lesson's explanation of its own slip \
+                 does not apply to them.",
+                own.name()
+            ));
+        }
         let broken: Vec<Condition> = self
             .premise_of(variant)
             .into_iter()
@@ -280,7 +294,6 @@ impl Presentation {
         if broken.is_empty() {
             return None;
         }
-        let cfg = &trace.config;
         let about: Vec<&str> = broken.iter().map(|c| c.describe()).collect();
         Some(format!(
             "⚠ This lesson is written about {}, but this run does not have it (n_heads = {}, \

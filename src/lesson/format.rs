@@ -169,7 +169,7 @@ fn build(
         quiz: checker.quiz.clone(),
         premise: checker.premise(file.premise.as_ref(), None)?,
         row_tokens,
-        hunt: lesson.bug.is_some(),
+        hunt: lesson.bug,
         variants: file
             .variants
             .iter()

@@ -853,3 +853,26 @@ fn the_rope_table_claims_the_runs_own_score_only_without_a_slip() {
         }
     }
 }
+
+#[test]
+fn a_hunt_run_with_another_slip_says_the_lessons_text_is_about_its_own() {
+    let warning = "This lesson is written about the slip";
+    let own = ok(&["lesson", "16", "--all", "--color", "never"]);
+    assert!(!own.contains(warning), "{own}");
+    let other = ok(&[
+        "lesson", "16", "--all", "--color", "never", "--bug", "no-scale",
+    ]);
+    let first = other.find(warning).expect("the warning is shown");
+    let line: String = other[first..]
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .replace('\n', " ");
+    assert!(
+        line.contains("scale-by-hidden") && line.contains("--bug no-scale"),
+        "{line}"
+    );
+    // Shown once, before the first stage.
+    assert_eq!(other.matches(warning).count(), 1);
+    assert!(first < other.find("input ·").or(other.find("scores ·")).unwrap());
+}

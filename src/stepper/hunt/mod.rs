@@ -96,7 +96,7 @@ impl<'a> Hunt<'a> {
             bug,
             shown,
             open: false,
-            phase: pres.hunt.then_some(Phase::Waiting),
+            phase: pres.hunt.is_some().then_some(Phase::Waiting),
             stage: Tries::default(),
             line: Tries::default(),
             hints: 0,
