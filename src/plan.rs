@@ -402,10 +402,15 @@ fn unplanted(
             .resolve()
             .map_err(|e| UsageError(e.describe(&|k| (req.flag_name)(k).to_owned())));
     };
-    let mut spec = lesson.spec_of(variant).overridden_by(&flags);
-    if flags.tokens.is_none() && matches!(spec.resolve(), Err(ConfigError::TokenCount { .. })) {
-        // The flags changed the length: the lesson's words no longer fit, so number the
-        // positions instead of refusing to run.
+    let own = lesson.spec_of(variant);
+    let own_batch = own.resolve().map(|c| c.batch).ok();
+    let mut spec = own.overridden_by(&flags);
+    let length_changed = matches!(spec.resolve(), Err(ConfigError::TokenCount { .. }));
+    // A new batch row is another random sequence: the lesson's one sentence does not name it.
+    let batch_changed = flags.batch.is_some_and(|b| Some(b) != own_batch);
+    if flags.tokens.is_none() && (length_changed || batch_changed) {
+        // The flags changed the length or the batch: the lesson's words no longer fit, so
+        // number the positions instead of refusing to run.
         spec.tokens = None;
     }
     spec.resolve().map_err(|e| {

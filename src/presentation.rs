@@ -198,12 +198,33 @@ impl Presentation {
         })
     }
 
+    /// Whether the run is one the lesson's own text was written for: it meets the premise and,
+    /// in a bug hunt, plants the lesson's slip in a configuration where it shows.
+    fn own_setup<T: HasShape>(&self, ctx: &Context<T>) -> bool {
+        let cfg = &ctx.trace.config;
+        let slip_shows = self
+            .hunt
+            .is_none_or(|own| cfg.bug == Some(own) && own.hidden_by(cfg).is_none());
+        slip_shows
+            && self
+                .premise_of(ctx.variant)
+                .iter()
+                .all(|c| c.holds_in(ctx.trace, 0))
+    }
+
+    /// Whether a text of `scope` is shown in this context: its own scope holds, and either the
+    /// text states its own conditions (`when`) or the run is the lesson's own setup
+    /// ([`Presentation::own_setup`]), for which a text without conditions was written.
+    fn shown<T: HasShape>(&self, scope: &Scope, f: &Facts, ctx: &Context<T>) -> bool {
+        scope.applies(f, ctx.trace, ctx.variant) && (!scope.when.is_empty() || self.own_setup(ctx))
+    }
+
     /// The notes shown with `stage` in this context, filled, in file order.
     pub fn notes_at<T: HasShape>(&self, stage: StageId, ctx: &Context<T>) -> Vec<String> {
         let f = ctx.facts(self);
         self.notes
             .iter()
-            .filter(|n| n.stage == stage && n.scope.applies(&f, ctx.trace, ctx.variant))
+            .filter(|n| n.stage == stage && self.shown(&n.scope, &f, ctx))
             .map(|n| ctx.fill(self, &n.text))
             .collect()
     }
@@ -215,7 +236,7 @@ impl Presentation {
         let shown: Vec<&Note> = self
             .notes
             .iter()
-            .filter(|n| n.stage == stage && n.scope.applies(&f, ctx.trace, ctx.variant))
+            .filter(|n| n.stage == stage && self.shown(&n.scope, &f, ctx))
             .collect();
         if shown.is_empty() {
             return Prose::Full;
@@ -238,7 +259,7 @@ impl Presentation {
         self.hints
             .iter()
             .filter(|h| h.stage == stage && h.kind.is_none_or(|k| k == kind))
-            .find(|h| h.scope.applies(&f, ctx.trace, ctx.variant))
+            .find(|h| self.shown(&h.scope, &f, ctx))
             .map(|h| ctx.fill(self, &h.text))
     }
 
@@ -249,7 +270,12 @@ impl Presentation {
 
     /// The closing, filled for the last step.
     pub fn closing_at<T: HasShape>(&self, ctx: &Context<T>) -> Option<String> {
-        self.closing.as_deref().map(|c| ctx.fill(self, c))
+        // The closing sums up the lesson's own setup: a run without it is told so at the start.
+        let own = self.own_setup(ctx);
+        self.closing
+            .as_deref()
+            .filter(|_| own)
+            .map(|c| ctx.fill(self, c))
     }
 
     pub fn shows(&self, stage: StageId) -> bool {
@@ -297,8 +323,8 @@ impl Presentation {
         let about: Vec<&str> = broken.iter().map(|c| c.describe()).collect();
         Some(format!(
             "⚠ This lesson is written about {}, but this run does not have it (n_heads = {}, \
-             n_kv_heads = {}, steps {:?}, {}). The tables are right for this run; notes that \
-             assume the lesson's own setup are left out, and the others may read oddly.",
+             n_kv_heads = {}, steps {:?}, {}). The tables are right for this run; of the \
+             lesson's notes, only those that say when they hold are shown.",
             about.join(" and "),
             cfg.num_attention_heads,
             cfg.num_key_value_heads,

@@ -1121,19 +1121,26 @@ fn gqa_lesson_prose_holds_for_mha_gqa_and_mqa() {
             &state_dir("prose-gqa"),
         ));
         let n_rep = N_HEADS / kv;
-        // The last query head reads the last key/value head, whatever the sharing.
-        assert!(
-            out.contains(&format!(
-                "the last, query head {}, reads key/value head {}",
-                N_HEADS - 1,
-                kv - 1
-            )),
-            "--num-kv-heads {kv}: {out}"
-        );
-        assert!(
-            out.contains(&format!("divides the cache by n_rep = {n_rep}")),
-            "{out}"
-        );
+        if kv == N_HEADS {
+            // Nothing is shared: the run breaks the lesson's premise, is told so, and the
+            // closing, which sums up sharing, is left out.
+            assert!(out.contains("⚠ This lesson is written about"), "{out}");
+            assert!(!out.contains("divides the cache"), "{out}");
+        } else {
+            // The last query head reads the last key/value head, whatever the sharing.
+            assert!(
+                out.contains(&format!(
+                    "the last, query head {}, reads key/value head {}",
+                    N_HEADS - 1,
+                    kv - 1
+                )),
+                "--num-kv-heads {kv}: {out}"
+            );
+            assert!(
+                out.contains(&format!("divides the cache by n_rep = {n_rep}")),
+                "{out}"
+            );
+        }
         // A group 1 exists only with two key/value heads or more.
         assert_eq!(
             out.contains("group 1"),
@@ -1194,5 +1201,57 @@ fn lessons_quote_their_sentence_only_while_the_positions_carry_it() {
             longer.contains("the positions are numbered"),
             "{name}: {longer}"
         );
+        // A second batch row is another random sequence, which the one sentence does not name.
+        let wider = flat(&stdout_of(
+            &["lesson", name, "--all", "--batch", "2", "--color", "never"],
+            &state,
+        ));
+        assert!(!wider.contains(&quoted), "{name} --batch 2: {wider}");
+        assert!(
+            wider.contains("the positions are numbered"),
+            "{name}: {wider}"
+        );
+    }
+}
+
+/// The first line of a lesson's closing, as printed (the file's first line of it, unfilled
+/// text kept to the words before any placeholder).
+fn closing_words(file: &str) -> String {
+    let toml = std::fs::read_to_string(format!("{}/lessons/{file}", env!("CARGO_MANIFEST_DIR")))
+        .expect("the bundled lesson");
+    let start = toml.find("closing = '''").expect("a closing") + "closing = '''".len();
+    let line = toml[start..]
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap();
+    line.split('{').next().unwrap().trim().to_string()
+}
+
+#[test]
+fn a_run_outside_the_lessons_setup_gets_no_closing_and_no_unconditioned_note() {
+    let state = state_dir("prose-premise");
+    for (name, file, flags) in [
+        // MQA's lesson with two key/value heads: its premise (one KV head) is broken.
+        (
+            "mqa",
+            "09-mqa.toml",
+            &["--num-heads", "4", "--num-kv-heads", "2"][..],
+        ),
+        // The tiled-repeat_kv hunt with one KV head: tiling and repeating agree, so the slip
+        // cannot show and the closing's account of it would be false.
+        (
+            "bug-repeat-kv",
+            "20-bug-repeat-kv.toml",
+            &["--num-kv-heads", "1"][..],
+        ),
+    ] {
+        let words = closing_words(file);
+        assert!(words.len() > 10, "{file}: {words}");
+        let mut args = vec!["lesson", name, "--all", "--color", "never"];
+        let own = flat(&stdout_of(&args, &state));
+        assert!(own.contains(&words), "{name} closes with {words:?}: {own}");
+        args.extend_from_slice(flags);
+        let other = flat(&stdout_of(&args, &state));
+        assert!(!other.contains(&words), "{name} {flags:?}: {other}");
     }
 }
