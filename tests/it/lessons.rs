@@ -1255,3 +1255,126 @@ fn a_run_outside_the_lessons_setup_gets_no_closing_and_no_unconditioned_note() {
         assert!(!other.contains(&words), "{name} {flags:?}: {other}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lesson prose under the flags a student review tried: each sentence must hold for the run shown.
+
+/// The printed lesson with the given flags, white space made single spaces.
+fn lesson_text(name: &str, flags: &[&str]) -> String {
+    let mut args = vec!["lesson", name, "--all", "--color", "never"];
+    args.extend_from_slice(flags);
+    stdout_of(&args, &state_dir("prose-review"))
+}
+
+#[test]
+fn tour_without_the_mask_does_not_sum_up_with_a_causal_mask() {
+    let out = flat(&lesson_text("tour", &["--no-causal"]));
+    assert!(!out.contains("per head → causal mask → softmax"), "{out}");
+    assert!(out.contains("→ causal mask (unless turned off) →"), "{out}");
+    // A decode call's single query is not described as blocking keys above a diagonal.
+    let out = lesson_text("tour", &["--steps", "2,3,1"]);
+    assert!(
+        !flat(&out).contains("Every entry above the diagonal"),
+        "{out}"
+    );
+}
+
+#[test]
+fn heads_quotes_its_sentence_only_while_the_positions_carry_it() {
+    const SENTENCE: &str = "\"birds fly over the river\"";
+    assert!(lesson_text("heads", &[]).contains(SENTENCE));
+    for flags in [&["--seq-len", "6"][..], &["--steps", "2,3,1"][..]] {
+        let out = flat(&lesson_text("heads", flags));
+        assert!(!out.contains(SENTENCE), "{flags:?}: {out}");
+        assert!(
+            out.contains("the positions are numbered"),
+            "{flags:?}: {out}"
+        );
+    }
+    // --steps 2,3,1: the first call has 2 tokens, 3 calls in all.
+    let out = flat(&lesson_text("heads", &["--steps", "2,3,1"]));
+    assert!(
+        out.contains("2 token(s) in the first forward call (seq_len = 2), 3 call(s) in all"),
+        "{out}"
+    );
+    // With one key/value head, k_proj and v_proj are 4×12, not 12×12: no sentence may call all
+    // the projections 12×12.
+    let out = flat(&lesson_text("heads", &["--num-kv-heads", "1"]));
+    assert!(!out.contains("the same 12×12 matrices"), "{out}");
+    assert!(out.contains("k_proj and v_proj make 1 × 4 = 4"), "{out}");
+}
+
+#[test]
+fn causal_welcome_counts_every_call() {
+    // --steps 2,3,1: three calls, the first a prefill of two tokens.
+    let out = flat(&lesson_text("causal", &["--steps", "2,3,1"]));
+    assert!(
+        out.contains("3 forward call(s), the first a prefill of 2 tokens"),
+        "{out}"
+    );
+}
+
+#[test]
+fn padding_notes_name_only_rows_the_call_has() {
+    // --steps 3,2: the prefill holds positions 0…2 (query 0 is a pad of row 0, "00111"); the
+    // second call holds positions 3 and 4 only.
+    let out = lesson_text("padding", &["--steps", "3,2"]);
+    let mut prefill_pad_notes = 0;
+    for s in sections(&out) {
+        let (first, _, cached) = banner(s);
+        for note in notes(s) {
+            if cached == 0 {
+                prefill_pad_notes += usize::from(note.contains("query 0 is a pad"));
+            } else {
+                assert_eq!(first, 3, "{s}");
+                for claim in ["query 0", "query 2", "first real token"] {
+                    assert!(!note.contains(claim), "{claim:?} at step 2: {note}");
+                }
+            }
+        }
+    }
+    assert_eq!(prefill_pad_notes, 1, "{out}");
+}
+
+#[test]
+fn kv_cache_does_not_call_a_chunk_a_decode_step() {
+    // --steps 2,3,1 and the lesson's decode = 2: calls of 2, 3, 1, 1, 1 tokens, so the second
+    // call is a chunk of 3 tokens against 2 + 3 = 5 keys.
+    let out = lesson_text("kv-cache", &["--steps", "2,3,1"]);
+    let text = flat(&out);
+    assert!(!text.contains("makes each of them a decode step"), "{text}");
+    assert!(
+        text.contains("then 4 more call(s) through the cache"),
+        "{text}"
+    );
+    let chunk_notes: Vec<String> = sections(&out)
+        .into_iter()
+        .filter(|s| banner(s) == (2, 4, 2))
+        .flat_map(notes)
+        .collect();
+    assert!(
+        chunk_notes
+            .iter()
+            .any(|n| n.contains("a chunk, not a decode step: 3 queries against 5 keys")),
+        "{chunk_notes:?}"
+    );
+    assert!(
+        !chunk_notes.iter().any(|n| n.contains("One query against")),
+        "{chunk_notes:?}"
+    );
+}
+
+#[test]
+fn chunked_prefill_without_the_mask_matches_only_a_run_that_stops_at_the_chunk() {
+    // Steps 4, 3, 1: the chunk is positions 4…6, so a one-shot run matches it with 7 tokens; a
+    // run of all 8 lets those queries see position 7 once the causal mask is off.
+    let out = flat(&lesson_text("chunked-prefill", &["--no-causal"]));
+    assert!(!out.contains("--seq-len 8"), "{out}");
+    assert!(!out.contains("A longer one-shot run matches too"), "{out}");
+    assert!(out.contains("--seq-len 7 --no-causal"), "{out}");
+    assert!(out.contains("A longer one-shot run differs"), "{out}");
+    // With the mask on, the same chunk rows match the 7-token run, and a longer one too.
+    let out = flat(&lesson_text("chunked-prefill", &[]));
+    assert!(out.contains("--seq-len 7 --stage weighted_sum"), "{out}");
+    assert!(out.contains("A longer one-shot run matches too"), "{out}");
+}
