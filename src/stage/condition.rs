@@ -26,7 +26,7 @@ pub enum Condition {
     RowPadded,
     /// The selected batch row starts with padding.
     LeftPadded,
-    /// The selected batch row ends with padding (within this call's keys).
+    /// The selected batch row ends with padding after a real token (within this call's keys).
     RightPadded,
     Prefill,
     Decode,
@@ -183,7 +183,8 @@ impl Condition {
             Condition::NoPadding => !padded,
             Condition::RowPadded => row.is_some_and(|r| r.contains(&0)),
             Condition::LeftPadded => row.is_some_and(|r| r.first() == Some(&0)),
-            Condition::RightPadded => row.is_some_and(|r| r.last() == Some(&0)),
+            // Real tokens then pads: a row that is all pads so far is padded on the left only.
+            Condition::RightPadded => row.is_some_and(|r| r.last() == Some(&0) && r.contains(&1)),
             Condition::Prefill => f.kind == StepKind::Prefill,
             Condition::Decode => f.kind == StepKind::Decode,
             Condition::Chunk => f.kind == StepKind::Chunk,
@@ -251,6 +252,22 @@ mod tests {
         assert!(!Condition::RowPadded.holds(&row1, &t));
         assert!(Condition::RightPadded.holds(&Facts::of(&t, 1, 0, 1), &t));
         assert!(Condition::RightPadded.holds_in(&t, 0));
+        // A first call that ends before row 0's first real token: its one key is a pad, so the
+        // row is padded on the left, not on the right.
+        let early = crate::forward::trace(
+            &ConfigSpec {
+                batch: Some(2),
+                steps: Some(vec![1, 3]),
+                attention_mask: Some(vec!["0111".into(), "1111".into()]),
+                ..Default::default()
+            }
+            .resolve()
+            .unwrap(),
+            &mut Shapes,
+        );
+        let pads_only = Facts::of(&early, 0, 0, 0);
+        assert!(Condition::LeftPadded.holds(&pads_only, &early));
+        assert!(!Condition::RightPadded.holds(&pads_only, &early));
         assert!(!Condition::Gqa.holds_in(&t, 0));
         assert!(Condition::parse("gqa").is_ok());
         assert!(Condition::parse("gqq").unwrap_err().contains("`gqa`"));
