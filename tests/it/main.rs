@@ -14,6 +14,7 @@ mod hunt;
 mod lessons;
 mod model_lessons;
 mod peak_memory;
+mod prose_runs;
 mod render;
 mod shapes;
 mod stepper;
