@@ -378,6 +378,26 @@ fn variants(req: &Request, lesson: Option<&Lesson>) -> Result<(Vec<Variant>, usi
     let Some(lesson) = lesson else {
         return Ok((Vec::new(), 0));
     };
+    // A flag that sets what the variants differ in would make every variant the same run.
+    let erased: Vec<&str> = ConfigKey::ALL
+        .into_iter()
+        .filter(|&k| req.flags.sets(k) && lesson.variants.iter().any(|v| v.spec.sets(k)))
+        .map(req.flag_name)
+        .collect();
+    if !erased.is_empty() {
+        return Err(UsageError(format!(
+            "{}: this lesson's variants ({}) differ in what {} sets, so with it every variant \
+             would run the same; leave it out and switch variants with v or --variant NAME, or \
+             run one configuration of your own with `attnstep run`",
+            erased.join(", "),
+            names.join(", "),
+            if erased.len() == 1 {
+                "this flag"
+            } else {
+                "these flags"
+            }
+        )));
+    }
     let all = (0..names.len())
         .map(|i| {
             Ok(Variant {

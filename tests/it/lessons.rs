@@ -1378,3 +1378,26 @@ fn chunked_prefill_without_the_mask_matches_only_a_run_that_stops_at_the_chunk()
     assert!(out.contains("--seq-len 7 --stage weighted_sum"), "{out}");
     assert!(out.contains("A longer one-shot run matches too"), "{out}");
 }
+
+#[test]
+fn a_flag_that_would_make_every_variant_the_same_is_refused() {
+    // Lesson 13's variants differ only in num_kv_heads (8, 2, 1).
+    let err = usage_error(&["lesson", "mha-gqa-mqa", "--num-kv-heads", "4", "--all"]);
+    assert!(err.contains("--num-kv-heads"), "{err}");
+    assert!(err.contains("mha, gqa, mqa"), "{err}");
+    assert!(err.contains("--variant"), "{err}");
+    // A flag the variants leave alone still lays over all of them.
+    let out = stdout_of(
+        &[
+            "lesson",
+            "mha-gqa-mqa",
+            "--seq-len",
+            "5",
+            "--all",
+            "--color",
+            "never",
+        ],
+        &state_dir("variants-flags"),
+    );
+    assert!(out.contains("seq_len=5"), "{out}");
+}
