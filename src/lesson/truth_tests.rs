@@ -249,6 +249,15 @@ fn flags() -> impl Strategy<Value = (ConfigSpec, u64)> {
 /// attention mask, a mask of the new size from `bits` (each row ends with a real token).
 fn flags_for(l: &Lesson, flags: &ConfigSpec, bits: u64) -> ConfigSpec {
     let mut s = flags.clone();
+    // The plan refuses a flag that sets what the variants differ in (it would make them one
+    // run); the query-head count goes with the KV-head count, which it must be a multiple of.
+    if l.variants
+        .iter()
+        .any(|v| v.spec.num_key_value_heads.is_some())
+    {
+        s.num_key_value_heads = None;
+        s.num_attention_heads = None;
+    }
     let masked = l.spec.attention_mask.is_some()
         || l.variants.iter().any(|v| v.spec.attention_mask.is_some());
     if masked && (s.steps.is_some() || s.batch.is_some()) {
