@@ -312,6 +312,16 @@ impl Presentation {
                 own.name()
             ));
         }
+        if let Some(why) = self.hunt.and_then(|own| own.hidden_by(cfg)) {
+            let mut chars = why.chars();
+            let why: String = chars
+                .next()
+                .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect());
+            return Some(format!(
+                "⚠ {why}. Every table of this run is MiniMind's own; of the lesson's notes, only \
+                 those that say when they hold are shown."
+            ));
+        }
         let broken: Vec<Condition> = self
             .premise_of(variant)
             .into_iter()

@@ -39,6 +39,10 @@ pub enum Condition {
     NoQkNorm,
     /// More than one new token in this call.
     ManyTokens,
+    /// One batch row. The inputs are drawn call by call, every row of a call before the next
+    /// call, so only with one row does a token get the same input however the run is split.
+    SingleRow,
+    ManyRows,
     /// The positions carry the lesson's words (flags that change the length or the batch
     /// number them instead), so prose may quote the sentence.
     Labelled,
@@ -65,7 +69,7 @@ pub enum Condition {
 }
 
 impl Condition {
-    pub const ALL: [(&'static str, Condition); 31] = [
+    pub const ALL: [(&'static str, Condition); 33] = [
         ("gqa", Condition::Gqa),
         ("mha", Condition::Mha),
         ("mqa", Condition::Mqa),
@@ -85,6 +89,8 @@ impl Condition {
         ("qk_norm", Condition::QkNorm),
         ("no_qk_norm", Condition::NoQkNorm),
         ("many_tokens", Condition::ManyTokens),
+        ("single_row", Condition::SingleRow),
+        ("many_rows", Condition::ManyRows),
         ("labelled", Condition::Labelled),
         ("unlabelled", Condition::Unlabelled),
         ("first_layer", Condition::FirstLayer),
@@ -150,6 +156,8 @@ impl Condition {
             Condition::QkNorm => "QK-norm",
             Condition::NoQkNorm => "attention without QK-norm",
             Condition::ManyTokens => "calls of more than one token",
+            Condition::SingleRow => "one batch row",
+            Condition::ManyRows => "several batch rows",
             Condition::Labelled => "the lesson's own words as labels (its length and batch)",
             Condition::Unlabelled => "numbered positions (a changed length or batch)",
             Condition::FirstLayer => "a checkpoint's first layer",
@@ -194,6 +202,8 @@ impl Condition {
             Condition::QkNorm => f.cfg.qk_norm,
             Condition::NoQkNorm => !f.cfg.qk_norm,
             Condition::ManyTokens => f.seq_len > 1,
+            Condition::SingleRow => f.bsz == 1,
+            Condition::ManyRows => f.bsz > 1,
             Condition::Labelled => f.tokens.is_some(),
             Condition::Unlabelled => f.tokens.is_none(),
             Condition::FirstLayer => f.model.is_some_and(|m| m.layer == 0),
@@ -241,6 +251,9 @@ mod tests {
         let prefill = Facts::of(&t, 0, 0, 0);
         let decode = Facts::of(&t, 1, 0, 0);
         assert!(Condition::Mqa.holds(&prefill, &t) && !Condition::Gqa.holds(&prefill, &t));
+        assert!(
+            Condition::ManyRows.holds(&prefill, &t) && !Condition::SingleRow.holds(&prefill, &t)
+        );
         assert!(Condition::Padding.holds(&prefill, &t));
         assert!(Condition::Prefill.holds(&prefill, &t) && !Condition::Cached.holds(&prefill, &t));
         assert!(Condition::Decode.holds(&decode, &t) && Condition::Cached.holds(&decode, &t));
@@ -287,6 +300,7 @@ mod tests {
         let (words, numbered) = (run(Some("a b c")), run(None));
         let (w, n) = (Facts::of(&words, 0, 0, 0), Facts::of(&numbered, 0, 0, 0));
         assert!(Condition::Labelled.holds(&w, &words) && !Condition::Unlabelled.holds(&w, &words));
+        assert!(Condition::SingleRow.holds(&w, &words) && !Condition::ManyRows.holds(&w, &words));
         assert!(
             Condition::Unlabelled.holds(&n, &numbered) && !Condition::Labelled.holds(&n, &numbered)
         );

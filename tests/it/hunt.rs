@@ -876,3 +876,15 @@ fn a_hunt_run_with_another_slip_says_the_lessons_text_is_about_its_own() {
     assert_eq!(other.matches(warning).count(), 1);
     assert!(first < other.find("input ·").or(other.find("scores ·")).unwrap());
 }
+
+#[test]
+fn a_hunt_whose_slip_cannot_show_says_so_on_the_page() {
+    // Without the causal mask, moving the mask changes nothing: the run is MiniMind's own.
+    let out = ok(&["lesson", "18", "--all", "--color", "never", "--no-causal"]);
+    let banner = out
+        .find("⚠ The slip causal-not-offset cannot show")
+        .expect("the banner");
+    assert!(banner < out.find("causal_mask ·").unwrap(), "{out}");
+    let own = ok(&["lesson", "18", "--all", "--color", "never"]);
+    assert!(!own.contains("cannot show"), "{own}");
+}

@@ -1401,3 +1401,26 @@ fn a_flag_that_would_make_every_variant_the_same_is_refused() {
     );
     assert!(out.contains("seq_len=5"), "{out}");
 }
+
+#[test]
+fn a_one_shot_check_is_offered_only_when_its_inputs_are_the_same() {
+    // Inputs are drawn call by call, all rows of a call first: with one row a token's input
+    // does not depend on the split, with three it does.
+    let state = state_dir("prose-one-shot");
+    for (name, check) in [
+        ("kv-cache", "Check it yourself"),
+        ("chunked-prefill", "These are the rows"),
+    ] {
+        let one = stdout_of(&["lesson", name, "--all", "--color", "never"], &state);
+        assert!(one.contains(check), "{name}: {one}");
+        let three = stdout_of(
+            &["lesson", name, "--all", "--batch", "3", "--color", "never"],
+            &state,
+        );
+        assert!(!three.contains(check), "{name} --batch 3: {three}");
+        assert!(
+            flat(&three).contains("the inputs are drawn call by call"),
+            "{three}"
+        );
+    }
+}
