@@ -56,10 +56,19 @@ pub fn render_stage(trace: &Trace<Tensor>, step: usize, stage: usize, view: &Vie
     out
 }
 
-/// The generic explanation of a stage for this step and view, in full.
+/// The generic explanation of a stage for this step and view, in full. It describes what
+/// MiniMind's code does; with a slip planted it says so at every stage alike (so as not to
+/// point at the one where the slip shows), since from there on the tables may disagree.
 pub fn about(trace: &Trace<Tensor>, step: usize, stage: usize, view: &View) -> String {
     let facts = Facts::of(trace, step, view.head, view.batch);
-    (trace.steps[step].stages[stage].id.spec().about)(&facts)
+    let text = (trace.steps[step].stages[stage].id.spec().about)(&facts);
+    match trace.config.bug {
+        Some(_) => format!(
+            "What MiniMind's code does here (a slip is planted in this run, so from the stage \
+             where it shows on the tables disagree with this): {text}"
+        ),
+        None => text,
+    }
 }
 
 /// Draws a lesson note (or any narrative text) wrapped to the view's width, marked as a note.

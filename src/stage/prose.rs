@@ -209,11 +209,17 @@ pub fn repeat_kv(f: &Facts) -> String {
     } else {
         format!("The {} KV heads are stretched", f.n_kv_heads)
     };
+    // Under a planted slip the tables may not show it: the text then states the rule only.
+    let shown = if f.cfg.bug.is_none() {
+        ", as the equal rows show"
+    } else {
+        ""
+    };
     format!(
         "{stretched} to match the {} query heads: each KV head is repeated {rep} times in a row \
          (expand to the 5-D shape, then reshape), so {groups}. Query head {h} reads KV head \
-         {kvh}. The copies are the same numbers, as the equal rows show; only the cache before \
-         this stage saves memory.",
+         {kvh}. The copies are the same numbers{shown}; only the cache before this stage saves \
+         memory.",
         f.n_heads
     )
 }
@@ -359,9 +365,14 @@ pub fn softmax(f: &Facts) -> String {
             f.kv_len
         )
     };
+    let shown = if f.cfg.bug.is_none() {
+        ", as the Σ column shows"
+    } else {
+        ""
+    };
     format!(
         "Softmax runs along each row (in float32): e^(s − max) / Σ e^(s − max).{blocked} Every \
-         row sums to 1, as the Σ column shows. {split}"
+         row sums to 1{shown}. {split}"
     )
 }
 

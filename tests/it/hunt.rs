@@ -888,3 +888,26 @@ fn a_hunt_whose_slip_cannot_show_says_so_on_the_page() {
     let own = ok(&["lesson", "18", "--all", "--color", "never"]);
     assert!(!own.contains("cannot show"), "{own}");
 }
+
+#[test]
+fn with_a_slip_planted_every_stage_explains_minimind_not_the_tables() {
+    let frame = "What MiniMind's code does here (a slip is planted";
+    let flat = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flags = ["run", "--seq-len", "5", "--all", "--color", "never"];
+    let clean = flat(ok(&flags));
+    assert!(!clean.contains(frame), "{clean}");
+    assert!(
+        clean.contains("Every row sums to 1, as the Σ column shows"),
+        "{clean}"
+    );
+    let mut planted = flags.to_vec();
+    planted.extend(["--bug", "softmax-over-queries"]);
+    let out = flat(ok(&planted));
+    // Every stage alike, so the framing does not point at the stage where the slip shows.
+    let stages = out.matches("━━ stage ").count();
+    assert!(stages >= 12, "{out}");
+    assert_eq!(out.matches(frame).count(), stages, "{out}");
+    // The column sums of a softmax over the queries are not 1: the text no longer says so.
+    assert!(!out.contains("as the Σ column shows"), "{out}");
+    assert!(!out.contains("as the equal rows show"), "{out}");
+}
