@@ -910,4 +910,32 @@ fn with_a_slip_planted_every_stage_explains_minimind_not_the_tables() {
     // The column sums of a softmax over the queries are not 1: the text no longer says so.
     assert!(!out.contains("as the Σ column shows"), "{out}");
     assert!(!out.contains("as the equal rows show"), "{out}");
+    // The causal mask's caption and key say only what the table holds: with the triangle moved
+    // onto cached columns, "the key comes after the query" would be false there.
+    let moved = flat(ok(&[
+        "run",
+        "--steps",
+        "4,3",
+        "--stage",
+        "causal_mask",
+        "--color",
+        "never",
+        "--bug",
+        "causal-not-offset",
+    ]));
+    assert!(!moved.contains("the key comes after the query"), "{moved}");
+    assert!(!moved.contains("the triangle covers the last"), "{moved}");
+    let right = flat(ok(&[
+        "run",
+        "--steps",
+        "4,3",
+        "--stage",
+        "causal_mask",
+        "--color",
+        "never",
+    ]));
+    assert!(
+        right.contains("the triangle covers the last 3 of 7 columns"),
+        "{right}"
+    );
 }

@@ -19,8 +19,12 @@ pub(super) fn causal(c: &Ctx) -> Vec<String> {
     let st = c.st;
     let data = slice2(t, &[None, None]);
     let blocked = data.iter().any(|v| *v == f32::NEG_INFINITY);
+    // Captions say where MiniMind puts the -inf; with a slip planted they may not match the
+    // table, so they say only what the table holds.
     let what = if !c.cfg.causal {
         "all 0: causal masking is off (--no-causal)".to_string()
+    } else if c.cfg.bug.is_some() {
+        "-∞ where a query may not look".to_string()
     } else if st.seq_len == 1 {
         "one query, the newest token: no key comes after it, so nothing is blocked".to_string()
     } else if st.start_pos == 0 {
@@ -34,11 +38,12 @@ pub(super) fn causal(c: &Ctx) -> Vec<String> {
     };
     let mut keys = Vec::new();
     if blocked {
-        keys.push((
-            Role::Blocked,
-            "-∞",
-            "blocked: the key comes after the query",
-        ));
+        let why = if c.cfg.bug.is_some() {
+            "blocked"
+        } else {
+            "blocked: the key comes after the query"
+        };
+        keys.push((Role::Blocked, "-∞", why));
     }
     keys.push((Role::Muted, "0", "allowed"));
     vec![
