@@ -15,7 +15,7 @@ use crate::memory;
 use crate::plan::ModelRequest;
 
 pub use values::{ByteSize, ColorArg, DtypeArg, FormatArg, ThemeArg, flag};
-use values::{byte_size, index, positive, seed, tolerance};
+use values::{byte_size, index, positive, seed, table_extent, tolerance};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -263,11 +263,13 @@ pub struct ViewArgs {
     /// Batch row shown in the matrices (0-based) [default: 0, or the lesson's].
     #[arg(long, value_name = "B", allow_negative_numbers = true, value_parser = index)]
     pub batch_index: Option<usize>,
-    /// Rows shown before eliding the middle of a tensor [default: 8, or the lesson's].
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = index)]
+    /// Rows shown before eliding the middle of a tensor, 2 or more [default: 8, or the
+    /// lesson's].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = table_extent)]
     pub max_rows: Option<usize>,
-    /// Columns shown before eliding the middle of a tensor [default: 8, or the lesson's].
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = index)]
+    /// Columns shown before eliding the middle of a tensor, 2 or more [default: 8, or the
+    /// lesson's].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = table_extent)]
     pub max_cols: Option<usize>,
     /// Decimals shown [default: 3, or the lesson's].
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = index)]

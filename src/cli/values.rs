@@ -170,6 +170,19 @@ pub(super) fn index(text: &str) -> Result<usize, String> {
     whole(text, "must not be negative (a whole number, 0 or more)")
 }
 
+/// How many rows or columns a table shows before eliding its middle: 2 or more, since an
+/// elided table keeps its first and last.
+pub(super) fn table_extent(text: &str) -> Result<usize, String> {
+    let n = whole(text, "must be a whole number, 2 or more")?;
+    if n < 2 {
+        return Err(format!(
+            "{n} is too few: a table shows at least its first and last row or column; give 2 or \
+             more"
+        ));
+    }
+    Ok(n)
+}
+
 /// A tolerance: a number, 0 or more.
 pub(super) fn tolerance(text: &str) -> Result<f32, String> {
     match text.trim().parse::<f32>() {
@@ -206,6 +219,15 @@ fn whole(text: &str, sign_rule: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_extents_start_at_two() {
+        assert_eq!(table_extent("2"), Ok(2));
+        assert_eq!(table_extent(" 40 "), Ok(40));
+        assert!(table_extent("1").unwrap_err().contains("2 or more"));
+        assert!(table_extent("0").unwrap_err().contains("2 or more"));
+        assert!(table_extent("-3").unwrap_err().contains("negative"));
+    }
 
     #[test]
     fn sizes_parse_with_binary_and_decimal_units() {
