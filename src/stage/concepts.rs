@@ -316,9 +316,11 @@ fn masked_weight(trace: &Trace<Tensor>, f: &Facts) -> Option<(String, Answer, St
         }
     }
     for i in 0..f.seq_len {
+        // A padded key gets about 0 only from a query that also sees a real key.
+        let sees_real = (0..f.kv_len).any(|j| sm.data[[b, h, i, j]] > -1e8);
         for j in 0..f.kv_len {
             let s = sm.data[[b, h, i, j]];
-            if s == f32::NEG_INFINITY || s <= -1e8 {
+            if s == f32::NEG_INFINITY || (s <= -1e8 && sees_real) {
                 let wv = w.data[[b, h, i, j]];
                 let how = if s.is_infinite() {
                     "−∞ (causal mask): e^−∞ is exactly 0"

@@ -117,8 +117,8 @@ pub fn qk_norm(f: &Facts) -> String {
     let (hd, root) = (f.head_dim, (f.head_dim as f64).sqrt());
     let lengths = if f.norm_weights_one() {
         format!(
-            "In this run those weights are all 1 (their starting value), so whatever length a \
-             row had before, afterwards it is about √{hd} = {root:.3}, and the dot products in \
+            "In this run every one of those weights is 1 (their starting value), so whatever \
+             length a row had before, afterwards it is about √{hd} = {root:.3}, and the dot products in \
              the scores stage cannot grow huge."
         )
     } else {
@@ -423,10 +423,7 @@ fn padded_weights(f: &Facts) -> String {
     let who = if f.pad_only == 1 {
         format!("the query at position {q} sees")
     } else {
-        format!(
-            "{} queries (the first at position {q}) see",
-            f.pad_only
-        )
+        format!("{} queries (the first at position {q}) see", f.pad_only)
     };
     let each = if f.pad_only == 1 {
         format!("1/{n} each")
