@@ -280,8 +280,9 @@ fn visible_why(f: &Facts, q: usize, seen: &[usize]) -> String {
     why
 }
 
-/// What weight a masked key gets: exactly 0 behind -∞, about 0 behind -1e9, and 1/n for a row
-/// whose keys are all padding (every score equally −1e9).
+/// What weight a masked key gets: exactly 0 behind -∞, about 0 behind -1e9 when the query also
+/// sees a real key, and 1/n for a query whose n visible keys are all padding (every score rounds
+/// to −1e9 in float32).
 fn masked_weight(trace: &Trace<Tensor>, f: &Facts) -> Option<(String, Answer, String)> {
     let w = trace.steps[f.step].tensor(TensorId::Weights)?;
     let sm = trace.steps[f.step].tensor(TensorId::ScoresMasked)?;
@@ -290,7 +291,12 @@ fn masked_weight(trace: &Trace<Tensor>, f: &Facts) -> Option<(String, Answer, St
         let q = f.past_len + i;
         let row: Vec<f32> = (0..f.kv_len).map(|j| sm.data[[b, h, i, j]]).collect();
         let finite = row.iter().filter(|v| v.is_finite()).count();
-        if finite > 0 && row.iter().filter(|v| v.is_finite()).all(|v| *v <= -1e8) {
+        let even = (0..f.kv_len)
+            .filter(|&j| row[j].is_finite())
+            .all(|j| (f64::from(w.data[[b, h, i, j]]) - 1.0 / finite as f64).abs() < 1e-6);
+        // Asked only when the spread is even: −1e9 + s rounds to −1e9 in float32 for |s| < 32,
+        // but larger scores would survive the rounding and tilt it.
+        if finite > 0 && even && row.iter().filter(|v| v.is_finite()).all(|v| *v <= -1e8) {
             return Some((
                 format!(
                     "Batch row {b}: every key the query at position {q} may see is padding. What \
@@ -301,16 +307,20 @@ fn masked_weight(trace: &Trace<Tensor>, f: &Facts) -> Option<(String, Answer, St
                     tol: 1e-3,
                 },
                 format!(
-                    "All {finite} visible scores are about −1e9, so softmax spreads the weight \
-                     evenly: 1/{finite} each (with −∞ instead it would be 0/0 = NaN)."
+                    "All {finite} visible scores are −1e9 plus a score: in float32 that rounds \
+                     to −1e9 itself when the score is smaller than 32 in size, as here, so \
+                     softmax spreads the weight evenly: 1/{finite} each (with −∞ instead it \
+                     would be 0/0 = NaN)."
                 ),
             ));
         }
     }
     for i in 0..f.seq_len {
+        // A padded key gets about 0 only from a query that also sees a real key.
+        let sees_real = (0..f.kv_len).any(|j| sm.data[[b, h, i, j]] > -1e8);
         for j in 0..f.kv_len {
             let s = sm.data[[b, h, i, j]];
-            if s == f32::NEG_INFINITY || s <= -1e8 {
+            if s == f32::NEG_INFINITY || (s <= -1e8 && sees_real) {
                 let wv = w.data[[b, h, i, j]];
                 let how = if s.is_infinite() {
                     "−∞ (causal mask): e^−∞ is exactly 0"

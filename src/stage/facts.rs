@@ -2,6 +2,8 @@
 //! in the sequence, and the selected batch row and head. Stage prose is written from these, so
 //! every number in it comes from the run it is shown with.
 
+use super::id::{TensorId, WeightId};
+use crate::backend::HasShape;
 use crate::config::Config;
 use crate::trace::{StepKind, Trace};
 
@@ -31,16 +33,73 @@ pub struct Facts<'a> {
     /// The labels of the selected batch row's positions: the configuration's tokens, or a
     /// lesson's labels for this row ([`Facts::with_rows`]).
     pub tokens: Option<&'a [String]>,
+    /// Queries of the selected batch row in this call whose visible keys (by MiniMind's causal
+    /// and padding masks) are all padding: how many, and the first as (position, its number
+    /// of visible keys).
+    pub pad_only: usize,
+    pub pad_only_first: Option<(usize, usize)>,
+    /// Queries of the selected batch row in this call that see a padded key and a real one.
+    pub pad_mixed: usize,
+    /// Whether every head's weights on those all-padding queries are an even spread, when the
+    /// run holds numbers (`None` for shapes alone).
+    pub pad_only_even: Option<bool>,
+    /// The smallest and largest |weight| of q_norm and k_norm together, when the run has
+    /// QK-norm and holds numbers.
+    pub norm_weights: Option<(f32, f32)>,
 }
 
 impl<'a> Facts<'a> {
     /// The facts of step `step` of `trace` with query head `head` and batch row `batch`
     /// selected (clamped to what exists).
-    pub fn of<T>(trace: &'a Trace<T>, step: usize, head: usize, batch: usize) -> Facts<'a> {
+    pub fn of<T: HasShape>(
+        trace: &'a Trace<T>,
+        step: usize,
+        head: usize,
+        batch: usize,
+    ) -> Facts<'a> {
         let cfg = &trace.config;
         let st = &trace.steps[step];
         let n_rep = cfg.n_rep();
         let head = head.min(cfg.num_attention_heads - 1);
+        let batch = batch.min(cfg.batch - 1);
+        let (past_len, kv_len) = (st.start_pos, st.kv_len());
+        // Which keys each query of the selected row may see, and which of them are padding.
+        let mut pad_only = Vec::new();
+        let mut pad_mixed = 0;
+        if let Some(row) = cfg.attention_mask.as_ref().and_then(|m| m.get(batch)) {
+            for i in 0..st.seq_len {
+                let last = if cfg.causal { past_len + i } else { kv_len - 1 };
+                let seen = &row[..=last.min(row.len() - 1)];
+                let pads = seen.iter().filter(|&&m| m == 0).count();
+                if pads == seen.len() {
+                    pad_only.push((i, seen.len()));
+                } else if pads > 0 {
+                    pad_mixed += 1;
+                }
+            }
+        }
+        let pad_only_even = st.tensor(TensorId::Weights).and_then(|w| {
+            let mut even = true;
+            for &(i, n) in &pad_only {
+                for h in 0..cfg.num_attention_heads {
+                    for j in 0..n {
+                        let v = w.value_at(&[batch, h, i, j])?;
+                        even &= (f64::from(v) - 1.0 / n as f64).abs() < 1e-6;
+                    }
+                }
+            }
+            Some(even)
+        });
+        let norm_weights = [WeightId::QNorm, WeightId::KNorm]
+            .iter()
+            .filter_map(|&id| trace.weight(id))
+            .try_fold(None, |acc: Option<(f32, f32)>, w| {
+                (0..cfg.head_dim).try_fold(acc, |acc, d| {
+                    let v = w.value_at(&[d])?.abs();
+                    Some(Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v)))))
+                })
+            })
+            .flatten();
         Facts {
             cfg,
             step,
@@ -48,8 +107,8 @@ impl<'a> Facts<'a> {
             kind: st.kind,
             bsz: cfg.batch,
             seq_len: st.seq_len,
-            past_len: st.start_pos,
-            kv_len: st.kv_len(),
+            past_len,
+            kv_len,
             hidden: cfg.hidden_size,
             n_heads: cfg.num_attention_heads,
             n_kv_heads: cfg.num_key_value_heads,
@@ -57,9 +116,14 @@ impl<'a> Facts<'a> {
             head_dim: cfg.head_dim,
             head,
             kv_head: head / n_rep,
-            batch: batch.min(cfg.batch - 1),
+            batch,
             model: trace.model.as_ref(),
             tokens: cfg.tokens.as_deref(),
+            pad_only: pad_only.len(),
+            pad_only_first: pad_only.first().map(|&(i, n)| (past_len + i, n)),
+            pad_mixed,
+            pad_only_even,
+            norm_weights,
         }
     }
 
@@ -70,6 +134,15 @@ impl<'a> Facts<'a> {
             self.tokens = Some(row);
         }
         self
+    }
+
+    /// Whether q_norm and k_norm multiply by 1 everywhere: read from the weights when the run
+    /// holds numbers; otherwise random-weight runs start them at 1 and checkpoints train them.
+    pub fn norm_weights_one(&self) -> bool {
+        match self.norm_weights {
+            Some((lo, hi)) => lo == 1.0 && hi == 1.0,
+            None => self.model.is_none(),
+        }
     }
 
     /// Whether this is the last step of the run.

@@ -114,13 +114,34 @@ pub fn split_heads(f: &Facts) -> String {
 }
 
 pub fn qk_norm(f: &Facts) -> String {
+    let (hd, root) = (f.head_dim, (f.head_dim as f64).sqrt());
+    let lengths = if f.norm_weights_one() {
+        format!(
+            "In this run every one of those weights is 1 (their starting value), so whatever \
+             length a row had before, afterwards it is about √{hd} = {root:.3}, and the dot products in \
+             the scores stage cannot grow huge."
+        )
+    } else {
+        let range = match f.norm_weights {
+            Some((lo, hi)) => format!(
+                ": from about √{hd}·{lo:.3} = {:.3} to √{hd}·{hi:.3} = {:.3}, set by the \
+                 smallest and largest |weight| here",
+                root * f64::from(lo),
+                root * f64::from(hi)
+            ),
+            None => String::new(),
+        };
+        format!(
+            "Dividing alone would leave every row with length √{hd} = {root:.3}; these weights \
+             are trained and not all 1, so they rescale each feature and a row's length after the \
+             norm is no longer fixed at √{hd}: it depends on which features the row uses. \
+             Whatever the length before, it still ends up in a fixed range{range}, so the dot products in the scores stage cannot grow huge."
+        )
+    };
     format!(
-        "RMSNorm over head_dim divides every query row and key row by its root-mean-square (then \
-         multiplies by a learned weight per feature, which starts at 1). Whatever length a row \
-         had before, afterwards it is about √{} = {:.3}, so the dot products in the scores stage \
-         cannot grow huge. Values are not normalised.",
-        f.head_dim,
-        (f.head_dim as f64).sqrt()
+        "RMSNorm over head_dim divides every query row and key row by its root-mean-square, so \
+         its RMS becomes 1, then multiplies each feature by a learned weight (q_norm for \
+         queries, k_norm for keys; they start at 1). {lengths} Values are not normalised."
     )
 }
 
@@ -278,11 +299,11 @@ pub fn causal_mask(f: &Facts) -> String {
             String::new()
         } else {
             format!(
-                " The {cached} {are} in the past, so {} stays 0 as well.",
+                " The {cached} {are} in the past, so {} 0 as well.",
                 if f.past_len == 1 {
-                    "its column"
+                    "its column stays"
                 } else {
-                    "their columns"
+                    "their columns stay"
                 }
             )
         };
@@ -336,8 +357,8 @@ pub fn padding_mask(f: &Facts) -> String {
         "attention_mask marks real tokens 1 and padding 0 over {} so far (padded keys per \
          batch row: {}). (1 − mask)·−1e9 turns every 0 into −1e9 and, shaped [bsz, 1, 1, \
          kv_len], it is added to every head's and every query's scores. It is a large finite \
-         number rather than −∞, so a query whose keys are all padding still gets a softmax (an \
-         even spread) instead of NaN.",
+         number rather than −∞, so a query whose visible keys are all padding still gets a \
+         softmax over them instead of NaN (0/0).",
         if f.kv_len == 1 {
             "the one token".to_string()
         } else {
@@ -348,15 +369,17 @@ pub fn padding_mask(f: &Facts) -> String {
 }
 
 pub fn softmax(f: &Facts) -> String {
-    let blocked = match (
-        f.cfg.causal && f.seq_len > 1,
-        f.cfg.attention_mask.is_some(),
-    ) {
-        (true, true) => " Entries blocked with −∞ become exactly 0, padded ones (−1e9) about 0.",
-        (true, false) => " Entries blocked with −∞ become exactly 0.",
-        (false, true) => " Padded entries (−1e9) become about 0.",
-        (false, false) => "",
+    let causal = if f.cfg.causal && f.seq_len > 1 {
+        " Entries blocked with −∞ become exactly 0."
+    } else {
+        ""
     };
+    let padded = if f.cfg.attention_mask.is_some() {
+        padded_weights(f)
+    } else {
+        String::new()
+    };
+    let blocked = format!("{causal}{padded}");
     let split = if f.kv_len == 1 {
         "With a single key, all of the weight goes to it.".to_string()
     } else {
@@ -374,6 +397,60 @@ pub fn softmax(f: &Facts) -> String {
         "Softmax runs along each row (in float32): e^(s − max) / Σ e^(s − max).{blocked} Every \
          row sums to 1{shown}. {split}"
     )
+}
+
+/// What the padding mask does to the weights of the selected batch row in this call: about 0
+/// on a padded key when the query also sees a real one; a query that sees only padding keeps
+/// all its weight on its padded keys.
+fn padded_weights(f: &Facts) -> String {
+    let b = f.batch;
+    let mut out = String::new();
+    if f.pad_mixed > 0 {
+        out.push_str(&format!(
+            " In batch row {b}, a padded key (−1e9) gets about 0 from every query that also \
+             sees a real token: e^(−1e9 − max) underflows to 0 in float32."
+        ));
+    }
+    let Some((q, n)) = f.pad_only_first else {
+        if f.pad_mixed == 0 {
+            out.push_str(&format!(
+                " No query of batch row {b} sees a padded key in this call, so the padding \
+                 mask changes no weight here."
+            ));
+        }
+        return out;
+    };
+    let who = if f.pad_only == 1 {
+        format!("the query at position {q} sees")
+    } else {
+        format!("{} queries (the first at position {q}) see", f.pad_only)
+    };
+    let each = if f.pad_only == 1 {
+        format!("1/{n} each")
+    } else {
+        "1/n each for a query with n of them".to_string()
+    };
+    let spread = if f.pad_only == 1 && n == 1 {
+        "so its single padded key gets all of the weight, 1".to_string()
+    } else if f.pad_only_even == Some(true) {
+        format!("so the weight spreads evenly over the padded keys, {each}")
+    } else {
+        format!(
+            "so the weight spreads evenly over the padded keys ({each}) as long as the scores \
+             are smaller than 32 in size"
+        )
+    };
+    let lead = if f.pad_mixed > 0 {
+        "But".to_string()
+    } else {
+        format!("In batch row {b},")
+    };
+    out.push_str(&format!(
+        " {lead} {who} nothing but padding, and there the padded keys keep the weight: −1e9 is \
+         added to every score the query may use, a shift softmax ignores, and in float32 −1e9 + \
+         s even rounds back to −1e9 when |s| < 32, {spread}."
+    ));
+    out
 }
 
 pub fn weighted_sum(f: &Facts) -> String {

@@ -17,6 +17,7 @@ mod peak_memory;
 mod prose_runs;
 mod render;
 mod shapes;
+mod stage_prose;
 mod stepper;
 mod support;
 mod tiny;

@@ -120,8 +120,14 @@ pub(super) fn repeat_kv(c: &Ctx) -> Vec<String> {
                 Grid::new(
                     format!(
                         "xk_repeat[b={}, {last}, :, :]  the newest key as each query head sees \
-                         it: equal rows share a KV head",
-                        c.b
+                         it{}",
+                        c.b,
+                        // With n_rep = 1 every query head has its own KV head: no rows repeat.
+                        if n_rep > 1 {
+                            ": equal rows share a KV head"
+                        } else {
+                            ""
+                        }
                     ),
                     slice2(t, &[Some(c.b), Some(last), None, None]),
                     "head",
