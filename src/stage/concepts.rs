@@ -300,7 +300,7 @@ fn masked_weight(trace: &Trace<Tensor>, f: &Facts) -> Option<(String, Answer, St
             return Some((
                 format!(
                     "Batch row {b}: every key the query at position {q} may see is padding. What \
-                     weight does each of its {finite} visible keys get?"
+                     weight does each of those {finite} padded keys get?"
                 ),
                 Answer::Number {
                     value: 1.0 / finite as f64,

@@ -148,7 +148,8 @@ impl Question {
                     query heads 0 to n_rep-1 read KV head 0, the next n_rep read KV head 1, …"
                     .into(),
                 concepts::Kind::VisibleKeys => "With the causal mask the query at position i \
-                    sees keys 0…i; the padding mask then takes away the padded keys."
+                    sees keys 0…i, without it every key; the padding mask then takes away the \
+                    padded keys."
                     .into(),
                 concepts::Kind::MaskedWeight => "What is e^x for x = -inf, or for x a billion \
                     below the row's largest score? And if every key of a row is equally masked?"

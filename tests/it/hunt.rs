@@ -939,3 +939,41 @@ fn with_a_slip_planted_every_stage_explains_minimind_not_the_tables() {
         "{right}"
     );
 }
+
+/// Line-mode input that, at every question, asks for the hint and skips, then moves on.
+fn hint_everything() -> String {
+    format!("n\n{}", "h\nskip\nn\n".repeat(60))
+}
+
+#[test]
+fn visible_key_hints_follow_the_causal_mask_of_the_run() {
+    let state = state_dir("hunt-hints");
+    for lesson in ["tour", "chunked-prefill"] {
+        let hints = |extra: &[&str]| {
+            let mut args = vec!["lesson", lesson, "--quiz", "--restart", "--color", "never"];
+            args.extend_from_slice(extra);
+            let (code, out, err) = run_in(&state, &args, &hint_everything());
+            assert_eq!(code, 0, "{args:?}: {err}");
+            out.lines()
+                .filter(|l| l.starts_with("hint:") && l.contains(" see"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let causal = hints(&[]);
+        assert!(!causal.is_empty(), "{lesson}: no visible-keys hint");
+        assert!(
+            causal.iter().all(|h| h.contains("0 to")),
+            "{lesson}: {causal:?}"
+        );
+        let open = hints(&["--no-causal"]);
+        assert!(
+            !open.is_empty(),
+            "{lesson} --no-causal: no visible-keys hint"
+        );
+        assert!(
+            open.iter()
+                .all(|h| h.contains("no causal mask") && !h.contains("0 to")),
+            "{lesson} --no-causal: {open:?}"
+        );
+    }
+}
