@@ -912,7 +912,7 @@ fn with_a_slip_planted_every_stage_explains_minimind_not_the_tables() {
     assert!(!out.contains("as the equal rows show"), "{out}");
     // The causal mask's caption and key say only what the table holds: with the triangle moved
     // onto cached columns, "the key comes after the query" would be false there.
-    let moved = flat(ok(&[
+    let mask_run = [
         "run",
         "--steps",
         "4,3",
@@ -920,20 +920,13 @@ fn with_a_slip_planted_every_stage_explains_minimind_not_the_tables() {
         "causal_mask",
         "--color",
         "never",
-        "--bug",
-        "causal-not-offset",
-    ]));
+    ];
+    let moved = flat(ok(
+        &[&mask_run[..], &["--bug", "causal-not-offset"]].concat()
+    ));
     assert!(!moved.contains("the key comes after the query"), "{moved}");
     assert!(!moved.contains("the triangle covers the last"), "{moved}");
-    let right = flat(ok(&[
-        "run",
-        "--steps",
-        "4,3",
-        "--stage",
-        "causal_mask",
-        "--color",
-        "never",
-    ]));
+    let right = flat(ok(&mask_run));
     assert!(
         right.contains("the triangle covers the last 3 of 7 columns"),
         "{right}"
