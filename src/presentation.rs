@@ -199,32 +199,25 @@ impl Presentation {
     }
 
     /// Whether the run is one the lesson's own text was written for: it meets the premise and,
-    /// in a bug hunt, plants the lesson's slip in a configuration where it shows.
+    /// in a bug hunt, plants the lesson's slip in a configuration where it shows. Exactly the
+    /// runs [`Presentation::premise_warning`] has nothing to say about.
     fn own_setup<T: HasShape>(&self, ctx: &Context<T>) -> bool {
-        let cfg = &ctx.trace.config;
-        let slip_shows = self
-            .hunt
-            .is_none_or(|own| cfg.bug == Some(own) && own.hidden_by(cfg).is_none());
-        slip_shows
-            && self
-                .premise_of(ctx.variant)
-                .iter()
-                .all(|c| c.holds_in(ctx.trace, 0))
+        self.premise_warning(ctx.trace, ctx.variant).is_none()
     }
 
     /// Whether a text of `scope` is shown in this context: its own scope holds, and either the
-    /// text states its own conditions (`when`) or the run is the lesson's own setup
-    /// ([`Presentation::own_setup`]), for which a text without conditions was written.
-    fn shown<T: HasShape>(&self, scope: &Scope, f: &Facts, ctx: &Context<T>) -> bool {
-        scope.applies(f, ctx.trace, ctx.variant) && (!scope.when.is_empty() || self.own_setup(ctx))
+    /// text states its own conditions (`when`) or the run is the lesson's own setup (`own`,
+    /// [`Presentation::own_setup`]), for which a text without conditions was written.
+    fn shown<T: HasShape>(scope: &Scope, f: &Facts, ctx: &Context<T>, own: bool) -> bool {
+        scope.applies(f, ctx.trace, ctx.variant) && (own || !scope.when.is_empty())
     }
 
     /// The notes shown with `stage` in this context, filled, in file order.
     pub fn notes_at<T: HasShape>(&self, stage: StageId, ctx: &Context<T>) -> Vec<String> {
-        let f = ctx.facts(self);
+        let (f, own) = (ctx.facts(self), self.own_setup(ctx));
         self.notes
             .iter()
-            .filter(|n| n.stage == stage && self.shown(&n.scope, &f, ctx))
+            .filter(|n| n.stage == stage && Self::shown(&n.scope, &f, ctx, own))
             .map(|n| ctx.fill(self, &n.text))
             .collect()
     }
@@ -232,11 +225,11 @@ impl Presentation {
     /// How much of the stage's generic explanation to print: the first sentence when a note is
     /// shown (the note covers the rest), unless the last shown note that says says otherwise.
     pub fn prose_at<T: HasShape>(&self, stage: StageId, ctx: &Context<T>) -> Prose {
-        let f = ctx.facts(self);
+        let (f, own) = (ctx.facts(self), self.own_setup(ctx));
         let shown: Vec<&Note> = self
             .notes
             .iter()
-            .filter(|n| n.stage == stage && self.shown(&n.scope, &f, ctx))
+            .filter(|n| n.stage == stage && Self::shown(&n.scope, &f, ctx, own))
             .collect();
         if shown.is_empty() {
             return Prose::Full;
@@ -255,11 +248,11 @@ impl Presentation {
         kind: QuizKind,
         ctx: &Context<T>,
     ) -> Option<String> {
-        let f = ctx.facts(self);
+        let (f, own) = (ctx.facts(self), self.own_setup(ctx));
         self.hints
             .iter()
             .filter(|h| h.stage == stage && h.kind.is_none_or(|k| k == kind))
-            .find(|h| self.shown(&h.scope, &f, ctx))
+            .find(|h| Self::shown(&h.scope, &f, ctx, own))
             .map(|h| ctx.fill(self, &h.text))
     }
 

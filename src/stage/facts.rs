@@ -67,12 +67,18 @@ impl<'a> Facts<'a> {
         let mut pad_only = Vec::new();
         let mut pad_mixed = 0;
         if let Some(row) = cfg.attention_mask.as_ref().and_then(|m| m.get(batch)) {
+            // Each query sees a prefix of the row, never shorter than the last one's: the pads
+            // are counted once along it, so this stays linear in the keys.
+            let (mut counted, mut pads) = (0, 0);
             for i in 0..st.seq_len {
                 let last = if cfg.causal { past_len + i } else { kv_len - 1 };
-                let seen = &row[..=last.min(row.len() - 1)];
-                let pads = seen.iter().filter(|&&m| m == 0).count();
-                if pads == seen.len() {
-                    pad_only.push((i, seen.len()));
+                let seen = last.min(row.len() - 1) + 1;
+                for &m in &row[counted..seen.max(counted)] {
+                    pads += usize::from(m == 0);
+                }
+                counted = counted.max(seen);
+                if pads == seen {
+                    pad_only.push((i, seen));
                 } else if pads > 0 {
                     pad_mixed += 1;
                 }

@@ -10,6 +10,12 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// `position 4` or `positions 2…6`.
+/// `citation` (", as the Σ column shows"), or nothing under a planted slip, whose tables may
+/// not show what MiniMind's code does: the text then states the rule only.
+fn as_shown(f: &Facts, citation: &'static str) -> &'static str {
+    if f.cfg.bug.is_none() { citation } else { "" }
+}
+
 fn span(f: &Facts) -> String {
     if f.seq_len == 1 {
         format!("position {}", f.past_len)
@@ -230,12 +236,7 @@ pub fn repeat_kv(f: &Facts) -> String {
     } else {
         format!("The {} KV heads are stretched", f.n_kv_heads)
     };
-    // Under a planted slip the tables may not show it: the text then states the rule only.
-    let shown = if f.cfg.bug.is_none() {
-        ", as the equal rows show"
-    } else {
-        ""
-    };
+    let shown = as_shown(f, ", as the equal rows show");
     format!(
         "{stretched} to match the {} query heads: each KV head is repeated {rep} times in a row \
          (expand to the 5-D shape, then reshape), so {groups}. Query head {h} reads KV head \
@@ -388,11 +389,7 @@ pub fn softmax(f: &Facts) -> String {
             f.kv_len
         )
     };
-    let shown = if f.cfg.bug.is_none() {
-        ", as the Σ column shows"
-    } else {
-        ""
-    };
+    let shown = as_shown(f, ", as the Σ column shows");
     format!(
         "Softmax runs along each row (in float32): e^(s − max) / Σ e^(s − max).{blocked} Every \
          row sums to 1{shown}. {split}"

@@ -137,6 +137,23 @@ fn says(text: &str, sentence: &str) {
     assert!(text.contains(sentence), "missing {sentence:?} in:\n{text}");
 }
 
+/// Checks `text` names layer `layer`'s best previous-token and first-token heads of `run`;
+/// returns them with their means.
+fn says_best_heads(text: &str, run: &Run, layer: usize) -> (usize, f64, usize, f64) {
+    let (ph, pb) = run.best(|h| run.prev(h));
+    let (fh, fb) = run.best(|h| run.first(h));
+    says(
+        text,
+        &format!(
+            "Of the 4 heads of layer {layer}: head {ph} puts the most on the previous token ({}), \
+             head {fh} the most on the first token ({}).",
+            f3(pb),
+            f3(fb)
+        ),
+    );
+    (ph, pb, fh, fb)
+}
+
 fn f3(x: f64) -> String {
     format!("{x:.3}")
 }
@@ -218,17 +235,7 @@ fn trained_heads_quotes_the_weights_of_its_run() {
     let sentence = lesson_model_text("14-trained-heads.toml");
     let text = lesson_text("trained-heads", &[]);
     let run = export(&sentence, 0, "trained-heads-0");
-    let (ph, pb) = run.best(|h| run.prev(h));
-    let (fh, fb) = run.best(|h| run.first(h));
-    says(
-        &text,
-        &format!(
-            "Of the 4 heads of layer 0: head {ph} puts the most on the previous token ({}), head \
-             {fh} the most on the first token ({}).",
-            f3(pb),
-            f3(fb)
-        ),
-    );
+    let (ph, pb, ..) = says_best_heads(&text, &run, 0);
     says(
         &text,
         &format!(
@@ -275,17 +282,7 @@ fn trained_heads_quotes_the_weights_of_its_run() {
     // With --layer 1 the same prose is filled from layer 1.
     let text = lesson_text("trained-heads", &["--layer", "1", "--head", "2"]);
     let run = export(&sentence, 1, "trained-heads-1");
-    let (ph, pb) = run.best(|h| run.prev(h));
-    let (fh, fb) = run.best(|h| run.first(h));
-    says(
-        &text,
-        &format!(
-            "Of the 4 heads of layer 1: head {ph} puts the most on the previous token ({}), head \
-             {fh} the most on the first token ({}).",
-            f3(pb),
-            f3(fb)
-        ),
-    );
+    let (_, pb, ..) = says_best_heads(&text, &run, 1);
     // Every verdict follows the bar; in layer 1 no head reads the previous token with half of
     // its weight (the closing says so of the lesson's sentence), so none is called one.
     let verdicts = head_verdicts(&run, 1);
